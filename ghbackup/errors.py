@@ -1,0 +1,70 @@
+"""The core's exception hierarchy.
+
+Adapters translate these and nothing else: the container entrypoint into exit codes and
+one-line messages, the Lambda handlers into ASL error names (the class name), the CLI into
+messages. Messages never contain a credential.
+"""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidItem(BackupError):
+    """The item (or the execution input) is malformed; retrying cannot help."""
+
+    exit_code = 2
+
+
+class ConfigurationError(BackupError):
+    """Missing or contradictory settings (no credentials, no destination...)."""
+
+    exit_code = 2
+
+
+class GitHubError(BackupError):
+    """GitHub answered with an error we do not retry."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(GitHubError):
+    """The repository, gist or account does not exist or the token cannot see it."""
+
+
+class AuthenticationFailed(GitHubError):
+    """The token was rejected (revoked, expired, wrong)."""
+
+
+class RateLimitExceeded(GitHubError):
+    """Rate limited for longer than we are allowed to wait."""
+
+
+class GitHubUnavailable(GitHubError):
+    """5xx or connection errors outlasted the bounded retries."""
+
+
+class GitCommandFailed(BackupError):
+    """A git or git-lfs process failed or timed out."""
+
+    exit_code = 4
+
+
+class StorageError(BackupError):
+    """Writing the archive or the result (S3 or disk) failed."""
+
+    exit_code = 5
+
+
+class ArchiveCorrupt(BackupError):
+    """An archive fails verification: a checksum, a bundle, a missing or extra entry."""
+
+    exit_code = 6
