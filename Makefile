@@ -1,0 +1,47 @@
+# The verbs a person uses. Everything installs what it needs into .venv first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+
+.PHONY: install system-deps demo test unit integration lint package tf-test tf-integration bench image clean
+
+$(VENV_STAMP): pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
+install: system-deps $(VENV_STAMP)
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+demo: install
+	$(PY) -m bench.demo
+
+test: install lint unit integration tf-test tf-integration
+
+lint: $(VENV_STAMP)
+	$(PY) -m ruff check ghbackup workflow tasks container tests bench
+	$(PY) -m ruff format --check ghbackup workflow tasks container tests bench
+
+unit: $(VENV_STAMP)
+	$(PY) -m pytest -q -m "not integration" tests
+
+integration: $(VENV_STAMP)
+	$(PY) -m pytest -q -m "integration" tests --ignore=tests/terraform
+
+package: $(VENV_STAMP)
+	$(PY) -m tasks.package --out build/lambda
+
+tf-test: package
+	bash terraform/tests/offline.sh
+
+tf-integration: package
+	$(PY) -m pytest -q tests/terraform
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf .venv build .cache backups

@@ -1,0 +1,77 @@
+"""Running git and git-lfs: always with a timeout, never with a secret on the command line.
+
+Credentials reach git through GIT_ASKPASS (ghbackup/credentials.py writes no file: the
+askpass program is this package's own ``askpass`` module, which reads the token from the
+environment of the git process). Output is captured and trimmed for error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ghbackup.errors import GitCommandFailed
+
+DEFAULT_TIMEOUT = 3600.0
+
+# Never let git prompt on a terminal, read the user's config, or use a system helper.
+_BASE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_LFS_SKIP_SMUDGE": "1",
+    "LC_ALL": "C",
+}
+
+
+def git_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment git runs with: the parent's, hardened, plus ``extra``."""
+    env = dict(os.environ)
+    env.update(_BASE_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    secrets: Sequence[str] = (),
+) -> str:
+    """Run ``git ARGS`` and return its stdout; raise GitCommandFailed on error or timeout.
+
+    ``secrets`` are scrubbed from any message we build from git's output.
+    """
+    cmd = ["git", *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=git_environment(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise GitCommandFailed(f"git {args[0]} timed out after {timeout:.0f}s") from None
+    except OSError as exc:
+        raise GitCommandFailed(f"cannot run git: {exc.strerror}") from None
+    if proc.returncode != 0:
+        detail = _last_line(proc.stderr or proc.stdout)
+        for secret in secrets:
+            if secret:
+                detail = detail.replace(secret, "***")
+        raise GitCommandFailed(f"git {args[0]} failed (exit {proc.returncode}): {detail}")
+    return proc.stdout
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
