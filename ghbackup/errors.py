@@ -68,3 +68,10 @@ class ArchiveCorrupt(BackupError):
     """An archive fails verification: a checksum, a bundle, a missing or extra entry."""
 
     exit_code = 6
+
+
+class InvalidInput(BackupError):
+    """The execution input does not match workflow/input.schema.json; the message names the
+    field. Raised by the validation Lambda, so it is also the ASL error name."""
+
+    exit_code = 2
