@@ -1,0 +1,75 @@
+"""Back up one item end to end: capture, store the zip, store the result record.
+
+The one place both the container entrypoint and ``ghbackup backup-item`` call. A result
+record is stored whether the capture succeeded or not; a zip only when it is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ghbackup.capture import Progress, capture_item
+from ghbackup.credentials import redact
+from ghbackup.errors import BackupError, StorageError
+from ghbackup.github import GitHubClient
+from ghbackup.gitmirror import GitSettings
+from ghbackup.records import BackupItem, ItemResult
+from ghbackup.store import Destination
+
+log = logging.getLogger(__name__)
+
+
+def backup_item(
+    item: BackupItem,
+    client: GitHubClient,
+    destination: Destination,
+    *,
+    run_id: str,
+    scratch: Path | None = None,
+    progress: Progress | None = None,
+    git: GitSettings | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ItemResult:
+    """Capture and store ``item``. Never raises a BackupError: the result says what
+    happened (``status`` succeeded only when the zip is complete and stored). A failure to
+    store the result record itself is raised as StorageError."""
+    started = _iso(now())
+    result = ItemResult(
+        item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
+    )
+    with tempfile.TemporaryDirectory(prefix="ghbackup-", dir=scratch) as workdir:
+        zip_path = Path(workdir) / "item.zip"
+        try:
+            report = capture_item(
+                item,
+                client,
+                zip_path=zip_path,
+                scratch=Path(workdir),
+                progress=progress,
+                git=git,
+                now=now,
+            )
+            result.counts, result.skipped = report.counts, report.skipped
+            result.zip_bytes, result.zip_sha256 = report.zip_bytes, report.zip_sha256
+            result.github_requests = report.github_requests
+            result.zip_key = destination.store_zip(result, zip_path)
+            result.status = "succeeded"
+        except BackupError as exc:
+            result.error_type, result.error = type(exc).__name__, redact(str(exc))
+            result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
+            result.github_requests = client.requests_made
+            log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
+    result.finished_at = _iso(now())
+    try:
+        destination.store_result(result)
+    except StorageError:
+        raise
+    return result
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,444 @@
+"""Capture of one item (a repository, a gist or an account) into one zip.
+
+The zip is complete or it does not exist: any failure aborts the writer, which removes the
+partial file. Missing optional parts (a disabled wiki, hooks the token may not read, an
+empty repository) are recorded in the manifest's ``skipped`` with the reason, not fatal.
+Layout and manifest: docs/design.md; JSON follows python-github-backup where it has a layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ghbackup.archive import ItemArchiveWriter
+from ghbackup.errors import NotFound
+from ghbackup.github import GitHubClient
+from ghbackup.gitmirror import (
+    GitSettings,
+    create_bundle,
+    fetch_lfs_objects,
+    mirror_clone,
+)
+from ghbackup.records import BackupItem
+
+log = logging.getLogger(__name__)
+
+# progress(phase, advance, total): the CLI shows it as a bar, AWS as log lines.
+Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(phase: str, advance: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class CaptureReport:
+    """What a finished capture produced, for the result record."""
+
+    zip_path: Path
+    zip_bytes: int
+    zip_sha256: str
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    github_requests: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+
+
+@dataclass
+class _Capture:
+    """The state of one capture in progress: the writer, counts and skip reasons."""
+
+    item: BackupItem
+    client: GitHubClient
+    writer: ItemArchiveWriter
+    scratch: Path
+    progress: Progress
+    git: GitSettings
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped: dict[str, str] = field(default_factory=dict)
+    git_state: dict[str, Any] = field(default_factory=dict)
+    lfs: dict[str, int] = field(default_factory=lambda: {"objects": 0, "bytes": 0})
+
+    def skip(self, what: str, reason: str) -> None:
+        log.info("%s skipped: %s", what, reason)
+        self.skipped[what] = reason
+
+
+def capture_item(
+    item: BackupItem,
+    client: GitHubClient,
+    *,
+    zip_path: Path,
+    scratch: Path | None = None,
+    progress: Progress | None = None,
+    git: GitSettings | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> CaptureReport:
+    """Capture ``item`` from GitHub into ``zip_path``; raises a BackupError on failure, in
+    which case ``zip_path`` does not exist."""
+    started = now()
+    requests_before = client.requests_made
+    workdir = Path(tempfile.mkdtemp(prefix="capture-", dir=scratch))
+    writer = ItemArchiveWriter(zip_path, item)
+    cap = _Capture(item, client, writer, workdir, progress or _no_progress, git or GitSettings())
+    try:
+        if item.kind == "repository":
+            _capture_repository(cap)
+        elif item.kind == "gist":
+            _capture_gist(cap)
+        else:
+            _capture_account(cap)
+        finished = now()
+        manifest = {
+            "git": cap.git_state,
+            "lfs": cap.lfs,
+            "counts": dict(sorted(cap.counts.items())),
+            "skipped": dict(sorted(cap.skipped.items())),
+            "github_requests": client.requests_made - requests_before,
+            "started_at": _iso(started),
+            "finished_at": _iso(finished),
+            "complete": True,
+        }
+        summary = writer.close(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return CaptureReport(
+        zip_path=zip_path,
+        zip_bytes=summary.size,
+        zip_sha256=summary.sha256,
+        counts=dict(cap.counts),
+        skipped=dict(cap.skipped),
+        github_requests=client.requests_made - requests_before,
+        started_at=_iso(started),
+        finished_at=_iso(finished),
+    )
+
+
+# -- repositories ----------------------------------------------------------------------
+
+
+def _capture_repository(cap: _Capture) -> None:
+    full_name = cap.item.full_name or ""
+    repo = cap.client.get(f"repos/{full_name}")
+    if not isinstance(repo, dict):
+        raise NotFound(f"repository {full_name} not found", 404)
+    # A renamed repository answers under its new name; capture it under the name asked for.
+    base = f"repos/{full_name}"
+    cap.writer.add_json("repository.json", repo)
+    cap.progress("repository", 1, None)
+
+    _capture_git(cap, repo)
+    _capture_wiki(cap, repo)
+    _capture_issues_and_pulls(cap, base, repo)
+    _capture_simple_lists(cap, base)
+    _capture_releases(cap, base)
+    _capture_branches(cap, base, repo)
+
+
+def _capture_git(cap: _Capture, repo: dict[str, Any]) -> None:
+    clone_url = repo.get("clone_url")
+    if not clone_url:
+        cap.skip("git", "the repository object has no clone_url")
+        return
+    mirror = cap.scratch / "repository.git"
+    cap.progress("git clone", 0, None)
+    state = mirror_clone(clone_url, mirror, cap.client.credentials, settings=cap.git)
+    cap.counts["refs"] = len(state.refs)
+    objects, size = fetch_lfs_objects(mirror, clone_url, cap.client.credentials, settings=cap.git)
+    cap.lfs = {"objects": objects, "bytes": size}
+    cap.counts["lfs_objects"] = objects
+    if state.refs:
+        bundle = cap.scratch / "repository.bundle"
+        create_bundle(mirror, bundle, settings=cap.git)
+        cap.writer.add_file("repository.bundle", bundle)
+        bundle.unlink()
+    else:
+        cap.skip("git", "repository is empty")
+    if objects:
+        cap.writer.add_tree("lfs/objects", mirror / "lfs" / "objects")
+    cap.git_state["repository"] = state.to_json()
+    shutil.rmtree(mirror, ignore_errors=True)
+    cap.progress("git clone", 1, None)
+
+
+def _capture_wiki(cap: _Capture, repo: dict[str, Any]) -> None:
+    if not repo.get("has_wiki"):
+        cap.skip("wiki", "disabled")
+        return
+    clone_url = repo.get("clone_url") or ""
+    wiki_url = re.sub(r"\.git$", "", clone_url) + ".wiki.git"
+    mirror = cap.scratch / "wiki.git"
+    try:
+        state = mirror_clone(wiki_url, mirror, cap.client.credentials, settings=cap.git)
+    except NotFound:
+        # GitHub has no wiki repository until the first page is written.
+        cap.skip("wiki", "enabled but has no pages")
+        return
+    if state.refs:
+        bundle = cap.scratch / "wiki.bundle"
+        create_bundle(mirror, bundle, settings=cap.git)
+        cap.writer.add_file("wiki.bundle", bundle)
+        bundle.unlink()
+        cap.git_state["wiki"] = state.to_json()
+        cap.counts["wiki_refs"] = len(state.refs)
+    else:
+        cap.skip("wiki", "enabled but has no pages")
+    shutil.rmtree(mirror, ignore_errors=True)
+
+
+def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
+    """Issues and pulls with their comments, events, reviews and commits.
+
+    Comments and events are listed once per repository (``/issues/comments``,
+    ``/issues/events``, ``/pulls/comments``) and grouped by number, instead of once per
+    issue: the same objects for a fraction of the requests.
+    """
+    issues_listing = (
+        cap.client.list_optional(
+            f"{base}/issues", {"state": "all", "sort": "created", "direction": "asc"}
+        )
+        if repo.get("has_issues", True)
+        else None
+    )
+    pulls_listing = cap.client.list_optional(
+        f"{base}/pulls", {"state": "all", "sort": "created", "direction": "asc"}
+    )
+    issues = []
+    if issues_listing is None:
+        cap.skip("issues", "disabled")
+    elif not issues_listing.present:
+        cap.skip("issues", issues_listing.reason or "unavailable")
+    else:
+        issues = [i for i in issues_listing.value if "pull_request" not in i]
+    pulls = []
+    if not pulls_listing.present:
+        cap.skip("pulls", pulls_listing.reason or "unavailable")
+    else:
+        pulls = pulls_listing.value
+
+    # Conversation comments of issues and pulls live under /issues/comments for both.
+    comments_by_number: dict[int, list[Any]] = defaultdict(list)
+    events_by_number: dict[int, list[Any]] = defaultdict(list)
+    if issues or pulls:
+        comments = cap.client.list_optional(
+            f"{base}/issues/comments", {"sort": "created", "direction": "asc"}
+        )
+        if comments.present:
+            for comment in comments.value:
+                number = _number_from_url(comment.get("issue_url"))
+                if number is not None:
+                    comments_by_number[number].append(comment)
+        else:
+            cap.skip("issue_comments", comments.reason or "unavailable")
+    if issues:
+        events = cap.client.list_optional(f"{base}/issues/events")
+        if events.present:
+            for event in events.value:
+                number = (event.get("issue") or {}).get("number")
+                if isinstance(number, int):
+                    events_by_number[number].append(event)
+        else:
+            cap.skip("issue_events", events.reason or "unavailable")
+
+    for issue in issues:
+        number = issue.get("number")
+        record = dict(issue)
+        record["comment_data"] = comments_by_number.get(number, [])
+        record["event_data"] = events_by_number.get(number, [])
+        cap.writer.add_json(f"issues/{number}.json", record)
+        cap.counts["issues"] += 1
+        cap.counts["issue_comments"] += len(record["comment_data"])
+        cap.counts["issue_events"] += len(record["event_data"])
+    cap.progress("issues", len(issues), None)
+
+    if not pulls:
+        return
+    review_comments: dict[int, list[Any]] = defaultdict(list)
+    listing = cap.client.list_optional(
+        f"{base}/pulls/comments", {"sort": "created", "direction": "asc"}
+    )
+    if listing.present:
+        for comment in listing.value:
+            number = _number_from_url(comment.get("pull_request_url"))
+            if number is not None:
+                review_comments[number].append(comment)
+    else:
+        cap.skip("pull_review_comments", listing.reason or "unavailable")
+    for pull in pulls:
+        number = pull.get("number")
+        record = dict(pull)
+        record["comment_regular_data"] = comments_by_number.get(number, [])
+        record["comment_data"] = review_comments.get(number, [])
+        reviews = cap.client.list_optional(f"{base}/pulls/{number}/reviews")
+        record["review_data"] = reviews.value if reviews.present else []
+        commits = cap.client.list_optional(f"{base}/pulls/{number}/commits")
+        record["commit_data"] = commits.value if commits.present else []
+        if not reviews.present:
+            cap.skip(f"pulls/{number}/reviews", reviews.reason or "unavailable")
+        if not commits.present:
+            cap.skip(f"pulls/{number}/commits", commits.reason or "unavailable")
+        cap.writer.add_json(f"pulls/{number}.json", record)
+        cap.counts["pulls"] += 1
+        cap.counts["pull_review_comments"] += len(record["comment_data"])
+        cap.counts["pull_reviews"] += len(record["review_data"])
+        cap.counts["pull_commits"] += len(record["commit_data"])
+        cap.progress("pulls", 1, len(pulls))
+
+
+def _capture_simple_lists(cap: _Capture, base: str) -> None:
+    milestones = cap.client.list_optional(f"{base}/milestones", {"state": "all"})
+    if milestones.present:
+        for milestone in milestones.value:
+            cap.writer.add_json(f"milestones/{milestone.get('number')}.json", milestone)
+        cap.counts["milestones"] = len(milestones.value)
+    else:
+        cap.skip("milestones", milestones.reason or "unavailable")
+
+    for what, path, name in (
+        ("labels", f"{base}/labels", "labels/labels.json"),
+        ("hooks", f"{base}/hooks", "hooks/hooks.json"),
+    ):
+        listing = cap.client.list_optional(path)
+        if listing.present:
+            cap.writer.add_json(name, listing.value)
+            cap.counts[what] = len(listing.value)
+        else:
+            cap.skip(what, listing.reason or "unavailable")
+
+    topics = cap.client.get_optional(f"{base}/topics")
+    if topics.present:
+        cap.writer.add_json("topics.json", topics.value)
+    else:
+        cap.skip("topics", topics.reason or "unavailable")
+
+
+def _capture_releases(cap: _Capture, base: str) -> None:
+    listing = cap.client.list_optional(f"{base}/releases")
+    if not listing.present:
+        cap.skip("releases", listing.reason or "unavailable")
+        return
+    total_assets = sum(len(r.get("assets") or []) for r in listing.value)
+    for release in listing.value:
+        tag = _safe_name(release.get("tag_name") or f"release-{release.get('id')}")
+        cap.writer.add_json(f"releases/{tag}.json", release)
+        cap.counts["releases"] += 1
+        for asset in release.get("assets") or []:
+            _capture_asset(cap, tag, asset, total_assets)
+
+
+def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -> None:
+    """Download to scratch first (a cut download restarts cleanly), then store in the zip."""
+    url = asset.get("url")
+    name = _safe_name(asset.get("name") or f"asset-{asset.get('id')}")
+    if not url:
+        cap.skip(f"releases/{tag}/{name}", "asset has no API url")
+        return
+    path = cap.scratch / "asset.bin"
+    with open(path, "w+b") as sink:
+        size = cap.client.download(url, sink, expected_size=asset.get("size"))
+    cap.writer.add_file(f"releases/{tag}/{name}", path)
+    path.unlink()
+    cap.counts["release_assets"] += 1
+    cap.counts["release_asset_bytes"] += size
+    cap.progress("release assets", 1, total)
+
+
+def _capture_branches(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
+    listing = cap.client.list_optional(f"{base}/branches")
+    if not listing.present:
+        cap.skip("branches", listing.reason or "unavailable")
+        return
+    cap.writer.add_json("branches/branches.json", listing.value)
+    cap.counts["branches"] = len(listing.value)
+    for branch in listing.value:
+        if not branch.get("protected"):
+            continue
+        name = branch.get("name", "")
+        protection = cap.client.get_optional(f"{base}/branches/{quote(name, safe='')}/protection")
+        if protection.present:
+            cap.writer.add_json(f"branches/{_safe_name(name)}.protection.json", protection.value)
+            cap.counts["branch_protections"] += 1
+        else:
+            cap.skip(f"branches/{name}/protection", protection.reason or "unavailable")
+
+
+# -- gists and accounts ----------------------------------------------------------------
+
+
+def _capture_gist(cap: _Capture) -> None:
+    gist = cap.client.get(f"gists/{cap.item.id}")
+    cap.writer.add_json("gist.json", gist)
+    comments = cap.client.list_optional(f"gists/{cap.item.id}/comments")
+    if comments.present:
+        cap.writer.add_json("comments.json", comments.value)
+        cap.counts["gist_comments"] = len(comments.value)
+    else:
+        cap.skip("comments", comments.reason or "unavailable")
+    url = gist.get("git_pull_url")
+    if not url:
+        cap.skip("git", "the gist object has no git_pull_url")
+        return
+    mirror = cap.scratch / "gist.git"
+    state = mirror_clone(url, mirror, cap.client.credentials, settings=cap.git)
+    if state.refs:
+        bundle = cap.scratch / "gist.bundle"
+        create_bundle(mirror, bundle, settings=cap.git)
+        cap.writer.add_file("repository.bundle", bundle)
+    cap.git_state["repository"] = state.to_json()
+    cap.counts["refs"] = len(state.refs)
+
+
+def _capture_account(cap: _Capture) -> None:
+    login = cap.item.login
+    cap.writer.add_json("user.json", cap.client.get(f"users/{login}"))
+    for name, path in (
+        ("starred", f"users/{login}/starred"),
+        ("watched", f"users/{login}/subscriptions"),
+        ("followers", f"users/{login}/followers"),
+        ("following", f"users/{login}/following"),
+        ("gists", f"users/{login}/gists"),
+    ):
+        listing = cap.client.list_optional(path)
+        if listing.present:
+            cap.writer.add_json(f"{name}.json", listing.value)
+            cap.counts[name] = len(listing.value)
+        else:
+            cap.skip(name, listing.reason or "unavailable")
+        cap.progress(name, 1, 5)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _number_from_url(url: Any) -> int | None:
+    if not isinstance(url, str):
+        return None
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+@=-]")
+
+
+def _safe_name(name: str) -> str:
+    """A release tag or asset name as one safe path segment, readable and deterministic."""
+    cleaned = _UNSAFE.sub("_", name).strip(".") or "_"
+    return cleaned[:200]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,255 @@
+"""``ghbackup``: back up one item, run the whole workflow locally, verify and restore.
+
+Credentials come from the environment only (GITHUB_TOKEN, or GITHUB_APP_ID +
+GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID): never from an argument, which
+every user of the machine could read in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ghbackup.credentials import Credentials, RedactingFilter, redact
+from ghbackup.errors import BackupError
+
+console = Console(stderr=True, soft_wrap=True)
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except BackupError as exc:
+        console.print(f"[red]ghbackup: {type(exc).__name__}: {redact(str(exc))}[/red]")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[red]ghbackup: interrupted[/red]")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ghbackup", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    item = sub.add_parser("backup-item", help="back up one repository, gist or account into a zip")
+    what = item.add_mutually_exclusive_group(required=True)
+    what.add_argument("--repo", metavar="OWNER/NAME", help="a repository")
+    what.add_argument("--gist", metavar="ID", help="a gist")
+    what.add_argument(
+        "--account", metavar="LOGIN", help="an account's stars, follows and gists list"
+    )
+    what.add_argument("--item", metavar="JSON", help="an item as the workflow sends it")
+    item.add_argument(
+        "--out", type=Path, default=Path("backups"), help="output directory (default ./backups)"
+    )
+    item.add_argument("--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL))
+    item.add_argument(
+        "--run-id", default=None, help="run id recorded in the result (default: a timestamp)"
+    )
+    item.set_defaults(func=_backup_item)
+
+    run = sub.add_parser("run", help="run the whole backup workflow (the state machine)")
+    run.add_argument(
+        "--local", action="store_true", required=True, help="execute it on this machine"
+    )
+    run.add_argument("--org", action="append", default=[], help="an organisation (repeatable)")
+    run.add_argument("--user", action="append", default=[], help="a user (repeatable)")
+    run.add_argument(
+        "--repo", action="append", default=[], help="a repository owner/name (repeatable)"
+    )
+    run.add_argument("--input", type=Path, help="a JSON execution input file instead of the flags")
+    run.add_argument(
+        "--out", type=Path, default=Path("backups"), help="output directory (default ./backups)"
+    )
+    run.add_argument("--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL))
+    run.add_argument(
+        "--run-id", default=None, help="the execution name (default: run-<UTC timestamp>)"
+    )
+    run.set_defaults(func=_run)
+
+    verify = sub.add_parser("verify", help="check an archive: checksums, bundles, refs")
+    verify.add_argument("zip", type=Path)
+    verify.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    verify.set_defaults(func=_verify)
+
+    restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
+    restore.add_argument("zip", type=Path)
+    restore.add_argument(
+        "--to", type=Path, required=True, help="target directory (must not exist or be empty)"
+    )
+    restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    restore.add_argument(
+        "--push", metavar="URL", help="push the restored mirror to this (new) remote"
+    )
+    restore.set_defaults(func=_restore)
+    return parser
+
+
+def _backup_item(args: argparse.Namespace) -> int:
+    from ghbackup.backup import backup_item
+    from ghbackup.github import GitHubClient
+    from ghbackup.records import BackupItem
+    from ghbackup.store import DirectoryDestination
+
+    if args.item:
+        item = BackupItem.from_json(args.item)
+    elif args.repo:
+        item = BackupItem.from_json({"kind": "repository", "full_name": args.repo})
+    elif args.gist:
+        item = BackupItem.from_json({"kind": "gist", "id": args.gist})
+    else:
+        item = BackupItem.from_json({"kind": "account", "login": args.account})
+    credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
+    client = GitHubClient(args.api_url, credentials)
+    run_id = args.run_id or _default_run_id()
+    with _progress_bar() as report:
+        result = backup_item(
+            item, client, DirectoryDestination(args.out), run_id=run_id, progress=report
+        )
+    if result.status != "succeeded":
+        console.print(f"[red]ghbackup: {item.key}: {result.error_type}: {result.error}[/red]")
+        return _exit_code_of(result.error_type)
+    console.print(
+        f"[green]{item.key}[/green]: {result.zip_bytes:,} bytes, {result.github_requests} GitHub requests "
+        f"-> {result.zip_key}"
+    )
+    for what, why in sorted(result.skipped.items()):
+        console.print(f"  skipped {what}: {why}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workflow.local_runner import run_local
+
+    if args.input:
+        execution_input: dict[str, Any] = json.loads(args.input.read_text(encoding="utf-8"))
+    else:
+        execution_input = {}
+        for key, values in (("orgs", args.org), ("users", args.user), ("repositories", args.repo)):
+            if values:
+                execution_input[key] = values
+    Credentials.from_mapping(
+        os.environ, api_url=args.api_url
+    )  # fail early, before any server starts
+    run_id = args.run_id or _default_run_id()
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task(f"run {run_id}", total=None, failed=0)
+
+        def report(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None, failed=failed)
+
+        summary = run_local(
+            execution_input,
+            out_dir=args.out,
+            github_api_url=args.api_url,
+            progress=report,
+            run_id=run_id,
+        )
+    print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    status = str(summary.get("status", "FAILED"))
+    return 0 if status in ("SUCCEEDED", "PARTIAL") else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ghbackup.restore import verify_archive
+
+    with _progress_bar() as report:
+        result = verify_archive(args.zip, repo=args.repo, progress=report)
+    console.print(f"[green]verified[/green] {args.zip}: {result}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from ghbackup.restore import restore_archive
+
+    with _progress_bar() as report:
+        result = restore_archive(
+            args.zip, args.to, repo=args.repo, push_url=args.push, progress=report
+        )
+    console.print(f"[green]restored[/green] into {args.to}: {result}")
+    return 0
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A rich progress bar per phase; the core calls report(phase, advance, total)."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def report(phase: str, advance: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total)
+        elif total is not None:
+            progress.update(tasks[phase], total=total)
+        progress.advance(tasks[phase], advance)
+
+    with progress:
+        yield report
+
+
+def _exit_code_of(error_type: str | None) -> int:
+    import ghbackup.errors as errors
+
+    cls = getattr(errors, error_type or "", None)
+    return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1
+
+
+def _default_run_id() -> str:
+    return "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = RichHandler(console=console, show_path=False, show_time=False)
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        handlers=[handler],
+        format="%(message)s",
+    )
+    for noisy in ("botocore", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""GitHub credentials: a personal access token or a GitHub App installation.
+
+The secret lives in memory only. It reaches the API as an ``Authorization`` header and git
+as the answer of a credential helper that is scoped to the GitHub host and reads the token
+from the git process's environment: it never appears on a command line, in a file, in a
+repository's config, in a log line or in an exception message (``redact`` scrubs it from
+anything that might echo it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+
+from ghbackup.errors import AuthenticationFailed, ConfigurationError, GitHubUnavailable
+
+# Refresh an App installation token this long before GitHub says it expires (they last 1 h).
+APP_TOKEN_REFRESH_MARGIN = 300.0
+_GIT_PASSWORD_ENV = "GHBACKUP_GIT_PASSWORD"  # noqa: S105 - a variable name, not a secret
+
+_known_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(value: str) -> None:
+    """Register a value that must never be printed; ``redact`` and the log filter hide it."""
+    if value and len(value) >= 6:
+        with _secrets_lock:
+            _known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in ``text`` with ``***``."""
+    with _secrets_lock:
+        secrets = sorted(_known_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that scrubs registered secrets from every record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class Credentials:
+    """Something that yields a valid token for the GitHub API and git."""
+
+    def token(self) -> str:
+        raise NotImplementedError
+
+    def invalidate(self) -> None:
+        """Forget a cached token (after a 401), so the next ``token()`` fetches a new one."""
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"<{type(self).__name__} {self.kind}>"
+
+    @staticmethod
+    def from_mapping(env: Mapping[str, str], api_url: str | None = None) -> Credentials:
+        """Credentials from ``GITHUB_TOKEN`` or ``GITHUB_APP_ID`` + ``GITHUB_APP_PRIVATE_KEY``
+        + ``GITHUB_APP_INSTALLATION_ID`` (the container's and the CLI's environment)."""
+        token = env.get("GITHUB_TOKEN", "").strip()
+        app_id = env.get("GITHUB_APP_ID", "").strip()
+        if token and app_id:
+            raise ConfigurationError("set either GITHUB_TOKEN or GITHUB_APP_ID, not both")
+        if token:
+            return TokenCredentials(token)
+        if app_id:
+            key = env.get("GITHUB_APP_PRIVATE_KEY", "")
+            installation = env.get("GITHUB_APP_INSTALLATION_ID", "").strip()
+            if not key or not installation:
+                raise ConfigurationError(
+                    "GITHUB_APP_ID needs GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID"
+                )
+            return AppCredentials(
+                app_id=app_id,
+                private_key=key,
+                installation_id=installation,
+                api_url=api_url or env.get("GITHUB_API_URL") or "https://api.github.com",
+            )
+        raise ConfigurationError(
+            "no GitHub credentials: set GITHUB_TOKEN, or GITHUB_APP_ID with "
+            "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID"
+        )
+
+    @staticmethod
+    def from_secret_value(value: str, api_url: str) -> Credentials:
+        """Credentials from a stored secret (SSM SecureString or Secrets Manager): a bare
+        token, ``{"token": ...}`` or ``{"app_id", "installation_id", "private_key"}``."""
+        text = value.strip()
+        if not text:
+            raise ConfigurationError("the stored GitHub credentials are empty")
+        if not text.startswith("{"):
+            return TokenCredentials(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigurationError("the stored GitHub credentials are not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError("the stored GitHub credentials must be a JSON object")
+        if data.get("token"):
+            return TokenCredentials(str(data["token"]))
+        missing = [k for k in ("app_id", "installation_id", "private_key") if not data.get(k)]
+        if missing:
+            raise ConfigurationError(
+                "the stored GitHub credentials need 'token', or 'app_id', 'installation_id' "
+                f"and 'private_key' (missing: {', '.join(missing)})"
+            )
+        return AppCredentials(
+            app_id=str(data["app_id"]),
+            installation_id=str(data["installation_id"]),
+            private_key=str(data["private_key"]),
+            api_url=api_url,
+        )
+
+
+class TokenCredentials(Credentials):
+    """A classic or fine-grained personal access token (or a pre-minted App token)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        remember_secret(token)
+
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def kind(self) -> str:
+        return "token"
+
+
+@dataclass(repr=False)
+class AppCredentials(Credentials):
+    """A GitHub App installation: mints an installation token from a JWT signed with the
+    App's private key and refreshes it before it expires, so long captures keep working."""
+
+    app_id: str
+    installation_id: str
+    private_key: str
+    api_url: str
+    clock: Callable[[], float] = time.time
+    timeout: float = 30.0
+    _token: str | None = field(default=None, init=False)
+    _expires_at: float = field(default=0.0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        remember_secret(self.private_key)
+
+    @property
+    def kind(self) -> str:
+        return "github-app"
+
+    def __repr__(self) -> str:
+        return f"<AppCredentials app_id={self.app_id} installation={self.installation_id}>"
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token, self._expires_at = None, 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._expires_at - APP_TOKEN_REFRESH_MARGIN:
+                self._token, self._expires_at = self._mint()
+            return self._token
+
+    def app_jwt(self) -> str:
+        """A JWT for the App itself: issued 60 s in the past against clock drift, 9 minutes
+        long (GitHub allows at most 10)."""
+        now = int(self.clock())
+        payload = {"iat": now - 60, "exp": now + 540, "iss": self.app_id}
+        try:
+            return jwt.encode(payload, self.private_key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError):
+            raise ConfigurationError(
+                "GITHUB_APP_PRIVATE_KEY is not a valid RSA private key"
+            ) from None
+
+    def _mint(self) -> tuple[str, float]:
+        url = f"{self.api_url.rstrip('/')}/app/installations/{self.installation_id}/access_tokens"
+        headers = {
+            "Authorization": f"Bearer {self.app_jwt()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        try:
+            resp = requests.post(url, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise GitHubUnavailable(f"cannot mint an App token: {type(exc).__name__}") from None
+        if resp.status_code in (401, 403, 404):
+            raise AuthenticationFailed(
+                f"GitHub refused the App credentials (HTTP {resp.status_code})", resp.status_code
+            )
+        if resp.status_code != 201:
+            raise GitHubUnavailable(f"minting an App token failed (HTTP {resp.status_code})")
+        body: dict[str, Any] = resp.json()
+        token = str(body["token"])
+        remember_secret(token)
+        return token, _parse_expiry(body.get("expires_at"), self.clock() + 3600)
+
+
+def _parse_expiry(value: Any, default: float) -> float:
+    if not isinstance(value, str):
+        return default
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+def git_credential_environment(credentials: Credentials, url: str) -> dict[str, str]:
+    """Environment that lets git and git-lfs authenticate to the host of ``url`` only.
+
+    A credential helper is configured through GIT_CONFIG_* variables (not the command line,
+    not a file) for exactly that scheme://host[:port]; it prints the token that it reads from
+    this process environment. Nothing is written to the repository's config.
+    """
+    parts = urlsplit(url)
+    scope = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    helper = (
+        '!f() { test "$1" = get || exit 0; echo username=x-access-token; '
+        f'echo "password=${_GIT_PASSWORD_ENV}"; }}; f'
+    )
+    return {
+        _GIT_PASSWORD_ENV: credentials.token(),
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": "",
+        "GIT_CONFIG_KEY_1": f"credential.{scope}.helper",
+        "GIT_CONFIG_VALUE_1": helper,
+    }

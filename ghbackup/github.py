@@ -1,0 +1,405 @@
+"""A small, careful GitHub REST client: pagination, rate limits, retries, ETags, timeouts.
+
+Built for GitHub's documented behaviour (docs.github.com, "Rate limits for the REST API",
+"Using pagination in the REST API", "Best practices for using the REST API"):
+- pagination follows ``rel="next"`` in the Link header exactly as given (it may point at
+  ``/repositories/{id}/...``), ``per_page=100``;
+- primary limit: when ``x-ratelimit-remaining`` is 0, wait until ``x-ratelimit-reset``;
+- secondary limit (403/429): wait ``retry-after`` seconds when given, otherwise back off
+  exponentially starting at 60 s;
+- 5xx and connection errors: bounded exponential backoff with full jitter;
+- conditional requests: a remembered ETag is sent as ``If-None-Match``; a 304 is free.
+Every request has a (connect, read) timeout. Responses are parsed tolerantly: real GitHub
+objects lack fields its schema marks required, so nothing here assumes a field exists
+unless the request cannot make sense without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ghbackup.credentials import Credentials, redact
+from ghbackup.errors import (
+    AuthenticationFailed,
+    GitHubError,
+    GitHubUnavailable,
+    NotFound,
+    RateLimitExceeded,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2022-11-28"
+USER_AGENT = "ghbackup/0.1 (+https://github.com/ghbackup/ghbackup)"
+PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to wait. Defaults follow GitHub's guidance."""
+
+    max_attempts: int = 6  # per request, for 5xx / connection errors / secondary limits
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    secondary_backoff_start: float = 60.0  # GitHub: wait at least a minute when no retry-after
+    max_rate_limit_wait: float = 3600.0  # a single wait longer than this gives up
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    download_read_timeout: float = 300.0
+
+
+class OptionalResource:
+    """Result of fetching something that may legitimately be absent (disabled, forbidden)."""
+
+    def __init__(self, value: Any = None, reason: str | None = None) -> None:
+        self.value = value
+        self.reason = reason
+
+    @property
+    def present(self) -> bool:
+        return self.reason is None
+
+
+# Statuses that mean "this resource is not available here", not "the backup failed".
+_OPTIONAL_STATUSES = {
+    403: "forbidden for this token",
+    404: "not found",
+    409: "repository is empty",
+    410: "disabled",
+}
+
+
+class GitHubClient:
+    """Talks to one GitHub API (github.com, GitHub Enterprise ``https://HOST/api/v3``)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        credentials: Credentials,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        session: requests.Session | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.credentials = credentials
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._session = session or _new_session()
+        self._etags: dict[str, tuple[str, Any, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._blocked_until = 0.0
+        self.waited_seconds = 0.0
+
+    @classmethod
+    def from_credentials(
+        cls, api_url: str, credentials: Credentials, **kwargs: Any
+    ) -> GitHubClient:
+        return cls(api_url, credentials, **kwargs)
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent to the API (retries included, 304s included)."""
+        return self._requests
+
+    # -- public calls -----------------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET one resource and return its JSON; raises NotFound, AuthenticationFailed, ..."""
+        return self._get_json(self._url(path), params)[0]
+
+    def get_optional(self, path: str, params: dict[str, Any] | None = None) -> OptionalResource:
+        """GET a resource that may be disabled or forbidden; 403/404/409/410 become a reason."""
+        try:
+            return OptionalResource(self.get(path, params))
+        except GitHubError as exc:
+            if exc.status in _OPTIONAL_STATUSES and not isinstance(exc, AuthenticationFailed):
+                return OptionalResource(
+                    reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
+                )
+            raise
+
+    def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Yield every item of a list endpoint, following ``rel="next"`` links as given.
+
+        Endpoints that wrap their list in an object (``{"total_count", "items"}``,
+        ``{"workflow_runs": [...]}``) are not paginated through here.
+        """
+        query = {"per_page": PER_PAGE, **(params or {})}
+        url: str | None = self._url(path)
+        while url:
+            body, headers = self._get_json(url, query)
+            query = None  # the next link carries every parameter
+            if not isinstance(body, list):
+                raise GitHubError(
+                    f"expected a list from {_path_of(url)}, got {type(body).__name__}"
+                )
+            yield from body
+            url = _next_link(headers.get("Link", ""))
+
+    def list_optional(self, path: str, params: dict[str, Any] | None = None) -> OptionalResource:
+        """``paginate`` into a list, with 403/404/409/410 turned into a reason."""
+        try:
+            return OptionalResource(list(self.paginate(path, params)))
+        except GitHubError as exc:
+            if exc.status in _OPTIONAL_STATUSES and not isinstance(exc, AuthenticationFailed):
+                return OptionalResource(
+                    reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
+                )
+            raise
+
+    def download(self, url: str, sink: IO[bytes], *, expected_size: int | None = None) -> int:
+        """Stream a binary (a release asset) into ``sink``; returns the bytes written.
+
+        Asks for ``application/octet-stream``; GitHub answers with a 302 to a storage host,
+        which requests follows without our Authorization header (it strips it when the host
+        changes). A short or cut download raises GitHubUnavailable after bounded retries; the
+        caller restarts the file from scratch (``sink`` is truncated here each attempt).
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            sink.seek(0)
+            sink.truncate()
+            try:
+                resp = self._send(
+                    "GET",
+                    url,
+                    accept="application/octet-stream",
+                    stream=True,
+                    read_timeout=self.policy.download_read_timeout,
+                )
+                written = 0
+                with resp:
+                    for chunk in resp.iter_content(chunk_size=1024 * 1024):
+                        sink.write(chunk)
+                        written += len(chunk)
+                if expected_size is not None and written != expected_size:
+                    raise _TransientError(
+                        f"download ended after {written} of {expected_size} bytes"
+                    )
+                return written
+            except (_TransientError, requests.RequestException) as exc:
+                if attempt >= self.policy.max_attempts:
+                    raise GitHubUnavailable(
+                        f"download of {_path_of(url)} failed {attempt} times: {_describe(exc)}"
+                    ) from None
+                self._backoff(attempt, f"download interrupted ({_describe(exc)})")
+
+    # -- internals --------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.api_url}/{path.lstrip('/')}"
+
+    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, dict[str, str]]:
+        cache_key = requests.Request("GET", url, params=params).prepare().url or url
+        cached = self._etags.get(cache_key)
+        resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
+        if resp.status_code == 304 and cached:
+            return cached[1], cached[2]
+        try:
+            body = resp.json()
+        except ValueError:
+            raise GitHubError(
+                f"{_path_of(url)} returned a body that is not JSON", resp.status_code
+            ) from None
+        headers = {k: v for k, v in resp.headers.items() if k.lower() == "link"}
+        etag = resp.headers.get("ETag")
+        if etag:
+            self._etags[cache_key] = (etag, body, headers)
+        return body, headers
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        etag: str | None = None,
+        accept: str = "application/vnd.github+json",
+        stream: bool = False,
+        read_timeout: float | None = None,
+    ) -> requests.Response:
+        """Send with every wait and retry applied; returns a 2xx or 304 response."""
+        attempt = 0
+        reauthenticated = False
+        while True:
+            attempt += 1
+            self._wait_for_primary_reset()
+            headers = {
+                "Accept": accept,
+                "Authorization": f"Bearer {self.credentials.token()}",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": USER_AGENT,
+            }
+            if etag:
+                headers["If-None-Match"] = etag
+            with self._lock:
+                self._requests += 1
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    stream=stream,
+                    timeout=(self.policy.connect_timeout, read_timeout or self.policy.read_timeout),
+                )
+            except requests.RequestException as exc:
+                if attempt >= self.policy.max_attempts:
+                    raise GitHubUnavailable(
+                        f"GitHub unreachable at {_path_of(url)} after {attempt} attempts: {_describe(exc)}"
+                    ) from None
+                self._backoff(attempt, f"connection error ({_describe(exc)})")
+                continue
+
+            self._note_rate_limit(resp)
+            status = resp.status_code
+            if status < 300 or status == 304:
+                return resp
+            reason = _error_message(resp)
+            resp.close()
+            if status == 401:
+                # An App token may have been revoked or expired early: mint once more.
+                if not reauthenticated and self.credentials.kind == "github-app":
+                    reauthenticated = True
+                    self.credentials.invalidate()
+                    continue
+                raise AuthenticationFailed(f"GitHub rejected the credentials: {reason}", 401)
+            if status in (403, 429):
+                wait = self._rate_limit_wait(resp, attempt, reason)
+                if wait is not None:
+                    if attempt >= self.policy.max_attempts:
+                        raise RateLimitExceeded(
+                            f"still rate limited at {_path_of(url)} after {attempt} attempts",
+                            status,
+                        )
+                    self._wait(wait, f"rate limited (HTTP {status})")
+                    continue
+            if status >= 500:
+                if attempt >= self.policy.max_attempts:
+                    raise GitHubUnavailable(
+                        f"GitHub kept failing at {_path_of(url)}: HTTP {status} after {attempt} attempts",
+                        status,
+                    )
+                self._backoff(attempt, f"HTTP {status}")
+                continue
+            error = NotFound if status == 404 else GitHubError
+            raise error(f"{_path_of(url)}: HTTP {status} {reason}".rstrip(), status)
+
+    def _rate_limit_wait(self, resp: requests.Response, attempt: int, reason: str) -> float | None:
+        """Seconds to wait for a 403/429, or None when it is a plain permission error."""
+        retry_after = resp.headers.get("Retry-After")
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                return self.policy.secondary_backoff_start
+        if resp.headers.get("X-RateLimit-Remaining") == "0":
+            reset = _float(resp.headers.get("X-RateLimit-Reset"))
+            return max(1.0, (reset or self._clock() + 60) - self._clock() + 1)
+        if resp.status_code == 429 or "rate limit" in reason.lower():
+            return min(
+                self.policy.secondary_backoff_start * 2 ** (attempt - 1),
+                self.policy.max_rate_limit_wait,
+            )
+        return None
+
+    def _note_rate_limit(self, resp: requests.Response) -> None:
+        """After a success that used the last request of the window, pause until the reset."""
+        if resp.status_code < 300 and resp.headers.get("X-RateLimit-Remaining") == "0":
+            reset = _float(resp.headers.get("X-RateLimit-Reset"))
+            if reset:
+                with self._lock:
+                    self._blocked_until = max(self._blocked_until, reset + 1)
+
+    def _wait_for_primary_reset(self) -> None:
+        with self._lock:
+            until = self._blocked_until
+        if until > self._clock():
+            self._wait(until - self._clock(), "primary rate limit exhausted")
+
+    def _wait(self, seconds: float, why: str) -> None:
+        if seconds > self.policy.max_rate_limit_wait:
+            raise RateLimitExceeded(
+                f"{why}: GitHub asks to wait {seconds:.0f}s, more than the allowed "
+                f"{self.policy.max_rate_limit_wait:.0f}s"
+            )
+        log.warning("waiting %.1fs: %s", seconds, why)
+        self.waited_seconds += seconds
+        self._sleep(seconds)
+
+    def _backoff(self, attempt: int, why: str) -> None:
+        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** (attempt - 1))
+        self._wait(self._rng.uniform(0, ceiling), f"{why}, retry {attempt}")
+
+
+class _TransientError(Exception):
+    pass
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _next_link(link_header: str) -> str | None:
+    """The URL of ``rel="next"`` in a Link header, exactly as GitHub wrote it."""
+    for part in link_header.split(","):
+        section = part.split(";")
+        if len(section) < 2:
+            continue
+        url = section[0].strip()
+        if not (url.startswith("<") and url.endswith(">")):
+            continue
+        for param in section[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "rel" and "next" in value.strip().strip('"').split():
+                return url[1:-1]
+    return None
+
+
+def _error_message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        message = body.get("message", "") if isinstance(body, dict) else ""
+    except ValueError:
+        message = resp.text[:200] if resp.text else ""
+    return redact(" ".join(str(message).split()))[:200]
+
+
+def _describe(exc: BaseException) -> str:
+    # The type only: requests' messages embed URLs and pool internals, never useful in a log.
+    return type(exc).__name__
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or url
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

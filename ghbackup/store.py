@@ -1,0 +1,127 @@
+"""Where a captured item goes: an S3 staging prefix or a local directory.
+
+The zip is stored first, then its result record; a failed item gets a result record and no
+zip. Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
+metadata so Finalize and restore can check it without reading the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from ghbackup.errors import StorageError
+from ghbackup.records import ItemResult, item_result_key, item_zip_key
+
+
+class Destination(Protocol):
+    """A place that keeps one run's per-item zips and result records."""
+
+    def store_zip(self, result: ItemResult, zip_path: Path) -> str: ...
+
+    def store_result(self, result: ItemResult) -> str: ...
+
+
+class DirectoryDestination:
+    """``<root>/items/<item key>/item.zip`` and ``result.json``, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def store_zip(self, result: ItemResult, zip_path: Path) -> str:
+        target = self.root / item_zip_key("", result.item)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".zip.partial")
+            shutil.move(str(zip_path), partial)
+            os.replace(partial, target)
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc.strerror}") from None
+        return str(target)
+
+    def store_result(self, result: ItemResult) -> str:
+        target = self.root / item_result_key("", result.item)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_json_atomically(target, result.to_json())
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc.strerror}") from None
+        return str(target)
+
+
+class S3Destination:
+    """Keys under a staging prefix of a bucket (the bucket's default SSE-KMS applies)."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def store_zip(self, result: ItemResult, zip_path: Path) -> str:
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = item_zip_key(self.prefix, result.item)
+        config = TransferConfig(
+            multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024
+        )
+        try:
+            self.s3.upload_file(
+                str(zip_path),
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": "application/zip",
+                    "Metadata": {"sha256": result.zip_sha256 or "", "item": result.item.key},
+                },
+                Config=config,
+            )
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(
+                f"upload of s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
+            ) from None
+        if head.get("ContentLength") != result.zip_bytes:
+            raise StorageError(
+                f"s3://{self.bucket}/{key} holds {head.get('ContentLength')} bytes, expected {result.zip_bytes}"
+            )
+        return key
+
+    def store_result(self, result: ItemResult) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = item_result_key(self.prefix, result.item)
+        body = json.dumps(result.to_json(), sort_keys=True, indent=2).encode()
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(
+                f"writing s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
+            ) from None
+        return key
+
+
+def _write_json_atomically(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, sort_keys=True, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _aws_reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip(": ")
+    return type(exc).__name__

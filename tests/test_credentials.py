@@ -1,0 +1,146 @@
+"""Credentials: token and GitHub App sources, refresh before expiry, and secrecy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ghbackup.credentials import (
+    AppCredentials,
+    Credentials,
+    RedactingFilter,
+    TokenCredentials,
+    git_credential_environment,
+    redact,
+)
+from ghbackup.errors import ConfigurationError
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> tuple[str, object]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return pem, key.public_key()
+
+
+def test_token_from_environment():
+    creds = Credentials.from_mapping({"GITHUB_TOKEN": "ghp_abcdef123456"})
+    assert creds.token() == "ghp_abcdef123456"
+    assert "ghp_abcdef123456" not in repr(creds)
+
+
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({}, "no GitHub credentials"),
+        ({"GITHUB_TOKEN": "x" * 10, "GITHUB_APP_ID": "1"}, "not both"),
+        ({"GITHUB_APP_ID": "1"}, "GITHUB_APP_PRIVATE_KEY"),
+    ],
+)
+def test_bad_credential_settings_are_one_line_errors(env, needle):
+    with pytest.raises(ConfigurationError) as info:
+        Credentials.from_mapping(env)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_secret_value_forms():
+    assert (
+        Credentials.from_secret_value("ghp_plain_token_1", "https://x").token()
+        == "ghp_plain_token_1"
+    )
+    assert (
+        Credentials.from_secret_value('{"token": "ghp_json_token_1"}', "https://x").token()
+        == "ghp_json_token_1"
+    )
+    app = Credentials.from_secret_value(
+        json.dumps({"app_id": "7", "installation_id": "9", "private_key": "-----BEGIN..."}),
+        "https://x",
+    )
+    assert isinstance(app, AppCredentials) and app.kind == "github-app"
+    with pytest.raises(ConfigurationError, match="missing: private_key"):
+        Credentials.from_secret_value('{"app_id": "7", "installation_id": "9"}', "https://x")
+
+
+class FakePost:
+    def __init__(self, clock):
+        self.clock = clock
+        self.calls = []
+
+    def __call__(self, url, headers, timeout):
+        self.calls.append((url, headers, timeout))
+        expires = datetime.fromtimestamp(self.clock.now + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        class Resp:
+            status_code = 201
+
+            def json(inner):
+                return {"token": f"ghs_installation_token_{len(self.calls)}", "expires_at": expires}
+
+        return Resp()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_app_token_is_minted_with_a_valid_jwt_and_refreshed_before_expiry(monkeypatch, rsa_key):
+    pem, public = rsa_key
+    clock = Clock()
+    post = FakePost(clock)
+    monkeypatch.setattr("ghbackup.credentials.requests.post", post)
+    app = AppCredentials(
+        app_id="123",
+        installation_id="456",
+        private_key=pem,
+        api_url="https://gh.test/api/v3",
+        clock=clock,
+    )
+
+    first = app.token()
+    assert first == "ghs_installation_token_1"
+    url, headers, timeout = post.calls[0]
+    assert url == "https://gh.test/api/v3/app/installations/456/access_tokens" and timeout
+    claims = jwt.decode(
+        headers["Authorization"].split()[1],
+        public,
+        algorithms=["RS256"],
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    assert claims["iss"] == "123" and claims["exp"] - claims["iat"] <= 600
+
+    clock.now += 50 * 60  # 50 minutes later: still valid for 10 minutes, reused
+    assert app.token() == first
+    clock.now += 6 * 60  # 56 minutes: inside the refresh margin, a new token is minted
+    assert app.token() == "ghs_installation_token_2"
+    assert len(post.calls) == 2
+
+
+def test_registered_secrets_are_redacted_from_messages_and_logs(caplog):
+    TokenCredentials("ghp_secret_for_redaction_42")
+    assert redact("oops ghp_secret_for_redaction_42 leaked") == "oops *** leaked"
+    logger = logging.getLogger("ghbackup.test")
+    logger.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO, logger="ghbackup.test"):
+        logger.info("token is %s", "ghp_secret_for_redaction_42")
+    assert "ghp_secret_for_redaction_42" not in caplog.text
+
+
+def test_git_credentials_are_scoped_to_the_host_and_not_in_any_argument():
+    env = git_credential_environment(
+        TokenCredentials("ghp_scoped_token_77"), "http://127.0.0.1:8080/a/b.git"
+    )
+    assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
+    assert "ghp_scoped_token_77" not in env["GIT_CONFIG_VALUE_1"]
+    assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_scoped_token_77"

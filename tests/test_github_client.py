@@ -1,0 +1,255 @@
+"""GitHub client: pagination, rate limits, retries and ETags against scripted responses.
+
+A fake session answers from a script and a fake clock records every wait, so the waits
+GitHub asks for are checked exactly and no test sleeps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from ghbackup.credentials import TokenCredentials
+from ghbackup.errors import AuthenticationFailed, GitHubUnavailable, NotFound, RateLimitExceeded
+from ghbackup.github import GitHubClient, RetryPolicy, _next_link
+
+TOKEN = "ghp_unit_test_token_0123456789"
+API = "https://api.example.test"
+
+
+def response(
+    status: int = 200, body: object = None, headers: dict[str, str] | None = None
+) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = b"" if body is None else json.dumps(body).encode()
+    resp.headers.update(headers or {})
+    resp.raw = io.BytesIO(resp._content)
+    return resp
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+class ScriptedSession:
+    """Answers requests in order; each entry is a response or a callable(request kwargs)."""
+
+    def __init__(
+        self, script: list[requests.Response | Exception | Callable[..., requests.Response]]
+    ) -> None:
+        self.script = list(script)
+        self.calls: list[dict] = []
+
+    def request(self, method: str, url: str, **kwargs):
+        self.calls.append({"method": method, "url": url, **kwargs})
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step(url=url, **kwargs) if callable(step) else step
+
+
+def client_with(
+    script, clock: FakeClock | None = None, **policy
+) -> tuple[GitHubClient, ScriptedSession, FakeClock]:
+    clock = clock or FakeClock()
+    session = ScriptedSession(script)
+    client = GitHubClient(
+        API,
+        TokenCredentials(TOKEN),
+        session=session,  # type: ignore[arg-type]
+        sleep=clock.sleep,
+        clock=clock.time,
+        policy=RetryPolicy(**policy),
+    )
+    return client, session, clock
+
+
+def test_pagination_follows_next_links_exactly_as_given():
+    first = response(
+        200,
+        [1, 2],
+        {
+            "Link": f'<{API}/repositories/42/issues?page=2&per_page=100>; rel="next", <{API}/repositories/42/issues?page=3>; rel="last"'
+        },
+    )
+    second = response(
+        200, [3], {"Link": f'<{API}/repositories/42/issues?page=3&per_page=100>; rel="next"'}
+    )
+    third = response(200, [4], {"Link": f'<{API}/repositories/42/issues?page=1>; rel="first"'})
+    client, session, _ = client_with([first, second, third])
+    assert list(client.paginate("repos/o/r/issues", {"state": "all"})) == [1, 2, 3, 4]
+    assert session.calls[0]["params"] == {"per_page": 100, "state": "all"}
+    assert session.calls[1]["url"] == f"{API}/repositories/42/issues?page=2&per_page=100"
+    assert session.calls[1]["params"] is None
+    assert client.requests_made == 3
+
+
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        ('<https://a/x?page=2>; rel="next"', "https://a/x?page=2"),
+        (
+            '<https://a/x?page=1>; rel="prev", <https://a/x?page=3>; rel="next"',
+            "https://a/x?page=3",
+        ),
+        ('<https://a/x?page=9>; rel="last"', None),
+        ("", None),
+    ],
+)
+def test_next_link_parsing(header, expected):
+    assert _next_link(header) == expected
+
+
+def test_secondary_rate_limit_waits_retry_after_seconds():
+    limited = response(
+        403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "37"}
+    )
+    client, _, clock = client_with([limited, response(200, {"ok": True})])
+    assert client.get("repos/o/r") == {"ok": True}
+    assert clock.waits == [37.0]
+
+
+def test_secondary_rate_limit_without_retry_after_backs_off_from_a_minute():
+    limited = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
+    client, _, clock = client_with(
+        [response(403, limited), response(403, limited), response(200, [])]
+    )
+    client.get("repos/o/r")
+    assert clock.waits == [60.0, 120.0]
+
+
+def test_429_without_headers_is_a_secondary_limit():
+    client, _, clock = client_with([response(429, {"message": "slow down"}), response(200, {})])
+    client.get("x")
+    assert clock.waits == [60.0]
+
+
+def test_exhausted_primary_limit_waits_until_reset():
+    clock = FakeClock()
+    reset = int(clock.now) + 120
+    exhausted = response(
+        403,
+        {"message": "API rate limit exceeded for user ID 1."},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+    )
+    client, _, clock = client_with([exhausted, response(200, {})], clock)
+    client.get("x")
+    assert clock.waits == [pytest.approx(121.0)]
+
+
+def test_last_request_of_the_window_pauses_the_next_one_until_reset():
+    clock = FakeClock()
+    reset = int(clock.now) + 30
+    last = response(200, {"a": 1}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+    client, _, clock = client_with([last, response(200, {"b": 2})], clock)
+    client.get("a")
+    assert clock.waits == []
+    client.get("b")
+    assert clock.waits == [pytest.approx(31.0)]
+
+
+def test_a_reset_too_far_away_raises_rate_limit_exceeded():
+    clock = FakeClock()
+    exhausted = response(
+        403,
+        {"message": "API rate limit exceeded"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now) + 7200)},
+    )
+    client, _, _ = client_with([exhausted], clock, max_rate_limit_wait=3600)
+    with pytest.raises(RateLimitExceeded):
+        client.get("x")
+
+
+def test_plain_403_is_a_permission_error_not_a_wait():
+    client, _, clock = client_with(
+        [response(403, {"message": "Must have admin rights to Repository."})]
+    )
+    result = client.get_optional("repos/o/r/hooks")
+    assert not result.present and "403" in (result.reason or "")
+    assert clock.waits == []
+
+
+def test_server_errors_are_retried_with_bounded_jittered_backoff():
+    client, session, clock = client_with([response(502), response(503), response(200, {"ok": 1})])
+    assert client.get("x") == {"ok": 1}
+    assert len(clock.waits) == 2
+    assert 0 <= clock.waits[0] <= 1.0 and 0 <= clock.waits[1] <= 2.0
+
+
+def test_server_errors_give_up_after_max_attempts():
+    client, session, _ = client_with([response(500)] * 3, max_attempts=3)
+    with pytest.raises(GitHubUnavailable):
+        client.get("x")
+    assert len(session.calls) == 3
+
+
+def test_connection_errors_are_retried_then_reported_without_details():
+    client, _, _ = client_with([requests.ConnectionError(f"boom {TOKEN}")] * 2, max_attempts=2)
+    with pytest.raises(GitHubUnavailable) as info:
+        client.get("x")
+    assert TOKEN not in str(info.value)
+
+
+def test_every_request_has_a_timeout():
+    client, session, _ = client_with([response(200, {})])
+    client.get("x")
+    assert session.calls[0]["timeout"] == (10.0, 60.0)
+
+
+def test_etag_is_sent_back_and_304_returns_the_cached_body():
+    client, session, _ = client_with([response(200, {"v": 1}, {"ETag": 'W/"abc"'}), response(304)])
+    assert client.get("repos/o/r") == {"v": 1}
+    assert client.get("repos/o/r") == {"v": 1}
+    assert session.calls[1]["headers"]["If-None-Match"] == 'W/"abc"'
+
+
+def test_revoked_token_is_an_authentication_failure_and_never_echoes_the_token():
+    client, _, _ = client_with([response(401, {"message": "Bad credentials"})])
+    with pytest.raises(AuthenticationFailed) as info:
+        client.get("user")
+    assert TOKEN not in str(info.value)
+
+
+def test_not_found_and_optional_resources():
+    client, _, _ = client_with(
+        [
+            response(404, {"message": "Not Found"}),
+            response(410, {"message": "Issues are disabled for this repo"}),
+        ]
+    )
+    with pytest.raises(NotFound):
+        client.get("repos/o/missing")
+    gone = client.list_optional("repos/o/r/issues")
+    assert not gone.present and "disabled" in (gone.reason or "")
+
+
+def test_download_restarts_a_cut_transfer_from_scratch():
+    def cut(**_):
+        resp = response(200)
+        resp.raw = io.BytesIO(b"abc")  # 3 of 6 bytes, as if the connection dropped
+        return resp
+
+    def whole(**_):
+        resp = response(200)
+        resp.raw = io.BytesIO(b"abcdef")
+        return resp
+
+    client, session, _ = client_with([cut, whole])
+    sink = io.BytesIO()
+    assert client.download(f"{API}/repos/o/r/releases/assets/1", sink, expected_size=6) == 6
+    assert sink.getvalue() == b"abcdef"
+    assert session.calls[0]["headers"]["Accept"] == "application/octet-stream"
