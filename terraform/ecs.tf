@@ -1,0 +1,106 @@
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights ? "enabled" : "disabled"
+  }
+
+  tags = local.tags
+}
+
+# The state machine's runTask names no launch type, so this default strategy decides
+# between Fargate and Fargate Spot.
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = var.use_fargate_spot ? "FARGATE_SPOT" : "FARGATE"
+    weight            = 1
+    base              = 0
+  }
+}
+
+resource "aws_cloudwatch_log_group" "task" {
+  name              = "/aws/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = local.tags
+}
+
+resource "aws_ecs_task_definition" "backup" {
+  family                   = local.task_family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(var.task_cpu)
+  memory                   = tostring(var.task_memory)
+  execution_role_arn       = aws_iam_role.task_execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    # Fargate Spot runs x86_64 only.
+    cpu_architecture = "X86_64"
+  }
+
+  ephemeral_storage {
+    size_in_gib = var.ephemeral_storage_gib
+  }
+
+  # A bind mount on the task's ephemeral storage: the only writable path in the container.
+  volume {
+    name = local.scratch_volume_name
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = local.container_name
+      image                  = local.container_image
+      essential              = true
+      user                   = var.container_user
+      readonlyRootFilesystem = true
+      # The task size limits the container; a container-level value keeps local emulators happy.
+      memory = var.task_memory
+      mountPoints = [
+        {
+          sourceVolume  = local.scratch_volume_name
+          containerPath = local.scratch_path
+          readOnly      = false
+        },
+      ]
+      # BACKUP_ITEM, RUN_ID and BACKUP_PREFIX come per task from the state machine's overrides.
+      environment = concat(
+        [
+          { name = "BACKUP_BUCKET", value = aws_s3_bucket.backups.id },
+          { name = "GITHUB_API_URL", value = var.github_api_url },
+          { name = "GHBACKUP_SCRATCH_DIR", value = local.scratch_path },
+          { name = "TMPDIR", value = local.scratch_path },
+          { name = "HOME", value = local.scratch_path },
+        ],
+        local.github_app_mode ? [
+          { name = "GITHUB_APP_ID", value = var.github_app_id },
+          { name = "GITHUB_APP_INSTALLATION_ID", value = var.github_app_installation_id },
+        ] : [],
+      )
+      # The credential is injected by ECS from SSM / Secrets Manager at start; it never appears
+      # in the task definition.
+      secrets = [
+        { name = local.task_secret_name, valueFrom = local.task_secret_value_from },
+      ]
+      linuxParameters = {
+        initProcessEnabled = true
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.task.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "backup"
+        }
+      }
+    },
+  ])
+
+  tags = local.tags
+}

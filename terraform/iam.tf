@@ -1,0 +1,294 @@
+# Five roles, each allowed only what its piece touches. Where a statement has "*" as resource
+# the comment says why AWS requires it.
+
+locals {
+  bucket_arn          = aws_s3_bucket.backups.arn
+  staging_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*"
+  runs_objects_arn    = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
+  task_log_group_arn  = "${aws_cloudwatch_log_group.task.arn}:*"
+  task_definition_any_revision = (
+    "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.task_family}:*"
+  )
+  credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
+}
+
+data "aws_iam_policy_document" "assume" {
+  for_each = {
+    ecs_tasks = "ecs-tasks.amazonaws.com"
+    lambda    = "lambda.amazonaws.com"
+    states    = "states.amazonaws.com"
+    scheduler = "scheduler.amazonaws.com"
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [each.value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# --- ECS task execution role: pull the image, write logs, read the credential for `secrets` --
+
+resource "aws_iam_role" "task_execution" {
+  name               = "${var.name}-task-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs_tasks"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "task_execution" {
+  statement {
+    sid       = "PullTheImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [aws_ecr_repository.this.arn]
+  }
+  statement {
+    sid     = "LogInToEcr"
+    actions = ["ecr:GetAuthorizationToken"]
+    # GetAuthorizationToken has no resource type: AWS only accepts "*".
+    resources = ["*"]
+  }
+  statement {
+    sid       = "WriteTaskLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [local.task_log_group_arn]
+  }
+  statement {
+    sid       = "ReadTheGithubCredential"
+    actions   = [local.credentials_read_action]
+    resources = [local.credentials_arn]
+  }
+  statement {
+    sid       = "DecryptTheGithubCredential"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "task_execution" {
+  name   = "start-backup-task"
+  role   = aws_iam_role.task_execution.id
+  policy = data.aws_iam_policy_document.task_execution.json
+}
+
+# --- ECS task role: the container only writes its item's objects under staging/ -----------
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.assume["ecs_tasks"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "WriteItemResults"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.staging_objects_arn]
+  }
+  statement {
+    sid = "EncryptWithTheBucketKey"
+    # Multipart uploads with SSE-KMS need Decrypt as well as GenerateDataKey.
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "write-staging"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# --- Lambda role: read the credential, list into staging/, assemble runs/ -----------------
+
+resource "aws_iam_role" "lambda" {
+  name               = "${var.name}-functions"
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid       = "ReadTheGithubCredential"
+    actions   = local.use_secrets_manager ? ["secretsmanager:GetSecretValue"] : ["ssm:GetParameter"]
+    resources = [local.credentials_arn]
+  }
+  statement {
+    sid = "ReadAndWriteStagingAndRuns"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = [local.staging_objects_arn, local.runs_objects_arn]
+  }
+  statement {
+    sid       = "ListStagingAndRuns"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.staging_prefix}*", "${local.runs_prefix}*"]
+    }
+  }
+  statement {
+    sid       = "UseTheKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+  statement {
+    sid       = "WriteFunctionLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for group in aws_cloudwatch_log_group.lambda : "${group.arn}:*"]
+  }
+  statement {
+    sid     = "SendTraces"
+    actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    # X-Ray trace APIs have no resource type: AWS only accepts "*".
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "run-workflow-steps"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}
+
+# --- State machine role -------------------------------------------------------------------
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${var.name}-state-machine"
+  assume_role_policy = data.aws_iam_policy_document.assume["states"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokeTheWorkflowFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for fn in aws_lambda_function.this : fn.arn]
+  }
+  statement {
+    sid       = "StartDistributedMapChildExecutions"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+  statement {
+    sid       = "WatchDistributedMapChildExecutions"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = local.state_machine_execution_arns
+  }
+  statement {
+    sid       = "RunBackupTasks"
+    actions   = ["ecs:RunTask"]
+    resources = [local.task_definition_any_revision]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [aws_ecs_cluster.this.arn]
+    }
+  }
+  statement {
+    sid       = "FollowBackupTasks"
+    actions   = ["ecs:StopTask", "ecs:DescribeTasks"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${aws_ecs_cluster.this.name}/*"]
+  }
+  statement {
+    sid       = "PassTheTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.task_execution.arn, aws_iam_role.task.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "ManageTheRuleBehindRunTaskSync"
+    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = [local.ecs_sync_rule_arn]
+  }
+  statement {
+    sid       = "PublishRunSummary"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+  statement {
+    sid       = "ReadItemsAndWriteMapResults"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = [local.staging_objects_arn]
+  }
+  statement {
+    sid       = "ListStaging"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.staging_prefix}*"]
+    }
+  }
+  statement {
+    sid       = "UseTheKeyForBucketAndTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+  statement {
+    sid     = "SendTraces"
+    actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    # X-Ray APIs have no resource type: AWS only accepts "*".
+    resources = ["*"]
+  }
+  statement {
+    sid = "DeliverExecutionLogs"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    # CloudWatch Logs vended delivery APIs do not support resource-level permissions: AWS
+    # documents "*" for Step Functions logging.
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "orchestrate-backup-run"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+# --- Scheduler role: start executions of this state machine only --------------------------
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "StartBackupRuns"
+    actions   = ["states:StartExecution"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "start-backup-run"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}

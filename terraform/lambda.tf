@@ -1,0 +1,57 @@
+locals {
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.module}/../build/lambda/ghbackup-lambda.zip")
+
+  lambda_environment = merge(
+    {
+      BACKUP_BUCKET             = aws_s3_bucket.backups.id
+      GITHUB_API_URL            = var.github_api_url
+      DEFAULT_INPUT             = jsonencode(var.default_selection)
+      RUN_ARCHIVE_STORAGE_CLASS = var.run_archive_storage_class
+      RUN_ARCHIVE_KMS_KEY_ID    = aws_kms_key.this.arn
+      POWERTOOLS_SERVICE_NAME   = var.name
+    },
+    local.use_secrets_manager
+    ? { GITHUB_CREDENTIALS_SECRET = local.credentials_reference }
+    : { GITHUB_CREDENTIALS_PARAMETER = local.credentials_reference },
+  )
+}
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each          = local.lambda_functions
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = local.tags
+}
+
+# Three functions, one zip (`make package`); only the handler differs.
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the state machine, which retries and catches errors; a dead-letter queue would never receive anything.
+  #checkov:skip=CKV_AWS_117:The functions call the GitHub API on the internet; a VPC would need a NAT gateway (about $33 a month) for no gain.
+  #checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles; the zip is built reproducibly and its hash is pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency fails in new accounts whose concurrency quota is 10; the state machine calls each function once per run.
+  for_each = local.lambda_functions
+
+  function_name    = "${var.name}-${each.key}"
+  description      = each.value.description
+  role             = aws_iam_role.lambda.arn
+  runtime          = "python3.12"
+  architectures    = ["x86_64"]
+  handler          = each.value.handler
+  filename         = local.lambda_zip_path
+  source_code_hash = filebase64sha256(local.lambda_zip_path)
+  timeout          = each.value.timeout
+  memory_size      = each.value.memory_size
+  kms_key_arn      = aws_kms_key.this.arn
+
+  environment {
+    variables = local.lambda_environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  tags       = local.tags
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+}

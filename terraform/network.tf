@@ -1,0 +1,83 @@
+# Created only when no subnet_ids are given: public subnets and an internet gateway, no NAT
+# gateway (about $33 a month each), tasks get a public IP and may only open HTTPS connections.
+
+data "aws_availability_zones" "available" {
+  count = local.create_vpc && var.availability_zones == null ? 1 : 0
+  state = "available"
+}
+
+locals {
+  availability_zones = !local.create_vpc ? [] : (
+    var.availability_zones != null ? var.availability_zones : slice(data.aws_availability_zones.available[0].names, 0, 2)
+  )
+}
+
+resource "aws_vpc" "this" {
+  #checkov:skip=CKV2_AWS_11:VPC flow logs would cost more than the backups for a personal account; the security group only allows outbound HTTPS.
+  count                = local.create_vpc ? 1 : 0
+  cidr_block           = var.vpc_cidr
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+  tags                 = merge(local.tags, { Name = var.name })
+}
+
+# Take every rule off the default security group so nothing uses it by accident.
+resource "aws_default_security_group" "this" {
+  count  = local.create_vpc ? 1 : 0
+  vpc_id = aws_vpc.this[0].id
+  tags   = merge(local.tags, { Name = "${var.name}-default-unused" })
+}
+
+resource "aws_internet_gateway" "this" {
+  count  = local.create_vpc ? 1 : 0
+  vpc_id = aws_vpc.this[0].id
+  tags   = merge(local.tags, { Name = var.name })
+}
+
+resource "aws_subnet" "public" {
+  count             = length(local.availability_zones)
+  vpc_id            = aws_vpc.this[0].id
+  availability_zone = local.availability_zones[count.index]
+  cidr_block        = cidrsubnet(var.vpc_cidr, 2, count.index)
+  # Off: the state machine asks for a public IP per task (assignPublicIp ENABLED).
+  map_public_ip_on_launch = false
+  tags                    = merge(local.tags, { Name = "${var.name}-public-${local.availability_zones[count.index]}" })
+}
+
+resource "aws_route_table" "public" {
+  count  = local.create_vpc ? 1 : 0
+  vpc_id = aws_vpc.this[0].id
+  tags   = merge(local.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route" "internet" {
+  count                  = local.create_vpc ? 1 : 0
+  route_table_id         = aws_route_table.public[0].id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this[0].id
+}
+
+resource "aws_route_table_association" "public" {
+  count          = length(aws_subnet.public)
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public[0].id
+}
+
+resource "aws_security_group" "task" {
+  count       = local.create_vpc ? 1 : 0
+  name        = "${var.name}-task"
+  description = "ghbackup tasks: no inbound, outbound HTTPS only (GitHub, ECR, S3, logs)"
+  vpc_id      = aws_vpc.this[0].id
+  tags        = merge(local.tags, { Name = "${var.name}-task" })
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  #checkov:skip=CKV_AWS_382:Backups reach GitHub, ECR and S3 on the internet, whose addresses are not fixed; only port 443 is open.
+  count             = local.create_vpc ? 1 : 0
+  security_group_id = aws_security_group.task[0].id
+  description       = "HTTPS to GitHub and AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}

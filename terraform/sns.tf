@@ -1,0 +1,57 @@
+resource "aws_sns_topic" "notifications" {
+  name              = "${var.name}-notifications"
+  kms_master_key_id = aws_kms_key.this.arn
+  tags              = local.tags
+}
+
+data "aws_iam_policy_document" "notifications" {
+  statement {
+    sid       = "AccountManagesTheTopic"
+    actions   = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+  statement {
+    sid       = "FailedRunRulePublishes"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.run_failed.arn]
+    }
+  }
+  statement {
+    sid       = "FailedRunAlarmPublishes"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "notifications" {
+  arn    = aws_sns_topic.notifications.arn
+  policy = data.aws_iam_policy_document.notifications.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.notification_emails)
+  topic_arn = aws_sns_topic.notifications.arn
+  protocol  = "email"
+  endpoint  = each.value
+}

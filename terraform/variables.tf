@@ -1,0 +1,481 @@
+variable "name" {
+  description = "Name of this deployment; prefixes every resource (state machine, cluster, functions, topic)."
+  type        = string
+  default     = "ghbackup"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
+    error_message = "name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys may have at most 128 characters and values at most 256."
+  }
+}
+
+# --- Storage -------------------------------------------------------------------------------
+
+variable "bucket_name" {
+  description = "Name of the backup bucket. Null gives <name>-backups-<account>-<region>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens."
+  }
+}
+
+variable "staging_expiration_days" {
+  description = "Days after which the per-item staging objects (staging/) expire. The run archive is built from them at the end of each run, so a few days is enough."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.staging_expiration_days >= 1 && var.staging_expiration_days <= 90 && floor(var.staging_expiration_days) == var.staging_expiration_days
+    error_message = "staging_expiration_days must be a whole number from 1 to 90."
+  }
+}
+
+variable "run_retention_days" {
+  description = "Days a run archive (runs/) is kept before it expires. Mind the minimum storage duration of the archive class (GLACIER 90 days, DEEP_ARCHIVE 180)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.run_retention_days >= 1 && floor(var.run_retention_days) == var.run_retention_days
+    error_message = "run_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days a replaced or deleted object version is kept (the bucket is versioned)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1 && floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days
+    error_message = "noncurrent_version_expiration_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "run_archive_storage_class" {
+  description = "S3 storage class the run archive (runs/R/ghbackup-R.zip) is written with."
+  type        = string
+  default     = "GLACIER"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.run_archive_storage_class)
+    error_message = "run_archive_storage_class must be one of STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE."
+  }
+}
+
+variable "object_lock_mode" {
+  description = "S3 Object Lock default retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Object Lock can only be chosen when the bucket is created."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.object_lock_mode == null || contains(["GOVERNANCE", "COMPLIANCE"], coalesce(var.object_lock_mode, "-"))
+    error_message = "object_lock_mode must be GOVERNANCE, COMPLIANCE or null."
+  }
+}
+
+variable "object_lock_days" {
+  description = "Default Object Lock retention in days (used when object_lock_mode is set)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.object_lock_days >= 1 && floor(var.object_lock_days) == var.object_lock_days
+    error_message = "object_lock_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete the bucket and the image repository even when they hold backups or images. Keep false outside tests."
+  type        = bool
+  default     = false
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before the customer managed key is deleted after destroy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be from 7 to 30."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every CloudWatch log group (task, functions, state machine)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
+}
+
+# --- GitHub and credentials ----------------------------------------------------------------
+
+variable "github_api_url" {
+  description = "GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3)."
+  type        = string
+  default     = "https://api.github.com"
+
+  validation {
+    condition     = can(regex("^https?://[^\\s]+$", var.github_api_url))
+    error_message = "github_api_url must be an http(s) URL."
+  }
+}
+
+variable "credentials_store" {
+  description = "Where the GitHub credentials live: ssm (SecureString parameter, free) or secretsmanager (needed for GitHub App credentials)."
+  type        = string
+  default     = "ssm"
+
+  validation {
+    condition     = contains(["ssm", "secretsmanager"], var.credentials_store)
+    error_message = "credentials_store must be ssm or secretsmanager."
+  }
+}
+
+variable "credentials_parameter_name" {
+  description = "Name of the SSM SecureString parameter (credentials_store = ssm) or Secrets Manager secret holding the GitHub credentials. Null gives /<name>/github-credentials (ssm) or <name>/github-credentials."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.credentials_parameter_name == null || can(regex("^[a-zA-Z0-9_./-]{1,512}$", var.credentials_parameter_name))
+    error_message = "credentials_parameter_name may only hold letters, digits and _ . / - (at most 512 characters)."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Recovery window of the Secrets Manager secret after destroy (0 deletes at once)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or from 7 to 30."
+  }
+}
+
+variable "github_app_id" {
+  description = "GitHub App id. Set it (with github_app_installation_id) to use GitHub App credentials instead of a personal access token; the secret then holds JSON {app_id, installation_id, private_key}."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_app_id == null || can(regex("^[0-9]+$", coalesce(var.github_app_id, "-")))
+    error_message = "github_app_id must be the numeric App id."
+  }
+}
+
+variable "github_app_installation_id" {
+  description = "GitHub App installation id (with github_app_id)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.github_app_installation_id == null) == (var.github_app_id == null)
+    error_message = "Set github_app_id and github_app_installation_id together, or neither."
+  }
+  validation {
+    condition     = var.github_app_installation_id == null || can(regex("^[0-9]+$", coalesce(var.github_app_installation_id, "-")))
+    error_message = "github_app_installation_id must be the numeric installation id."
+  }
+  validation {
+    condition     = var.github_app_installation_id == null || var.credentials_store == "secretsmanager"
+    error_message = "GitHub App credentials need credentials_store = \"secretsmanager\": the task reads the private_key field of the JSON secret, which only Secrets Manager can select."
+  }
+}
+
+# --- Container and task --------------------------------------------------------------------
+
+variable "container_image" {
+  description = "Full image reference for the backup task. Null uses this module's ECR repository with image_tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.container_image == null || length(coalesce(var.container_image, "-")) > 2
+    error_message = "container_image must be an image reference such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/ghbackup:1.0.0."
+  }
+}
+
+variable "image_tag" {
+  description = "Tag of the image in this module's ECR repository (tags are immutable: push a new tag for every build)."
+  type        = string
+  default     = "0.1.0"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid image tag (letters, digits, _ . -, at most 128 characters)."
+  }
+}
+
+variable "ecr_keep_images" {
+  description = "How many tagged images the ECR lifecycle policy keeps."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.ecr_keep_images >= 1 && var.ecr_keep_images <= 1000
+    error_message = "ecr_keep_images must be from 1 to 1000."
+  }
+}
+
+variable "task_cpu" {
+  description = "Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.task_cpu)
+    error_message = "task_cpu must be a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "task_memory" {
+  description = "Fargate task memory in MiB; must be a valid combination with task_cpu (see the Fargate task size table)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition = (
+      var.task_cpu == 256 ? contains([512, 1024, 2048], var.task_memory) :
+      var.task_cpu == 512 ? var.task_memory >= 1024 && var.task_memory <= 4096 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 1024 ? var.task_memory >= 2048 && var.task_memory <= 8192 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 2048 ? var.task_memory >= 4096 && var.task_memory <= 16384 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 4096 ? var.task_memory >= 8192 && var.task_memory <= 30720 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 8192 ? var.task_memory >= 16384 && var.task_memory <= 61440 && var.task_memory % 4096 == 0 :
+      var.task_memory >= 32768 && var.task_memory <= 122880 && var.task_memory % 8192 == 0
+    )
+    error_message = "task_memory is not valid for task_cpu. Fargate allows: 256 CPU -> 512, 1024, 2048; 512 -> 1024-4096 (1 GiB steps); 1024 -> 2048-8192 (1 GiB); 2048 -> 4096-16384 (1 GiB); 4096 -> 8192-30720 (1 GiB); 8192 -> 16384-61440 (4 GiB); 16384 -> 32768-122880 (8 GiB)."
+  }
+}
+
+variable "ephemeral_storage_gib" {
+  description = "Fargate ephemeral storage in GiB (21-200) for the scratch volume; raise it for very large repositories."
+  type        = number
+  default     = 21
+
+  validation {
+    condition     = var.ephemeral_storage_gib >= 21 && var.ephemeral_storage_gib <= 200 && floor(var.ephemeral_storage_gib) == var.ephemeral_storage_gib
+    error_message = "ephemeral_storage_gib must be a whole number from 21 to 200."
+  }
+}
+
+variable "container_user" {
+  description = "Numeric uid:gid the container runs as (never root)."
+  type        = string
+  default     = "10001:10001"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.container_user))
+    error_message = "container_user must be a non-zero numeric uid:gid such as 10001:10001 (root is not allowed)."
+  }
+}
+
+variable "use_fargate_spot" {
+  description = "Run backup tasks on Fargate Spot (about 70% cheaper; an interrupted task fails its item, which the next run retries)."
+  type        = bool
+  default     = true
+}
+
+variable "container_insights" {
+  description = "Enable ECS Container Insights on the cluster (extra CloudWatch cost)."
+  type        = bool
+  default     = false
+}
+
+variable "max_concurrency" {
+  description = "How many repositories the Distributed Map backs up at the same time."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number from 1 to 1000."
+  }
+}
+
+# --- Network -------------------------------------------------------------------------------
+
+variable "subnet_ids" {
+  description = "Subnets the backup tasks run in. Empty creates a minimal VPC with public subnets (no NAT gateway) and an egress-only security group."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))])
+    error_message = "subnet_ids must be subnet ids (subnet-...)."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the backup tasks; required when subnet_ids is given."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "security_group_ids must be security group ids (sg-...)."
+  }
+  validation {
+    condition     = (length(var.subnet_ids) == 0) == (length(var.security_group_ids) == 0)
+    error_message = "Give subnet_ids and security_group_ids together, or neither (then a minimal VPC is created)."
+  }
+}
+
+variable "assign_public_ip" {
+  description = "Give tasks in the given subnet_ids a public IP (true for public subnets without a NAT gateway). Always true for the VPC this module creates."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC created when subnet_ids is empty."
+  type        = string
+  default     = "10.42.0.0/24"
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr)) && tonumber(split("/", var.vpc_cidr)[1]) <= 26
+    error_message = "vpc_cidr must be an IPv4 CIDR block of /26 or larger."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones for the created public subnets. Null takes the region's first two."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.availability_zones == null || (length(coalesce(var.availability_zones, [])) >= 1 && length(coalesce(var.availability_zones, [])) <= 4)
+    error_message = "availability_zones must list 1 to 4 zones."
+  }
+}
+
+# --- Lambda --------------------------------------------------------------------------------
+
+variable "lambda_zip_path" {
+  description = "Path of the Lambda zip built by `make package`. Null uses build/lambda/ghbackup-lambda.zip in the repository."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_zip_path == null || endswith(coalesce(var.lambda_zip_path, "-"), ".zip")
+    error_message = "lambda_zip_path must point at a .zip file."
+  }
+}
+
+variable "default_selection" {
+  description = "Defaults the validate step applies to every execution input (DEFAULT_INPUT), e.g. {\"accounts\" = [\"my-login\"]}."
+  type        = any
+  default     = {}
+
+  validation {
+    condition     = can(keys(var.default_selection))
+    error_message = "default_selection must be an object."
+  }
+}
+
+# --- Workflow and schedule -----------------------------------------------------------------
+
+variable "state_machine_definition_path" {
+  description = "ASL template of the workflow. Null uses workflow/state_machine.asl.json from this repository."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_machine_definition_path == null || endswith(coalesce(var.state_machine_definition_path, "-"), ".json")
+    error_message = "state_machine_definition_path must point at a .json file."
+  }
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression for the backups (default: 10:00 on the 1st of every month)."
+  type        = string
+  default     = "cron(0 10 1 * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron\\(.+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|at\\(.+\\))$", var.schedule_expression))
+    error_message = "schedule_expression must be cron(...), rate(N unit) or at(...)."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone the schedule expression is evaluated in."
+  type        = string
+  default     = "UTC"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA time zone name such as UTC or Europe/Berlin."
+  }
+}
+
+variable "schedule_enabled" {
+  description = "Whether the schedule starts backups (false keeps it but pauses it)."
+  type        = bool
+  default     = true
+}
+
+variable "schedule_input" {
+  description = "JSON input each scheduled execution starts with (the defaults come from default_selection)."
+  type        = string
+  default     = "{}"
+
+  validation {
+    condition     = can(keys(jsondecode(var.schedule_input)))
+    error_message = "schedule_input must be a JSON object."
+  }
+}
+
+variable "schedule_retry_attempts" {
+  description = "How often EventBridge Scheduler retries starting an execution that failed to start."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.schedule_retry_attempts >= 0 && var.schedule_retry_attempts <= 185
+    error_message = "schedule_retry_attempts must be from 0 to 185."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  description = "How long EventBridge Scheduler keeps retrying to start an execution, in seconds."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be from 60 to 86400."
+  }
+}
+
+# --- Notifications -------------------------------------------------------------------------
+
+variable "notification_emails" {
+  description = "Email addresses subscribed to the notification topic (each must confirm the subscription)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "notification_emails must be email addresses."
+  }
+}
