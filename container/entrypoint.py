@@ -20,7 +20,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from ghbackup.backup import backup_item
 from ghbackup.credentials import Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, StorageError
-from ghbackup.github import GitHubClient
+from ghbackup.github import GitHubClient, RetryPolicy
+from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
@@ -36,16 +37,23 @@ def main(env: Mapping[str, str] | None = None) -> int:
         credentials = Credentials.from_mapping(env)
         api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
         destination = _destination(env)
+        policy, git = _retry_settings(env)
     except BackupError as exc:
         return _fail(exc)
 
     logger.append_keys(run_id=run_id, item=item.key)
-    client = GitHubClient(api_url, credentials)
+    client = GitHubClient(api_url, credentials, policy=policy)
     scratch = Path(env["GHBACKUP_SCRATCH_DIR"]) if env.get("GHBACKUP_SCRATCH_DIR") else None
     logger.info("capture started")
     try:
         result = backup_item(
-            item, client, destination, run_id=run_id, scratch=scratch, progress=_log_progress
+            item,
+            client,
+            destination,
+            run_id=run_id,
+            scratch=scratch,
+            progress=_log_progress,
+            git=git,
         )
     except StorageError as exc:
         return _fail(exc)
@@ -83,6 +91,23 @@ def _destination(env: Mapping[str, str]) -> Destination:
         )
     raise ConfigurationError(
         "no destination: set BACKUP_BUCKET and BACKUP_PREFIX, or BACKUP_OUTPUT_DIR"
+    )
+
+
+def _retry_settings(env: Mapping[str, str]) -> tuple[RetryPolicy, GitSettings]:
+    """Bounded retries: GHBACKUP_RETRY_ATTEMPTS (default 6) for API calls and git processes,
+    GHBACKUP_MAX_RATE_LIMIT_WAIT seconds (default 3600) for one rate-limit wait."""
+    try:
+        attempts = int(env.get("GHBACKUP_RETRY_ATTEMPTS", "6"))
+        max_wait = float(env.get("GHBACKUP_MAX_RATE_LIMIT_WAIT", "3600"))
+    except ValueError:
+        raise ConfigurationError(
+            "GHBACKUP_RETRY_ATTEMPTS and GHBACKUP_MAX_RATE_LIMIT_WAIT must be numbers"
+        ) from None
+    if not 1 <= attempts <= 20:
+        raise ConfigurationError("GHBACKUP_RETRY_ATTEMPTS must be between 1 and 20")
+    return RetryPolicy(max_attempts=attempts, max_rate_limit_wait=max_wait), GitSettings(
+        attempts=min(attempts, 3)
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ghbackup.archive import ItemArchiveWriter
+from ghbackup.archive import ItemArchiveWriter, safe_name
 from ghbackup.errors import NotFound
 from ghbackup.github import GitHubClient
 from ghbackup.gitmirror import (
@@ -333,7 +333,7 @@ def _capture_releases(cap: _Capture, base: str) -> None:
         return
     total_assets = sum(len(r.get("assets") or []) for r in listing.value)
     for release in listing.value:
-        tag = _safe_name(release.get("tag_name") or f"release-{release.get('id')}")
+        tag = safe_name(release.get("tag_name") or f"release-{release.get('id')}")
         cap.writer.add_json(f"releases/{tag}.json", release)
         cap.counts["releases"] += 1
         for asset in release.get("assets") or []:
@@ -343,7 +343,7 @@ def _capture_releases(cap: _Capture, base: str) -> None:
 def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -> None:
     """Download to scratch first (a cut download restarts cleanly), then store in the zip."""
     url = asset.get("url")
-    name = _safe_name(asset.get("name") or f"asset-{asset.get('id')}")
+    name = safe_name(asset.get("name") or f"asset-{asset.get('id')}")
     if not url:
         cap.skip(f"releases/{tag}/{name}", "asset has no API url")
         return
@@ -370,7 +370,7 @@ def _capture_branches(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
         name = branch.get("name", "")
         protection = cap.client.get_optional(f"{base}/branches/{quote(name, safe='')}/protection")
         if protection.present:
-            cap.writer.add_json(f"branches/{_safe_name(name)}.protection.json", protection.value)
+            cap.writer.add_json(f"branches/{safe_name(name)}.protection.json", protection.value)
             cap.counts["branch_protections"] += 1
         else:
             cap.skip(f"branches/{name}/protection", protection.reason or "unavailable")
@@ -429,15 +429,6 @@ def _number_from_url(url: Any) -> int | None:
         return None
     tail = url.rstrip("/").rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+@=-]")
-
-
-def _safe_name(name: str) -> str:
-    """A release tag or asset name as one safe path segment, readable and deterministic."""
-    cleaned = _UNSAFE.sub("_", name).strip(".") or "_"
-    return cleaned[:200]
 
 
 def _iso(moment: datetime) -> str:

@@ -74,7 +74,11 @@ class BackupItem:
         kind = data.get("kind")
         if kind == "repository":
             name = data.get("full_name")
-            if not isinstance(name, str) or not _FULL_NAME.match(name):
+            if (
+                not isinstance(name, str)
+                or not _FULL_NAME.match(name)
+                or name.split("/")[1] in (".", "..")
+            ):
                 raise InvalidItem(f"repository item needs full_name 'owner/name', got {name!r}")
             return cls(kind="repository", full_name=name)
         if kind == "gist":

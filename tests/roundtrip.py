@@ -1,0 +1,117 @@
+"""Checks that a captured item restores to exactly what the stand-in holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import requests
+
+
+def refs_of(repo: Path) -> dict[str, str]:
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(objectname) %(refname)"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return dict(reversed(line.split(" ", 1)) for line in out.splitlines() if line)
+
+
+def fsck(repo: Path) -> None:
+    subprocess.run(
+        ["git", "fsck", "--full", "--strict"],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+
+
+def lfs_oids(repo: Path) -> set[str]:
+    root = repo / "lfs" / "objects"
+    return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def served(gh: Any, path: str, **params: Any) -> Any:
+    """Every item of a list endpoint (or one object) as the stand-in serves it."""
+    url = f"{gh.api_url}/{path}"
+    headers = {"Authorization": f"Bearer {gh.token}", "Accept": "application/vnd.github+json"}
+    items: list[Any] = []
+    query: dict[str, Any] | None = {"per_page": 100, **params}
+    while url:
+        resp = requests.get(url, headers=headers, params=query, timeout=30)
+        resp.raise_for_status()
+        body = resp.json()
+        if not isinstance(body, list):
+            return body
+        items.extend(body)
+        query = None
+        url = resp.links.get("next", {}).get("url")
+    return items
+
+
+def assert_repository_round_trips(gh: Any, restored: Path, full_name: str) -> None:
+    """Refs, fsck, LFS objects, wiki refs and metadata JSON equal to the source."""
+    owner, name = full_name.split("/")
+    mirror = restored / owner / f"{name}.git"
+    source = gh.bare_repo_path(full_name)
+    assert refs_of(mirror) == refs_of(source), f"{full_name}: refs differ"
+    if refs_of(source):
+        fsck(mirror)
+    assert lfs_oids(mirror) == set(gh.lfs_object_ids(full_name)), f"{full_name}: LFS objects differ"
+    wiki_source = gh.bare_repo_path(full_name, wiki=True)
+    if wiki_source.exists() and refs_of(wiki_source):
+        assert refs_of(restored / owner / f"{name}.wiki.git") == refs_of(wiki_source), (
+            f"{full_name}: wiki differs"
+        )
+
+    meta = restored / owner / name
+    repo = json.loads((meta / "repository.json").read_text())
+    assert repo == served(gh, f"repos/{full_name}")
+    if repo.get("has_issues"):
+        issues = [
+            i
+            for i in served(gh, f"repos/{full_name}/issues", state="all")
+            if "pull_request" not in i
+        ]
+        for issue in issues:
+            saved = json.loads((meta / "issues" / f"{issue['number']}.json").read_text())
+            assert saved.pop("comment_data") == served(
+                gh, f"repos/{full_name}/issues/{issue['number']}/comments"
+            )
+            assert saved.pop("event_data") == served(
+                gh, f"repos/{full_name}/issues/{issue['number']}/events"
+            )
+            assert saved == issue
+    for pull in served(gh, f"repos/{full_name}/pulls", state="all"):
+        saved = json.loads((meta / "pulls" / f"{pull['number']}.json").read_text())
+        assert saved.pop("comment_data") == served(
+            gh, f"repos/{full_name}/pulls/{pull['number']}/comments"
+        )
+        assert saved.pop("review_data") == served(
+            gh, f"repos/{full_name}/pulls/{pull['number']}/reviews"
+        )
+        assert saved.pop("commit_data") == served(
+            gh, f"repos/{full_name}/pulls/{pull['number']}/commits"
+        )
+        assert saved.pop("comment_regular_data") == served(
+            gh, f"repos/{full_name}/issues/{pull['number']}/comments"
+        )
+        assert saved == pull
+    labels = served(gh, f"repos/{full_name}/labels")
+    assert json.loads((meta / "labels" / "labels.json").read_text()) == labels
+    for milestone in served(gh, f"repos/{full_name}/milestones", state="all"):
+        assert (
+            json.loads((meta / "milestones" / f"{milestone['number']}.json").read_text())
+            == milestone
+        )
+    for release in served(gh, f"repos/{full_name}/releases"):
+        files = list((meta / "releases").glob("*.json"))
+        assert any(json.loads(f.read_text()) == release for f in files), (
+            f"release {release['tag_name']} missing"
+        )

@@ -1,0 +1,304 @@
+"""The engine against the stand-in: round trips, faults, bad input, and the token's secrecy.
+
+Each capture runs the container's entrypoint as a process, exactly as ECS would, with the
+environment ECS passes (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
+from ghbackup.restore import restore_archive
+from tests.roundtrip import assert_repository_round_trips
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_entrypoint(
+    gh,
+    item: dict,
+    out: Path,
+    *,
+    timeout: float = 300,
+    extra_env: dict | None = None,
+    token: str | None = None,
+):
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(out),
+        "BACKUP_ITEM": json.dumps(item),
+        "RUN_ID": "run-test",
+        "BACKUP_OUTPUT_DIR": str(out),
+        "GITHUB_API_URL": gh.api_url,
+        "GITHUB_TOKEN": gh.token if token is None else token,
+        "GHBACKUP_RETRY_ATTEMPTS": "3",
+        "GHBACKUP_MAX_RATE_LIMIT_WAIT": "30",
+        **(extra_env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "container.entrypoint"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def result_of(out: Path, item: dict) -> ItemResult:
+    key = item_result_key("", BackupItem.from_json(item))
+    return ItemResult.from_json(json.loads((out / key).read_text()))
+
+
+def zip_of(out: Path, item: dict) -> Path:
+    return out / item_zip_key("", BackupItem.from_json(item))
+
+
+def repo_item(name: str) -> dict:
+    return {"kind": "repository", "full_name": name}
+
+
+def test_fifty_mixed_repositories_round_trip(standin_50, tmp_path):
+    gh = standin_50
+    out = tmp_path / "out"
+    names = gh.repository_names()
+    assert len(names) == 50
+
+    def capture(name: str):
+        return name, run_entrypoint(gh, repo_item(name), out)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        runs = list(pool.map(capture, names))
+    failures = {
+        name: proc.stderr.strip().splitlines()[-1:] for name, proc in runs if proc.returncode
+    }
+    assert not failures
+
+    for name in names:
+        result = result_of(out, repo_item(name))
+        assert result.status == "succeeded" and result.zip_key
+        restored = tmp_path / "restored" / name.replace("/", "__")
+        restore_archive(zip_of(out, repo_item(name)), restored, repo=name)
+        assert_repository_round_trips(gh, restored, name)
+
+
+def test_gist_and_account_items_are_captured(standin, tmp_path):
+    gh = standin
+    gists = [g for g in _served(gh, f"users/{gh.login}/gists")]
+    assert gists, "the stand-in account should have gists"
+    gist = {"kind": "gist", "id": gists[0]["id"], "owner": gh.login}
+    account = {"kind": "account", "login": gh.login}
+    for item in (gist, account):
+        proc = run_entrypoint(gh, item, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        with zipfile.ZipFile(zip_of(tmp_path, item)) as zf:
+            names = zf.namelist()
+        root = BackupItem.from_json(item).archive_root
+        assert f"{root}manifest.json" in names
+    with zipfile.ZipFile(zip_of(tmp_path, gist)) as zf:
+        assert f"{gh.login}/@gists/{gists[0]['id']}/repository.bundle" in zf.namelist()
+    with zipfile.ZipFile(zip_of(tmp_path, account)) as zf:
+        starred = json.loads(zf.read(f"{gh.login}/@account/starred.json"))
+    assert starred == _served(gh, f"users/{gh.login}/starred")
+
+
+def _served(gh, path):
+    from tests.roundtrip import served
+
+    return served(gh, path)
+
+
+# -- the token --------------------------------------------------------------------------
+
+
+def test_token_never_appears_in_outputs_logs_or_the_process_list(standin, tmp_path):
+    gh = standin
+    name = gh.repository_names()[0]
+    seen_commands: list[str] = []
+    stop = threading.Event()
+
+    def sample_processes():
+        while not stop.is_set():
+            out = subprocess.run(
+                ["ps", "-eo", "args"], capture_output=True, text=True, timeout=10
+            ).stdout
+            seen_commands.extend(out.splitlines())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample_processes, daemon=True)
+    sampler.start()
+    try:
+        proc = run_entrypoint(
+            gh, repo_item(name), tmp_path / "out", extra_env={"LOG_LEVEL": "DEBUG"}
+        )
+    finally:
+        stop.set()
+        sampler.join()
+    assert proc.returncode == 0, proc.stderr
+    assert any("git" in c and "clone" in c for c in seen_commands), (
+        "the sampler should have seen git run"
+    )
+
+    token = gh.token.encode()
+    assert token not in proc.stdout.encode() and token not in proc.stderr.encode()
+    assert all(gh.token not in c for c in seen_commands)
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert token not in path.read_bytes(), f"token in {path}"
+    # Inside the zip, compressed entries would hide it from a byte search: read each entry.
+    with zipfile.ZipFile(zip_of(tmp_path / "out", repo_item(name))) as zf:
+        for entry in zf.namelist():
+            assert token not in zf.read(entry), f"token in {entry}"
+    # No credentials file and no config left in the scratch home.
+    assert not list(tmp_path.rglob(".git-credentials"))
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        ("{not json", "InvalidItem"),
+        ({"kind": "wiki", "full_name": "a/b"}, "InvalidItem"),
+        ({"kind": "repository", "full_name": "acme/does-not-exist"}, "NotFound"),
+    ],
+)
+def test_bad_items_fail_with_one_line_and_store_nothing(standin, tmp_path, item, expected):
+    gh = standin
+    env_item = item if isinstance(item, str) else None
+    if env_item is not None:
+        proc = run_entrypoint(gh, {}, tmp_path, extra_env={"BACKUP_ITEM": env_item})
+    else:
+        proc = run_entrypoint(gh, item, tmp_path)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0]
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+def test_revoked_token_fails_the_item_and_names_the_cause(standin, tmp_path):
+    gh = standin
+    gh.faults.revoke_token()
+    try:
+        proc = run_entrypoint(gh, repo_item(gh.repository_names()[0]), tmp_path)
+    finally:
+        gh.faults.clear()
+    assert proc.returncode != 0
+    assert "AuthenticationFailed" in proc.stderr
+    assert (
+        result_of(tmp_path, repo_item(gh.repository_names()[0])).error_type
+        == "AuthenticationFailed"
+    )
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+def test_unreachable_api_fails_quickly_with_a_clear_error(standin, tmp_path):
+    gh = standin
+
+    class Gone:
+        api_url = "http://127.0.0.1:9"
+        token = gh.token
+
+    proc = run_entrypoint(
+        Gone, repo_item("acme/x"), tmp_path, extra_env={"GHBACKUP_RETRY_ATTEMPTS": "2"}
+    )
+    assert proc.returncode != 0 and "GitHubUnavailable" in proc.stderr
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+# -- faults -------------------------------------------------------------------------------
+
+
+def _capture_under_fault(gh, tmp_path, name):
+    out = tmp_path / "out"
+    proc = run_entrypoint(gh, repo_item(name), out)
+    result = result_of(out, repo_item(name))
+    if proc.returncode == 0:
+        assert result.status == "succeeded"
+        restored = tmp_path / "restored"
+        restore_archive(zip_of(out, repo_item(name)), restored, repo=name)
+        assert_repository_round_trips(gh, restored, name)
+    else:
+        assert result.status == "failed" and result.error_type and result.error
+        assert not zip_of(out, repo_item(name)).exists()
+    return proc, result
+
+
+FAULTS = {
+    "server_errors": lambda f: f.server_errors(3),
+    "too_many_requests": lambda f: f.too_many_requests(2, retry_after=1),
+    "secondary_rate_limit": lambda f: f.secondary_rate_limit(2, retry_after=1),
+    "slow_responses": lambda f: f.slow(200),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_transient_faults_are_retried_and_the_item_round_trips(standin, tmp_path, fault):
+    gh = standin
+    FAULTS[fault](gh.faults)
+    try:
+        proc, result = _capture_under_fault(gh, tmp_path, gh.repository_names()[1])
+    finally:
+        gh.faults.clear()
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_primary_limit_exhausted_waits_for_the_reset(standin, tmp_path):
+    gh = standin
+    gh.faults.exhaust_primary(reset_in=2)
+    try:
+        proc, _ = _capture_under_fault(gh, tmp_path, gh.repository_names()[1])
+    finally:
+        gh.faults.clear()
+    assert proc.returncode == 0, proc.stderr
+    assert "rate limit" in proc.stdout
+
+
+def test_clone_cut_midway_is_retried_or_reported(standin, tmp_path):
+    gh = standin
+    name = gh.repository_names()[1]
+    gh.faults.cut_clone(name)
+    try:
+        proc, result = _capture_under_fault(gh, tmp_path, name)
+    finally:
+        gh.faults.clear()
+    if proc.returncode:
+        assert result.error_type == "GitCommandFailed"
+
+
+def test_download_cut_midway_is_retried(standin, tmp_path):
+    gh = standin
+    with_assets = [n for n in gh.repository_names() if gh.release_asset_count(n)]
+    assert with_assets, "the stand-in account should have release assets"
+    gh.faults.cut_download(with_assets[0])
+    try:
+        proc, _ = _capture_under_fault(gh, tmp_path, with_assets[0])
+    finally:
+        gh.faults.clear()
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_repository_failing_permanently_exits_non_zero_with_a_record(standin, tmp_path):
+    gh = standin
+    name = gh.repository_names()[2]
+    gh.fail_permanently(name)
+    try:
+        proc, result = _capture_under_fault(gh, tmp_path, name)
+    finally:
+        gh.faults.clear()
+    assert proc.returncode != 0
+    assert result.error_type == "GitHubUnavailable"

@@ -1,0 +1,51 @@
+"""Records that cross boundaries: parsing the Map item, result round trips, staging keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from ghbackup.errors import InvalidItem
+from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
+
+
+@pytest.mark.parametrize(
+    "raw,key,root",
+    [
+        ('{"kind": "repository", "full_name": "acme/api.v2"}', "repository/acme/api.v2", "acme/api.v2/"),
+        ({"kind": "gist", "id": "aa11", "owner": "octo"}, "gist/aa11", "octo/@gists/aa11/"),
+        ({"kind": "account", "login": "octo", "extra": 1}, "account/octo", "octo/@account/"),
+    ],
+)
+def test_items_parse_and_name_their_places(raw, key, root):
+    item = BackupItem.from_json(raw)
+    assert item.key == key and item.archive_root == root
+    assert BackupItem.from_json(item.to_json()) == item
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ("{nope", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ({"kind": "wiki"}, "unknown item kind 'wiki'"),
+        ({"kind": "repository", "full_name": "no-slash"}, "owner/name"),
+        ({"kind": "repository", "full_name": "a/../../etc"}, "owner/name"),
+        ({"kind": "repository", "full_name": "a/.."}, "owner/name"),
+        ({"kind": "gist", "id": "../x"}, "alphanumeric id"),
+        ({"kind": "account", "login": "-bad"}, "login"),
+    ],
+)
+def test_malformed_items_are_one_line_errors(raw, message):
+    with pytest.raises(InvalidItem, match=message) as info:
+        BackupItem.from_json(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_result_round_trips_and_keys_sit_side_by_side():
+    item = BackupItem(kind="repository", full_name="acme/api")
+    result = ItemResult(item=item, status="succeeded", run_id="r1", started_at="a", finished_at="b", zip_key="k")
+    assert ItemResult.from_json(result.to_json()) == result
+    assert result.to_json()["item_key"] == "repository/acme/api"
+    assert item_zip_key("staging/r1/", item) == "staging/r1/items/repository/acme/api/item.zip"
+    assert item_result_key("staging/r1/", item) == "staging/r1/items/repository/acme/api/result.json"
+    assert item_zip_key("", item) == "items/repository/acme/api/item.zip"
