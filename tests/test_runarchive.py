@@ -1,0 +1,464 @@
+"""Per-item zips as the engine writes them, and staging them in (mocked) S3."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+
+from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key, staging_prefix
+
+STAMP = "2024-05-01T00:00:00Z"
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream without tell/seek: zipfile then writes data descriptors."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def item_zip(
+    item: BackupItem,
+    files: Iterable[tuple[str, bytes, int, bool]],
+    *,
+    unseekable: bool = False,
+) -> bytes:
+    """A per-item zip: ``files`` as (relative name, bytes, method, force_zip64), then the
+    item's manifest.json last, everything under the item's folder."""
+    sink: io.BytesIO | Unseekable = Unseekable() if unseekable else io.BytesIO()
+    listed = []
+    with zipfile.ZipFile(sink, "w") as zf:  # type: ignore[arg-type]
+        for name, data, method, force in files:
+            info = zipfile.ZipInfo(item.archive_root + name, date_time=(2024, 5, 1, 12, 0, 0))
+            info.compress_type = method
+            with zf.open(info, "w", force_zip64=force) as out:
+                out.write(data)
+            listed.append({"path": name, "size": len(data)})
+        manifest = {"format": "ghbackup/1", "item": item.to_json(), "files": listed,
+                    "complete": True}  # fmt: skip
+        zf.writestr(item.archive_root + "manifest.json", json.dumps(manifest, indent=4),
+                    compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+    return bytes(sink.data) if isinstance(sink, Unseekable) else sink.getvalue()
+
+
+def stage(
+    s3,
+    bucket: str,
+    run_id: str,
+    item: BackupItem,
+    data: bytes | None,
+    *,
+    error: tuple[str, str] | None = None,
+    claimed_bytes: int | None = None,
+) -> None:
+    """Write an item's zip (when ``data``) and its result record to staging."""
+    prefix = staging_prefix(run_id)
+    result = ItemResult(item, "failed" if error else "succeeded", run_id, STAMP, STAMP)
+    if error:
+        result.error_type, result.error = error
+    if data is not None and not error:
+        key = item_zip_key(prefix, item)
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        result.zip_key = key
+        result.zip_bytes = len(data) if claimed_bytes is None else claimed_bytes
+        result.zip_sha256 = hashlib.sha256(data).hexdigest()
+    s3.put_object(Bucket=bucket, Key=item_result_key(prefix, item),
+                  Body=json.dumps(result.to_json()).encode())  # fmt: skip
+
+
+def repo(name: str) -> BackupItem:
+    return BackupItem(kind="repository", full_name=name)
+
+
+def entries_of(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist()}
+
+
+# --------------------------------------------------------------------------- tests
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import zlib  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from ghbackup import runarchive, zipformat  # noqa: E402
+from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError  # noqa: E402
+
+BUCKET = "backups"
+RUN = "run-1"
+MIB = 1024 * 1024
+STORED, DEFLATED = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
+
+
+class FixedClock:
+    """A fake clock: each call is one second after the previous one."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def __call__(self):
+        from datetime import UTC, datetime, timedelta
+
+        self.ticks += 1
+        return datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC) + timedelta(seconds=self.ticks)
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def kms_key():
+    # Inside the same mock_aws context as s3 (fixtures nest in request order).
+    return boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+
+
+def count_get_bytes(client) -> list[int]:
+    """Collects the ContentLength of every GetObject the client makes."""
+    seen: list[int] = []
+
+    def hook(parsed, **_):
+        seen.append(parsed.get("ContentLength", 0))
+
+    client.meta.events.register("after-call.s3.GetObject", hook)
+    return seen
+
+
+def read_run_zip(s3, key: str) -> bytes:
+    """The run zip's bytes; it is in GLACIER, so restore it first as a user would."""
+    if s3.head_object(Bucket=BUCKET, Key=key).get("StorageClass") in ("GLACIER", "DEEP_ARCHIVE"):
+        s3.restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 1})
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def unzip_test(data: bytes, tmp_path) -> None:
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed")
+    path = tmp_path / "run.zip"
+    path.write_bytes(data)
+    proc = subprocess.run(["unzip", "-tqq", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def small_items() -> dict[BackupItem, bytes]:
+    a, b, c = repo("acme/repo-001"), repo("acme/repo-002"), repo("acme/repo-003")
+    text = b'{\n    "number": 1\n}\n' * 200
+    return {
+        a: item_zip(a, [("repository.bundle", os.urandom(3000), STORED, False),
+                        ("issues/1.json", text, DEFLATED, False)]),
+        b: item_zip(b, [("repository.bundle", os.urandom(5000), STORED, True),
+                        ("pulls/2.json", text, DEFLATED, True)]),
+        # data descriptors (written to a stream that cannot seek), ZIP64 local headers
+        c: item_zip(c, [("repository.bundle", os.urandom(700), STORED, True),
+                        ("labels/labels.json", text, DEFLATED, False)], unseekable=True),
+    }  # fmt: skip
+
+
+def large_items() -> dict[BackupItem, bytes]:
+    d, e = repo("acme/repo-004"), repo("acme/repo-005")
+    return {
+        d: item_zip(d, [("repository.bundle", os.urandom(6 * MIB), STORED, False)]),
+        e: item_zip(e, [("repository.bundle", os.urandom(7 * MIB), STORED, True),
+                        ("lfs/objects/ab/cd/abcd", os.urandom(5 * MIB), DEFLATED, True)]),
+    }  # fmt: skip
+
+
+def test_run_zip_holds_every_entry_of_every_succeeded_item(s3, kms_key, tmp_path):
+    zips = {**small_items(), **large_items()}
+    failed, missing = repo("acme/repo-broken"), repo("acme/repo-vanished")
+    items = list(zips) + [failed, missing]
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    stage(s3, BUCKET, RUN, failed, None, error=("GitCommandFailed", "git bundle create failed"))
+    reads = count_get_bytes(s3)
+
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=items,
+                                      kms_key_id=kms_key, clock=FixedClock())  # fmt: skip
+    read_by_finalize = sum(reads)
+
+    assert summary.status == "PARTIAL"
+    assert summary.counts == {"total": 7, "succeeded": 5, "failed": 2}
+    assert {f["item_key"]: f["error_type"] for f in summary.failed} == {
+        failed.key: "GitCommandFailed", missing.key: "StorageError"}  # fmt: skip
+    assert "did not finish" in next(
+        f["error"] for f in summary.failed if f["item_key"] == missing.key
+    )
+    run_zip = read_run_zip(s3, summary.archive_key)
+    assert len(run_zip) == summary.bytes
+    with zipfile.ZipFile(io.BytesIO(run_zip)) as zf:
+        assert zf.testzip() is None
+    unzip_test(run_zip, tmp_path)
+    expected = {}
+    for data in zips.values():
+        expected.update(entries_of(data))
+    assert entries_of(run_zip) == expected
+    # Large regions were copied inside S3: the process read the small zips and tails only.
+    small_bytes = sum(len(d) for d in small_items().values())
+    assert read_by_finalize < small_bytes + 10 * 70_000 + 100_000
+    assert sum(len(d) for d in large_items().values()) > 18 * MIB
+
+
+def test_run_zip_has_the_storage_class_and_kms_key_and_manifest_is_standard(s3, kms_key):
+    item, data = next(iter(small_items().items()))
+    stage(s3, BUCKET, RUN, item, data)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
+                                      storage_class="DEEP_ARCHIVE", kms_key_id=kms_key)  # fmt: skip
+    head = s3.head_object(Bucket=BUCKET, Key=summary.archive_key)
+    assert head["StorageClass"] == "DEEP_ARCHIVE"
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert kms_key in head["SSEKMSKeyId"]
+    mhead = s3.head_object(Bucket=BUCKET, Key=summary.manifest_key)
+    assert mhead.get("StorageClass", "STANDARD") == "STANDARD"
+    assert mhead["ServerSideEncryption"] == "aws:kms"
+    assert summary.archive_key == f"runs/{RUN}/ghbackup-{RUN}.zip"
+
+
+def test_unknown_storage_class_is_rejected(s3):
+    with pytest.raises(ConfigurationError, match="GLACIER_IR"):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[], storage_class="ONEZONE")
+
+
+def test_small_items_are_packed_into_parts_of_at_least_5_mib(s3, tmp_path):
+    # moto, like S3, rejects CompleteMultipartUpload when a part but the last is < 5 MiB.
+    items = [repo(f"acme/small-{n:02}") for n in range(14)]
+    zips = {i: item_zip(i, [("repository.bundle", os.urandom(900_000), STORED, False)])
+            for i in items}  # fmt: skip
+    big = repo("acme/big")
+    zips[big] = item_zip(big, [("repository.bundle", os.urandom(6 * MIB), STORED, False)])
+    order = items[:3] + [big] + items[3:]
+    for item in order:
+        stage(s3, BUCKET, RUN, item, zips[item])
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=order)
+    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    parts = manifest.archive["parts"]
+    assert len(parts) >= 3
+    assert all(p["bytes"] >= 5 * MIB for p in parts[:-1])
+    run_zip = read_run_zip(s3, summary.archive_key)
+    expected = {}
+    for data in zips.values():
+        expected.update(entries_of(data))
+    assert entries_of(run_zip) == expected
+    unzip_test(run_zip, tmp_path)
+
+
+def test_manifest_locates_each_item_inside_the_run_zip(s3):
+    zips = {**small_items(), **large_items()}
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    run_zip = read_run_zip(s3, summary.archive_key)
+    for item, data in zips.items():
+        line = manifest.item(item.key)
+        assert line.status == "succeeded" and line.zip_sha256 == hashlib.sha256(data).hexdigest()
+        cd = zipformat.find_end_record(data, 0)
+        assert run_zip[line.offset : line.offset + line.length] == data[: cd.cd_offset]
+        at = line.manifest_entry_offset
+        header = run_zip[at : at + 30 + len(item.archive_root) + 13]
+        assert header.startswith(b"PK\x03\x04")
+        assert header.endswith((item.archive_root + "manifest.json").encode())
+
+
+def test_extract_item_from_run_rebuilds_the_item_zip(s3, tmp_path):
+    zips = {**small_items(), **large_items()}
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    target = repo("acme/repo-005")
+    with pytest.raises(StorageError, match="restore"):
+        runarchive.extract_item_from_run(s3, BUCKET, manifest, target.key, tmp_path / "x.zip")
+    s3.restore_object(Bucket=BUCKET, Key=summary.archive_key, RestoreRequest={"Days": 1})
+    for item, data in zips.items():
+        out = runarchive.extract_item_from_run(s3, BUCKET, manifest.to_json(), item.key,
+                                               tmp_path / f"{item.full_name.replace('/', '_')}.zip")  # fmt: skip
+        rebuilt = out.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(rebuilt)) as zf:
+            assert zf.testzip() is None
+        assert entries_of(rebuilt) == entries_of(data)
+        unzip_test(rebuilt, tmp_path)
+
+
+def test_finalizing_twice_gives_the_same_archive(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    key = runarchive.run_archive_key(RUN)
+    stale = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    first = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                    clock=FixedClock())  # fmt: skip
+    head1 = s3.head_object(Bucket=BUCKET, Key=key)
+    second = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                     clock=FixedClock())  # fmt: skip
+    head2 = s3.head_object(Bucket=BUCKET, Key=key)
+    assert first.to_json() == second.to_json()
+    assert head1["ETag"] == head2["ETag"] and head1["LastModified"] == head2["LastModified"]
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    assert stale not in [u["UploadId"] for u in uploads] and not uploads
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == sorted([key, runarchive.run_manifest_key(RUN)])
+
+
+def test_rerun_after_a_crash_before_the_manifest_rebuilds_identical_bytes(s3):
+    zips = {**small_items(), **large_items()}
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    key = runarchive.run_archive_key(RUN)
+    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                            delete_staging_after=False)  # fmt: skip
+    before = read_run_zip(s3, key)
+    s3.delete_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))  # the "crash"
+    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    assert read_run_zip(s3, key) == before
+
+
+def test_staging_is_deleted_only_after_the_manifest_is_stored(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    s3.put_object(Bucket=BUCKET, Key=f"staging/{RUN}/items.json", Body=b"[]")
+    original_put = s3.put_object
+    calls = []
+
+    def failing_put(**kwargs):
+        calls.append(kwargs["Key"])
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "PutObject")
+
+    from botocore.exceptions import ClientError
+
+    s3.put_object = failing_put
+    with pytest.raises(StorageError, match="AccessDenied"):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    s3.put_object = original_put
+    assert calls == [runarchive.run_manifest_key(RUN)]
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] == 7
+    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] == 0
+
+
+def test_delete_staging_batches_1000_keys_per_call(s3):
+    for n in range(1001):
+        s3.put_object(Bucket=BUCKET, Key=f"staging/{RUN}/items/x/{n}", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key="staging/other-run/keep", Body=b"")
+    batches = []
+    s3.meta.events.register(
+        "before-call.s3.DeleteObjects",
+        lambda params, **_: batches.append(params["body"].count(b"<Key>")),
+    )
+    assert runarchive.delete_staging(s3, BUCKET, RUN) == 1001
+    assert batches == [1000, 1]
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="staging/")["KeyCount"] == 1
+
+
+def test_zip_whose_size_differs_from_its_result_is_failed(s3):
+    good, bad = repo("acme/good"), repo("acme/bad")
+    stage(s3, BUCKET, RUN, good, item_zip(good, []))
+    data = item_zip(bad, [])
+    stage(s3, BUCKET, RUN, bad, data, claimed_bytes=len(data) + 1)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    assert summary.status == "PARTIAL"
+    assert summary.failed[0]["item_key"] == bad.key
+    assert summary.failed[0]["error_type"] == "ArchiveCorrupt"
+    assert "result record says" in summary.failed[0]["error"]
+
+
+def test_zip_with_entries_outside_its_folder_is_failed(s3):
+    good, bad = repo("acme/good"), repo("acme/bad")
+    stage(s3, BUCKET, RUN, good, item_zip(good, []))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("acme/good/manifest.json", b"{}")  # would collide with acme/good
+        zf.writestr("acme/bad/manifest.json", b"{}")
+    stage(s3, BUCKET, RUN, bad, buf.getvalue())
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    assert [f["item_key"] for f in summary.failed] == [bad.key]
+    assert "outside acme/bad/" in summary.failed[0]["error"]
+
+
+def test_item_listed_twice_fails_loudly(s3):
+    item = repo("acme/twice")
+    stage(s3, BUCKET, RUN, item, item_zip(item, []))
+    with pytest.raises(ArchiveCorrupt, match="listed twice"):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item, item])
+
+
+def test_garbage_item_zip_is_failed_not_fatal(s3):
+    good, bad = repo("acme/good"), repo("acme/garbage")
+    stage(s3, BUCKET, RUN, good, item_zip(good, []))
+    stage(s3, BUCKET, RUN, bad, b"this is not a zip at all" * 10)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    assert summary.failed == [{"item_key": bad.key, "error_type": "ArchiveCorrupt",
+                               "error": "not a zip: no end of central directory record"}]  # fmt: skip
+
+
+def test_empty_account_succeeds_without_a_run_zip(s3):
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[])
+    assert summary.status == "SUCCEEDED" and summary.counts["total"] == 0
+    assert summary.archive_key is None and summary.bytes == 0
+    assert runarchive.read_run_manifest(s3, BUCKET, RUN).items == []
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/")["KeyCount"] == 1
+
+
+def test_run_where_every_item_failed_is_failed_and_has_no_zip(s3):
+    a, b = repo("acme/a"), repo("acme/b")
+    stage(s3, BUCKET, RUN, a, None, error=("NotFound", "repository acme/a not found"))
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    assert summary.status == "FAILED" and summary.counts == {
+        "total": 2,
+        "succeeded": 0,
+        "failed": 2,
+    }
+    assert summary.archive_key is None
+    assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+    again = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    assert again.to_json() == summary.to_json()
+
+
+def test_summary_json_has_what_notify_publishes(s3):
+    item, data = next(iter(small_items().items()))
+    stage(s3, BUCKET, RUN, item, data)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
+                                      started_at="2024-05-01T11:59:00Z", clock=FixedClock())  # fmt: skip
+    data = json.loads(json.dumps(summary.to_json()))
+    assert data["duration_seconds"] == 61.0
+    assert set(data) == {"status", "run_id", "counts", "bytes", "duration_seconds",
+                         "archive_key", "manifest_key", "failed"}  # fmt: skip
+
+
+def test_more_than_65535_entries_use_zip64_end_records(s3, tmp_path):
+    a, b = repo("acme/many-a"), repo("acme/many-b")
+    zips = {
+        it: item_zip(it, [(f"issues/{n}.json", b"{}", STORED, False) for n in range(33_000)])
+        for it in (a, b)
+    }
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    run_zip = read_run_zip(s3, summary.archive_key)
+    end = zipformat.find_end_record(run_zip[-200:], len(run_zip) - 200)
+    assert end.zip64_eocd_offset is not None and end.entries == 0xFFFF
+    with zipfile.ZipFile(io.BytesIO(run_zip)) as zf:
+        assert len(zf.infolist()) == 66_002
+        assert zf.testzip() is None
+    unzip_test(run_zip, tmp_path)
+    assert zlib.crc32(b"{}") == zipfile.ZipFile(io.BytesIO(run_zip)).getinfo(
+        "acme/many-b/issues/7.json").CRC  # fmt: skip
