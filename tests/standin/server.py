@@ -197,6 +197,14 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Log before the response leaves, so a client that reads the log afterwards sees it.
+        pending = getattr(self, "_pending_log", None)
+        if pending is not None:
+            self.state.log((self.command, self.path, code), git=pending == "git")
+            self._pending_log = None
+        super().send_response(code, message)
+
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
              content_type: str = "application/json; charset=utf-8") -> None:
         self.send_response(status)
@@ -285,12 +293,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def serve_api(self, prefix: str, path: str, query: dict[str, str]) -> None:
         self.read_body()
-        st = self.state
-        status = 500
-        try:
-            status = self._serve_api(prefix, path, query)
-        finally:
-            st.log((self.command, self.path, status))
+        self._pending_log = "api"
+        self._serve_api(prefix, path, query)
 
     def _serve_api(self, prefix: str, path: str, query: dict[str, str]) -> int:
         st = self.state
@@ -765,11 +769,8 @@ class Handler(BaseHTTPRequestHandler):
     def serve_git(self, repo_path: str, rest: str, query: str) -> None:
         body = self.read_body()
         target, private, logical = self.git_target(repo_path)
-        status = 0
-        try:
-            status = self._serve_git(target, private, logical, repo_path, rest, query, body)
-        finally:
-            self.state.log((self.command, self.path, status), git=True)
+        self._pending_log = "git"
+        self._serve_git(target, private, logical, repo_path, rest, query, body)
 
     def _serve_git(self, target: Path | None, private: bool, logical: str, repo_path: str,
                    rest: str, query: str, body: bytes) -> int:
