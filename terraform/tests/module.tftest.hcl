@@ -1,0 +1,432 @@
+# Offline tests of the module with a mocked AWS provider: the settings that matter for
+# security and cost. Run with `terraform test` in terraform/ (tests/offline.sh does).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:root" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+  }
+  # The mock cannot render policies; the statements are asserted on the data sources' inputs.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+
+  # Computed ARNs feed ARN-validated arguments: give each type a well-formed one.
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000", key_id = "00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1", id = "ghbackup-backups-123456789012-eu-west-1" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/ghbackup-mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/mock" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = { arn = "arn:aws:ecr:eu-west-1:123456789012:repository/ghbackup", repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ghbackup" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/ghbackup" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/ghbackup:1" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-mock" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:ghbackup-notifications" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/ghbackup-run-failed" }
+  }
+  mock_resource "aws_ssm_parameter" {
+    defaults = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/ghbackup/github-credentials" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghbackup/github-credentials-AbCdEf" }
+  }
+  mock_resource "aws_scheduler_schedule" {
+    defaults = { arn = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/ghbackup" }
+  }
+}
+
+# Distinct function ARNs, so the state machine policy can be checked to name all three.
+override_resource {
+  target = aws_lambda_function.this["validate"]
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-validate" }
+}
+override_resource {
+  target = aws_lambda_function.this["list"]
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-list" }
+}
+override_resource {
+  target = aws_lambda_function.this["finalize"]
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-finalize" }
+}
+
+variables {
+  # A stand-in with every placeholder, so these tests do not depend on the real workflow.
+  state_machine_definition_path = "../tests/terraform/fixtures/state_machine.asl.json"
+}
+
+run "bucket_is_encrypted_private_tls_only_and_expires" {
+  command = apply
+
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
+    error_message = "The bucket must default to SSE-KMS."
+  }
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.backups.block_public_acls,
+      aws_s3_bucket_public_access_block.backups.block_public_policy,
+      aws_s3_bucket_public_access_block.backups.ignore_public_acls,
+      aws_s3_bucket_public_access_block.backups.restrict_public_buckets,
+    ])
+    error_message = "All four public access blocks must be on."
+  }
+  assert {
+    condition     = aws_s3_bucket_versioning.backups.versioning_configuration[0].status == "Enabled"
+    error_message = "The bucket must be versioned."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:*") && anytrue([
+        for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false")
+      ])
+    ])
+    error_message = "The bucket policy must deny every request made without TLS."
+  }
+  assert {
+    condition = anytrue([
+      for r in aws_s3_bucket_lifecycle_configuration.backups.rule :
+      r.status == "Enabled" && length(r.abort_incomplete_multipart_upload) == 1
+    ])
+    error_message = "Incomplete multipart uploads must be aborted."
+  }
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.backups.rule : r.expiration[0].days if r.id == "expire-staging" && r.filter[0].prefix == "staging/"
+    ] == [7]
+    error_message = "staging/ must expire after 7 days by default."
+  }
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.backups.rule : r.expiration[0].days if r.id == "expire-runs" && r.filter[0].prefix == "runs/"
+    ] == [365]
+    error_message = "runs/ must expire after 365 days by default."
+  }
+  assert {
+    condition     = length(aws_s3_bucket_object_lock_configuration.backups) == 0 && !aws_s3_bucket.backups.object_lock_enabled
+    error_message = "Object Lock is off unless asked for."
+  }
+  assert {
+    condition     = aws_kms_key.this.enable_key_rotation
+    error_message = "The customer managed key must rotate."
+  }
+}
+
+run "object_lock_is_configured_when_asked_for" {
+  command = plan
+  variables {
+    object_lock_mode = "COMPLIANCE"
+    object_lock_days = 400
+  }
+  assert {
+    condition     = aws_s3_bucket.backups.object_lock_enabled
+    error_message = "Object Lock must be enabled on the bucket."
+  }
+  assert {
+    condition     = aws_s3_bucket_object_lock_configuration.backups[0].rule[0].default_retention[0].mode == "COMPLIANCE" && aws_s3_bucket_object_lock_configuration.backups[0].rule[0].default_retention[0].days == 400
+    error_message = "Default retention must use the given mode and days."
+  }
+}
+
+run "task_runs_as_non_root_with_read_only_root_and_secret_credentials" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].readonlyRootFilesystem == true
+    error_message = "The root filesystem must be read-only."
+  }
+  assert {
+    condition     = !contains(["0", "root", "0:0"], jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].user)
+    error_message = "The container must not run as root."
+  }
+  assert {
+    condition = anytrue([
+      for m in jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].mountPoints :
+      m.containerPath == "/scratch" && m.sourceVolume == "scratch" && m.readOnly == false
+    ])
+    error_message = "A writable scratch volume must be mounted at /scratch."
+  }
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment,
+      { name = "GHBACKUP_SCRATCH_DIR", value = "/scratch" },
+    )
+    error_message = "GHBACKUP_SCRATCH_DIR must point at the scratch volume."
+  }
+  assert {
+    condition = length([
+      for e in jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment : e
+      if contains(["GITHUB_TOKEN", "GITHUB_APP_PRIVATE_KEY"], e.name) || strcontains(e.value, "placeholder")
+    ]) == 0
+    error_message = "No credential may be in the plain environment."
+  }
+  assert {
+    condition = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].secrets == [
+      { name = "GITHUB_TOKEN", valueFrom = aws_ssm_parameter.github[0].arn },
+    ]
+    error_message = "GITHUB_TOKEN must come from the SSM parameter through secrets."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].logConfiguration.logDriver == "awslogs"
+    error_message = "The task must log with awslogs."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this.arn && aws_cloudwatch_log_group.task.retention_in_days == 90
+    error_message = "The task log group must be KMS-encrypted with a retention."
+  }
+  assert {
+    condition     = aws_ecs_task_definition.backup.ephemeral_storage[0].size_in_gib == 21
+    error_message = "Ephemeral storage defaults to 21 GiB."
+  }
+  assert {
+    condition     = one(aws_ecs_cluster_capacity_providers.this.default_capacity_provider_strategy).capacity_provider == "FARGATE_SPOT"
+    error_message = "Spot is the default capacity provider."
+  }
+  assert {
+    condition     = aws_ssm_parameter.github[0].type == "SecureString" && aws_ssm_parameter.github[0].key_id == aws_kms_key.this.arn
+    error_message = "The credential must be a SecureString under the customer managed key."
+  }
+}
+
+run "github_app_credentials_use_the_private_key_field_of_the_secret" {
+  command = apply
+  variables {
+    credentials_store          = "secretsmanager"
+    github_app_id              = "12345"
+    github_app_installation_id = "67890"
+    use_fargate_spot           = false
+    ephemeral_storage_gib      = 200
+  }
+  assert {
+    condition = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].secrets == [
+      { name = "GITHUB_APP_PRIVATE_KEY", valueFrom = "${aws_secretsmanager_secret.github[0].arn}:private_key::" },
+    ]
+    error_message = "The App private key must come from the secret's private_key field."
+  }
+  assert {
+    condition = alltrue([
+      contains(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment, { name = "GITHUB_APP_ID", value = "12345" }),
+      contains(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment, { name = "GITHUB_APP_INSTALLATION_ID", value = "67890" }),
+    ])
+    error_message = "The App and installation ids are plain environment."
+  }
+  assert {
+    condition     = aws_lambda_function.this["list"].environment[0].variables["GITHUB_CREDENTIALS_SECRET"] == aws_secretsmanager_secret.github[0].arn && !contains(keys(aws_lambda_function.this["list"].environment[0].variables), "GITHUB_CREDENTIALS_PARAMETER")
+    error_message = "The functions must be pointed at the secret."
+  }
+  assert {
+    condition     = length(aws_ssm_parameter.github) == 0
+    error_message = "No SSM parameter when Secrets Manager holds the credential."
+  }
+  assert {
+    condition     = one(aws_ecs_cluster_capacity_providers.this.default_capacity_provider_strategy).capacity_provider == "FARGATE"
+    error_message = "use_fargate_spot = false must run on on-demand Fargate."
+  }
+  assert {
+    condition     = aws_ecs_task_definition.backup.ephemeral_storage[0].size_in_gib == 200
+    error_message = "Ephemeral storage must follow the variable."
+  }
+}
+
+run "functions_share_one_zip_and_follow_the_design_contract" {
+  command = apply
+  assert {
+    condition = { for k, f in aws_lambda_function.this : k => f.handler } == {
+      validate = "tasks.validate_input.handler"
+      list     = "tasks.list_items.handler"
+      finalize = "tasks.finalize_run.handler"
+    }
+    error_message = "Each function must use its handler from tasks/."
+  }
+  assert {
+    condition     = length(distinct([for f in aws_lambda_function.this : f.source_code_hash])) == 1 && alltrue([for f in aws_lambda_function.this : f.runtime == "python3.12" && f.tracing_config[0].mode == "Active"])
+    error_message = "All functions run the same zip on python3.12 with active tracing."
+  }
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this : keys(f.environment[0].variables) == sort([
+      "BACKUP_BUCKET", "DEFAULT_INPUT", "GITHUB_API_URL", "GITHUB_CREDENTIALS_PARAMETER",
+      "POWERTOOLS_SERVICE_NAME", "RUN_ARCHIVE_KMS_KEY_ID", "RUN_ARCHIVE_STORAGE_CLASS",
+    ])])
+    error_message = "The function environment must match docs/design.md."
+  }
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 90 && g.kms_key_id == aws_kms_key.this.arn])
+    error_message = "Function log groups must be encrypted and have a retention."
+  }
+}
+
+run "state_machine_role_names_every_resource_it_touches" {
+  command = apply
+
+  assert {
+    condition = toset(flatten([
+      for s in data.aws_iam_policy_document.state_machine.statement : s.resources if contains(s.resources, "*")
+      ])) == toset(["*"]) && toset([
+      for s in data.aws_iam_policy_document.state_machine.statement : s.sid if contains(s.resources, "*")
+    ]) == toset(["SendTraces", "DeliverExecutionLogs"])
+    error_message = "Only X-Ray and log delivery may use \"*\"."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    toset(s.actions) == toset(["ecs:RunTask"]) && toset(s.resources) == toset(["arn:aws:ecs:eu-west-1:123456789012:task-definition/ghbackup:*"])])
+    error_message = "ecs:RunTask must be limited to the backup task definition."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    contains(s.actions, "iam:PassRole") && toset(s.resources) == toset([aws_iam_role.task_execution.arn, aws_iam_role.task.arn])])
+    error_message = "iam:PassRole must name the task's execution and task roles."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    contains(s.actions, "events:PutRule") && toset(s.resources) == toset(["arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule"])])
+    error_message = "The .sync rule must be named."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    toset(s.actions) == toset(["states:StartExecution"]) && toset(s.resources) == toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup"])])
+    error_message = "Distributed Map may start only its own machine's child executions."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+      contains(s.actions, "lambda:InvokeFunction") && toset(s.resources) == toset([
+        "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-validate",
+        "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-list",
+        "arn:aws:lambda:eu-west-1:123456789012:function:ghbackup-finalize",
+    ])])
+    error_message = "lambda:InvokeFunction must name the three functions."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    contains(s.actions, "s3:GetObject") && toset(s.resources) == toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*"])])
+    error_message = "The machine reads and writes only staging/."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+    toset(s.actions) == toset(["sns:Publish"]) && toset(s.resources) == toset([aws_sns_topic.notifications.arn])])
+    error_message = "sns:Publish must name the topic."
+  }
+  assert {
+    condition = flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]]) == [
+    "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*"]
+    error_message = "The task may only write under staging/."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "The state machine logs everything and is traced."
+  }
+  assert {
+    condition     = strcontains(aws_sfn_state_machine.this.definition, "\"assign_public_ip\": \"ENABLED\"") && strcontains(aws_sfn_state_machine.this.definition, "\"max_concurrency\": \"10\"")
+    error_message = "The definition must be filled in: public IP for the created public subnets, max_concurrency as a string."
+  }
+}
+
+run "schedule_defaults_to_monthly_with_retries" {
+  command = apply
+  assert {
+    condition     = aws_scheduler_schedule.backup.schedule_expression == "cron(0 10 1 * ? *)" && aws_scheduler_schedule.backup.schedule_expression_timezone == "UTC"
+    error_message = "The default schedule is 10:00 UTC on the 1st of each month."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.backup.target[0].input == "{}" && aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_retry_attempts == 3
+    error_message = "Scheduled runs start with {} and are retried."
+  }
+  assert {
+    condition     = toset(data.aws_iam_policy_document.scheduler.statement[0].actions) == toset(["states:StartExecution"]) && toset(data.aws_iam_policy_document.scheduler.statement[0].resources) == toset([aws_sfn_state_machine.this.arn])
+    error_message = "The scheduler may only start this state machine."
+  }
+  assert {
+    condition     = toset(jsondecode(aws_cloudwatch_event_rule.run_failed.event_pattern).detail.status) == toset(["FAILED", "TIMED_OUT", "ABORTED"])
+    error_message = "Failed, timed out and aborted runs must notify."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.executions_failed.metric_name == "ExecutionsFailed" && toset(aws_cloudwatch_metric_alarm.executions_failed.alarm_actions) == toset([aws_sns_topic.notifications.arn])
+    error_message = "Failed executions must raise an alarm on the topic."
+  }
+  assert {
+    condition     = aws_sns_topic.notifications.kms_master_key_id == aws_kms_key.this.arn
+    error_message = "The topic must be encrypted with the customer managed key."
+  }
+}
+
+run "given_network_is_used_without_creating_a_vpc" {
+  command = apply
+  variables {
+    subnet_ids         = ["subnet-0a1b2c3d"]
+    security_group_ids = ["sg-0a1b2c3d"]
+  }
+  assert {
+    condition     = length(aws_vpc.this) == 0 && length(aws_subnet.public) == 0
+    error_message = "No VPC when subnets are given."
+  }
+  assert {
+    condition     = strcontains(aws_sfn_state_machine.this.definition, "\"subnets\": \"subnet-0a1b2c3d\"") && strcontains(aws_sfn_state_machine.this.definition, "\"assign_public_ip\": \"DISABLED\"")
+    error_message = "The given subnets are used, without a public IP unless asked for."
+  }
+}
+
+run "created_vpc_has_public_subnets_and_egress_only_https" {
+  command = plan
+  assert {
+    condition     = length(aws_subnet.public) == 2 && length(aws_route.internet) == 1
+    error_message = "Two public subnets routed to an internet gateway."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.https[0].from_port == 443 && aws_vpc_security_group_egress_rule.https[0].to_port == 443
+    error_message = "Tasks may only open HTTPS connections."
+  }
+}
+
+run "invalid_fargate_size_is_refused" {
+  command = plan
+  variables {
+    task_cpu    = 256
+    task_memory = 4096
+  }
+  expect_failures = [var.task_memory]
+}
+
+run "github_app_with_ssm_is_refused" {
+  command = plan
+  variables {
+    github_app_id              = "1"
+    github_app_installation_id = "2"
+  }
+  expect_failures = [var.github_app_installation_id]
+}
+
+run "ephemeral_storage_above_200_gib_is_refused" {
+  command = plan
+  variables {
+    ephemeral_storage_gib = 201
+  }
+  expect_failures = [var.ephemeral_storage_gib]
+}
