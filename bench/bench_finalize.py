@@ -1,0 +1,260 @@
+"""Benchmark: Finalize (server-side assembly) against a naive Finalize that streams bytes.
+
+    .venv/bin/python bench/bench_finalize.py [--items 40] [--big-mb 2048] [--small-mb 2]
+
+Starts a moto S3 server on 127.0.0.1 in its own process, stages N per-item zips twice
+(totalling --big-mb and --small-mb, same entries per item), then measures, each in a fresh
+child process so peak RSS belongs to that run alone:
+  * assemble_run (ghbackup.runarchive) on both sets;
+  * a naive finalize that downloads every item zip and re-zips its entries into a streamed
+    multipart upload, on both sets.
+Printed per run: wall seconds, the process's CPU seconds, the S3 server's CPU seconds
+(moto does the copying that S3 would do), bytes GetObject returned to the process, peak
+traced Python memory (tracemalloc) and peak RSS (ru_maxrss).
+
+Disk: moto spools objects over 5 MB to $TMPDIR; the big set costs about 3x --big-mb there
+(item zips, the run zip, the naive zip) until the server stops. Item zips are generated one
+at a time into a temporary file (random 1 MiB blocks reused: incompressible, cheap).
+Prints figures; it is not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from ghbackup import runarchive  # noqa: E402
+from ghbackup.records import (  # noqa: E402
+    BackupItem,
+    ItemResult,
+    item_result_key,
+    item_zip_key,
+    staging_prefix,
+)
+
+BUCKET = "bench"
+MIB = 1024 * 1024
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16),
+    )
+
+
+def items_for(count: int) -> list[BackupItem]:
+    return [BackupItem(kind="repository", full_name=f"acme/repo-{n:03}") for n in range(count)]
+
+
+def write_item_zip(path: Path, item: BackupItem, bundle_bytes: int, block: bytes) -> None:
+    """repository.bundle (STORED, ``bundle_bytes``), a few JSON files, manifest.json."""
+    root = item.archive_root
+    with zipfile.ZipFile(path, "w") as zf:
+        info = zipfile.ZipInfo(root + "repository.bundle", date_time=(2024, 5, 1, 0, 0, 0))
+        with zf.open(info, "w", force_zip64=bundle_bytes > 1 << 31) as out:
+            left = bundle_bytes
+            while left:
+                piece = block[: min(left, len(block))]
+                out.write(piece)
+                left -= len(piece)
+        for n in range(1, 6):
+            zf.writestr(
+                root + f"issues/{n}.json",
+                json.dumps({"number": n, "title": "x" * 200}, indent=4),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+        zf.writestr(root + "manifest.json", json.dumps({"format": "ghbackup/1"}, indent=4))
+
+
+def stage_run(s3: Any, run_id: str, items: list[BackupItem], total_bytes: int) -> int:
+    per_item = max(1, total_bytes // len(items))
+    block = os.urandom(MIB)
+    staged = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "item.zip"
+        for item in items:
+            write_item_zip(path, item, per_item, block)
+            key = item_zip_key(staging_prefix(run_id), item)
+            s3.upload_file(str(path), BUCKET, key)
+            size = path.stat().st_size
+            staged += size
+            result = ItemResult(item, "succeeded", run_id, "2024-05-01T00:00:00Z",
+                                "2024-05-01T00:00:01Z", zip_key=key, zip_bytes=size)  # fmt: skip
+            s3.put_object(Bucket=BUCKET, Key=item_result_key(staging_prefix(run_id), item),
+                          Body=json.dumps(result.to_json()).encode())  # fmt: skip
+    return staged
+
+
+class _PartWriter:
+    """An unseekable file that uploads what it is given as 8 MiB multipart parts."""
+
+    def __init__(self, s3: Any, key: str) -> None:
+        self.s3, self.key, self.buf, self.parts = s3, key, bytearray(), []
+        self.upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        while len(self.buf) >= 8 * MIB:
+            self._send(bytes(self.buf[: 8 * MIB]))
+            del self.buf[: 8 * MIB]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def _send(self, data: bytes) -> None:
+        n = len(self.parts) + 1
+        etag = self.s3.upload_part(Bucket=BUCKET, Key=self.key, UploadId=self.upload,
+                                   PartNumber=n, Body=data)["ETag"]  # fmt: skip
+        self.parts.append({"PartNumber": n, "ETag": etag})
+
+    def close(self) -> None:
+        self._send(bytes(self.buf))
+        self.s3.complete_multipart_upload(Bucket=BUCKET, Key=self.key, UploadId=self.upload,
+                                          MultipartUpload={"Parts": self.parts})  # fmt: skip
+
+
+def naive_finalize(s3: Any, run_id: str, items: list[BackupItem]) -> int:
+    """What Finalize would be without server-side assembly: every byte through the Lambda
+    (downloaded to /tmp, entries re-zipped into a streamed upload)."""
+    writer = _PartWriter(s3, f"naive/{run_id}.zip")
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(writer, "w") as out:  # type: ignore[arg-type]
+        for item in items:
+            body = s3.get_object(Bucket=BUCKET, Key=item_result_key(staging_prefix(run_id), item))
+            result = json.loads(body["Body"].read())
+            local = Path(tmp) / "item.zip"
+            s3.download_file(BUCKET, result["zip_key"], str(local))
+            with zipfile.ZipFile(local) as src:
+                for info in src.infolist():
+                    with src.open(info) as fin, out.open(info, "w", force_zip64=True) as fout:
+                        shutil.copyfileobj(fin, fout, MIB)
+            local.unlink()
+    writer.close()
+    return 0
+
+
+def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]:
+    s3 = client(endpoint)
+    got: list[int] = []
+    s3.meta.events.register("after-call.s3.GetObject",
+                            lambda parsed, **_: got.append(parsed.get("ContentLength", 0)))  # fmt: skip
+    items = items_for(count)
+    tracemalloc.start()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if mode == "assemble":
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
+                                storage_class="STANDARD", delete_staging_after=False)  # fmt: skip
+    else:
+        naive_finalize(s3, run_id, items)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    _, peak = tracemalloc.get_traced_memory()
+    return {"wall_s": wall, "cpu_s": cpu, "get_bytes": sum(got), "gets": len(got),
+            "traced_peak": peak,
+            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}  # fmt: skip
+
+
+def server_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=40)
+    parser.add_argument("--big-mb", type=int, default=2048)
+    parser.add_argument("--small-mb", type=float, default=2)
+    parser.add_argument("--skip-naive-big", action="store_true")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.endpoint, args.run, args.items)))
+        return
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env)  # fmt: skip
+    try:
+        s3 = client(endpoint)
+        for _ in range(100):
+            try:
+                s3.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                time.sleep(0.1)
+        sets = {"small": args.small_mb * MIB, "big": args.big_mb * MIB}
+        staged = {}
+        for name, total in sets.items():
+            t0 = time.perf_counter()
+            staged[name] = stage_run(s3, f"bench-{name}", items_for(args.items), int(total))
+            print(f"staged {name}: {args.items} item zips, {staged[name] / MIB:.1f} MiB "
+                  f"in {time.perf_counter() - t0:.1f}s", flush=True)  # fmt: skip
+        rows = []
+        for mode in ("assemble", "naive"):
+            for name in ("small", "big"):
+                if mode == "naive" and name == "big" and args.skip_naive_big:
+                    continue
+                cpu0 = server_cpu(server.pid)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--measure", mode, "--endpoint", endpoint,
+                     "--run", f"bench-{name}", "--items", str(args.items)],
+                    check=True, capture_output=True, text=True, env=env,
+                )  # fmt: skip
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                row.update(mode=mode, set=name, staged=staged[name],
+                           server_cpu_s=server_cpu(server.pid) - cpu0)  # fmt: skip
+                rows.append(row)
+                print(f"{mode:9} {name:5} input {row['staged'] / MIB:9.1f} MiB | wall "
+                      f"{row['wall_s']:7.2f}s | cpu {row['cpu_s']:6.2f}s | S3-server cpu "
+                      f"{row['server_cpu_s']:6.2f}s | read {row['get_bytes'] / MIB:9.2f} MiB in "
+                      f"{row['gets']:4} GETs | traced peak {row['traced_peak'] / MIB:7.2f} MiB "
+                      f"| maxrss {row['maxrss'] / MIB:7.1f} MiB", flush=True)  # fmt: skip
+        by = {(r["mode"], r["set"]): r for r in rows}
+        a_small, a_big = by[("assemble", "small")], by[("assemble", "big")]
+        print(
+            f"assemble_run big/small: wall x{a_big['wall_s'] / a_small['wall_s']:.2f}, "
+            f"process cpu x{a_big['cpu_s'] / a_small['cpu_s']:.2f}, "
+            f"peak rss {a_big['maxrss'] / MIB:.0f} MiB (target < 256 MiB, time within 2x)"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
