@@ -462,3 +462,64 @@ def test_more_than_65535_entries_use_zip64_end_records(s3, tmp_path):
     unzip_test(run_zip, tmp_path)
     assert zlib.crc32(b"{}") == zipfile.ZipFile(io.BytesIO(run_zip)).getinfo(
         "acme/many-b/issues/7.json").CRC  # fmt: skip
+
+
+class RecordingS3:
+    """Just enough of an S3 client to watch which parts the run zip writer issues."""
+
+    def __init__(self) -> None:
+        self.copies: list[tuple[int, str]] = []
+        self.uploads: list[tuple[int, int]] = []
+
+    def upload_part_copy(self, **kw):
+        self.copies.append((kw["PartNumber"], kw["CopySourceRange"]))
+        return {"CopyPartResult": {"ETag": f'"c{kw["PartNumber"]}"'}}
+
+    def upload_part(self, **kw):
+        self.uploads.append((kw["PartNumber"], len(kw["Body"])))
+        return {"ETag": f'"u{kw["PartNumber"]}"'}
+
+
+def fake_item_zip(key: str, length: int, region: bytes | None = None):
+    return runarchive._ItemZip(key, length + 100, '"e"', 0, length, [], region)
+
+
+def test_regions_over_5_gib_are_copied_in_parts_of_at_most_5_gib():
+    s3 = RecordingS3()
+    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    gib = 1 << 30
+    writer.add("repository/acme/huge", fake_item_zip("huge.zip", 11 * gib))
+    writer.close()
+    ranges = [r for _, r in sorted(s3.copies)]
+    bounds = [tuple(int(x) for x in r.removeprefix("bytes=").split("-")) for r in ranges]
+    assert len(bounds) == 3 and bounds[0][0] == 0 and bounds[-1][1] == 11 * gib - 1
+    assert all(b[1] - b[0] + 1 <= 5 * gib for b in bounds)
+    assert all(nxt[0] == prev[1] + 1 for prev, nxt in zip(bounds, bounds[1:], strict=False))
+
+
+def test_a_short_buffer_waiting_behind_copy_parts_becomes_the_last_part():
+    s3 = RecordingS3()
+    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    writer.add("a", fake_item_zip("a.zip", 1000, b"a" * 1000))
+    writer.add("b", fake_item_zip("b.zip", 6 * MIB))
+    writer.add("c", fake_item_zip("c.zip", 2000, b"c" * 2000))
+    placements, starts, cd_offset = writer.finish()
+    writer.upload_tail(b"CD")
+    writer.close()
+    assert [c[0] for c in s3.copies] == [1]
+    assert s3.uploads == [(2, 3002)]
+    assert [(p.item_key, starts[p.part_number] + p.offset_in_part) for p in placements] == [
+        ("b", 0),
+        ("a", 6 * MIB),
+        ("c", 6 * MIB + 1000),
+    ]
+    assert cd_offset == 6 * MIB + 3000
+
+
+def test_more_than_10000_parts_is_a_clear_storage_error():
+    s3 = RecordingS3()
+    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    with pytest.raises(StorageError, match="10000 S3 parts"):
+        for n in range(10_001):
+            writer.add(f"i{n}", fake_item_zip(f"{n}.zip", 5 * MIB))
+    writer.close()
