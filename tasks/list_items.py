@@ -1,0 +1,77 @@
+"""Lambda: expand the selection into items and store them for the Distributed Map.
+
+Event ``{"run_id", "selection"}``; writes ``staging/<run_id>/items.json`` (a JSON array of
+BackupItem records) and returns ``{"bucket", "key", "count"}``. GitHub credentials come from
+SSM Parameter Store (SecureString, decrypted) or Secrets Manager through Powertools'
+parameters utility, which caches them between warm invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ghbackup.credentials import Credentials
+from ghbackup.errors import ConfigurationError
+from ghbackup.github import GitHubClient
+from ghbackup.records import staging_prefix
+from ghbackup.selection import Selection, expand_selection
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="ghbackup")
+s3 = boto3.client("s3")
+
+CREDENTIALS_MAX_AGE_SECONDS = 300
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+
+def items_key(run_id: str) -> str:
+    """Where the list of items of a run is stored."""
+    return f"{staging_prefix(run_id)}items.json"
+
+
+def load_credentials(api_url: str) -> Credentials:
+    """The GitHub credentials named by GITHUB_CREDENTIALS_PARAMETER or _SECRET."""
+    parameter = os.environ.get("GITHUB_CREDENTIALS_PARAMETER")
+    secret = os.environ.get("GITHUB_CREDENTIALS_SECRET")
+    if parameter:
+        value = parameters.get_parameter(
+            parameter, decrypt=True, max_age=CREDENTIALS_MAX_AGE_SECONDS
+        )
+    elif secret:
+        value = parameters.get_secret(secret, max_age=CREDENTIALS_MAX_AGE_SECONDS)
+    else:
+        raise ConfigurationError(
+            "set GITHUB_CREDENTIALS_PARAMETER (SSM SecureString) or GITHUB_CREDENTIALS_SECRET"
+        )
+    return Credentials.from_secret_value(str(value), api_url)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """List the run's items, store them as one JSON array, return its location and count."""
+    run_id = str(event["run_id"])
+    logger.append_keys(run_id=run_id)
+    bucket = os.environ["BACKUP_BUCKET"]
+    api_url = os.environ.get("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)
+    selection = Selection.from_json(event.get("selection") or {})
+    client = GitHubClient.from_credentials(api_url, load_credentials(api_url))
+    items = expand_selection(client, selection)
+    key = items_key(run_id)
+    body = json.dumps([item.to_json() for item in items], separators=(",", ":"))
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    for item in items:
+        logger.debug("item to back up", extra={"item": item.key})
+    metrics.add_metric(name="ItemsListed", unit=MetricUnit.Count, value=len(items))
+    logger.info("items listed", extra={"count": len(items), "key": key})
+    return {"bucket": bucket, "key": key, "count": len(items)}

@@ -1,0 +1,455 @@
+"""Run the real state machine on this machine, against a local AWS that never reaches AWS.
+
+``run_local()`` starts moto on 127.0.0.1 (``workflow.local_aws``), creates what Terraform
+would (bucket, KMS key, SNS topic with an SQS queue that captures what is published, the
+token as an SSM SecureString, the three Lambda functions, an ECS cluster and task
+definition, the state machine with its placeholders filled the way templatefile fills them),
+starts one execution named after the run id and waits for it, reporting progress from the
+per-item result.json objects as they appear. The Lambda handlers run in-process and every
+ECS task is a ``python -m container.entrypoint`` subprocess. When it ends, the run zip and
+manifest are exported from the local S3 into ``out_dir``.
+
+Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
+``test_case``), which is how tests/workflow/mock_config.json runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from ghbackup.errors import ConfigurationError
+from workflow import moto_fixes
+from workflow.local_aws import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
+from workflow.mock_config import MockConfig, to_moto_test_case
+
+WORKFLOW_DIR = Path(__file__).resolve().parent
+DEFINITION_PATH = WORKFLOW_DIR / "state_machine.asl.json"
+REPO_ROOT = WORKFLOW_DIR.parent
+
+STATE_MACHINE_NAME = "ghbackup"
+BUCKET = "ghbackup-local"
+TOPIC_NAME = "ghbackup-runs"
+TOKEN_PARAMETER = "/ghbackup/github-credentials"
+CONTAINER_NAME = "engine"
+ROLE_NAME = "ghbackup-local"
+FUNCTIONS = {
+    "validate": ("ghbackup-validate-input", "tasks.validate_input.handler"),
+    "list": ("ghbackup-list-items", "tasks.list_items.handler"),
+    "finalize": ("ghbackup-finalize-run", "tasks.finalize_run.handler"),
+}
+# Settings the runner controls; anything else in the environment is left alone, except
+# these, which could point boto3 at a real account.
+_AWS_SELECTORS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
+                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")  # fmt: skip
+_PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_POLL_SECONDS = 0.5
+
+Progress = Callable[[int, int, int], None]
+
+
+class LocalRunError(RuntimeError):
+    """The local run could not be set up or did not finish."""
+
+
+def default_run_id(now: datetime | None = None) -> str:
+    """``run-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
+    return (now or datetime.now(UTC)).strftime("run-%Y%m%dT%H%M%SZ")
+
+
+def fill_placeholders(template: str, values: Mapping[str, str]) -> str:
+    """Replace ``${name}`` as Terraform's templatefile does: every name must be given,
+    ``$${`` stays a literal ``${``. Values go into JSON strings, so they must not need
+    escaping."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"the template needs a value for ${{{name}}}")
+        value = str(values[name])
+        if any(char in value for char in '"\\\n'):
+            raise ValueError(f"${{{name}}} would need JSON escaping: {value!r}")
+        return value
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def definition_with(values: Mapping[str, str]) -> str:
+    """The state machine definition with its placeholders filled."""
+    return fill_placeholders(DEFINITION_PATH.read_text(), values)
+
+
+@contextlib.contextmanager
+def _local_only_environment(local: LocalAWS) -> Iterator[None]:
+    """Point every boto3 client of this process at ``local`` with dummy credentials."""
+    names = set(local.environment) | set(_AWS_SELECTORS)
+    saved = {name: os.environ.get(name) for name in names}
+    for name in _AWS_SELECTORS:
+        os.environ.pop(name, None)
+    os.environ.update(local.environment)
+    try:
+        session = boto3.Session()
+        credentials = session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials else None
+        if frozen is None or frozen.access_key != DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+            raise LocalRunError("refusing to run: boto3 would not use the dummy credentials")
+        if not re.match(r"^http://127\.0\.0\.1:\d+$", os.environ["AWS_ENDPOINT_URL"]):
+            raise LocalRunError("refusing to run: the endpoint is not on 127.0.0.1")
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _client(local: LocalAWS, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=local.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+        config=Config(retries={"max_attempts": 2}),
+    )
+
+
+@dataclass
+class LocalDeployment:
+    """What ``deploy()`` created: the names a run needs."""
+
+    state_machine_arn: str
+    bucket: str
+    topic_arn: str
+    queue_url: str
+    kms_key_id: str
+    placeholders: dict[str, str]
+
+
+def _empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "The handlers run in-process; see workflow/moto_fixes.py.\n")
+    return buffer.getvalue()
+
+
+def deploy(
+    local: LocalAWS,
+    *,
+    github_api_url: str,
+    token: str,
+    default_input: Mapping[str, Any] | None = None,
+    max_concurrency: int = 4,
+    storage_class: str = "GLACIER",
+) -> LocalDeployment:
+    """Create the resources Terraform creates, on the local AWS."""
+    iam, s3, kms, sns, sqs, ssm, lam, ec2, ecs, sfn = (
+        _client(local, name)
+        for name in ("iam", "s3", "kms", "sns", "sqs", "ssm", "lambda", "ec2", "ecs", "stepfunctions")
+    )
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com",
+                                       "ecs-tasks.amazonaws.com"]}}]}  # fmt: skip
+    role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    s3.create_bucket(Bucket=BUCKET)
+    kms_key_id = kms.create_key(Description="ghbackup local run archives")["KeyMetadata"]["KeyId"]
+    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{TOPIC_NAME}-capture")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=token, Type="SecureString", Overwrite=True)
+
+    environment = {
+        "BACKUP_BUCKET": BUCKET,
+        "GITHUB_API_URL": github_api_url,
+        "GITHUB_CREDENTIALS_PARAMETER": TOKEN_PARAMETER,
+        "DEFAULT_INPUT": json.dumps(dict(default_input or {})),
+        "RUN_ARCHIVE_STORAGE_CLASS": storage_class,
+        "RUN_ARCHIVE_KMS_KEY_ID": kms_key_id,
+        "POWERTOOLS_SERVICE_NAME": "ghbackup",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    code = _empty_zip()
+    function_arns = {}
+    for key, (name, handler) in FUNCTIONS.items():
+        function_arns[key] = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=handler,
+            Code={"ZipFile": code},
+            Timeout=900,
+            MemorySize=512,
+            Environment={"Variables": environment},
+        )["FunctionArn"]
+
+    vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.42.{index}.0/24")["Subnet"]["SubnetId"]
+        for index in (1, 2)
+    ]
+    group_id = ec2.create_security_group(
+        GroupName="ghbackup-tasks", Description="ghbackup tasks", VpcId=vpc_id
+    )["GroupId"]
+    cluster_arn = ecs.create_cluster(
+        clusterName="ghbackup",
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],
+        defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+    )["cluster"]["clusterArn"]
+    task_definition_arn = ecs.register_task_definition(
+        family="ghbackup-engine",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[
+            {"name": CONTAINER_NAME, "image": "ghbackup-engine:local", "memory": 2048,
+             "essential": True}  # fmt: skip
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+    placeholders = {
+        "validate_function_arn": function_arns["validate"],
+        "list_function_arn": function_arns["list"],
+        "finalize_function_arn": function_arns["finalize"],
+        "cluster_arn": cluster_arn,
+        "task_definition_arn": task_definition_arn,
+        "container_name": CONTAINER_NAME,
+        "subnet_ids": ",".join(subnet_ids),
+        "security_group_ids": group_id,
+        "assign_public_ip": "DISABLED",
+        "topic_arn": topic_arn,
+        "bucket": BUCKET,
+        "max_concurrency": str(int(max_concurrency)),
+    }
+    state_machine_arn = sfn.create_state_machine(
+        name=STATE_MACHINE_NAME,
+        definition=definition_with(placeholders),
+        roleArn=role_arn,
+        type="STANDARD",
+    )["stateMachineArn"]
+    return LocalDeployment(
+        state_machine_arn=state_machine_arn,
+        bucket=BUCKET,
+        topic_arn=topic_arn,
+        queue_url=queue_url,
+        kms_key_id=kms_key_id,
+        placeholders=placeholders,
+    )
+
+
+def state_path(history: list[dict[str, Any]]) -> list[str]:
+    """Names of the states entered, in order (top level and inside Map iterations)."""
+    path = []
+    for event in history:
+        details = event.get("stateEnteredEventDetails")
+        if event["type"].endswith("StateEntered") and details:
+            path.append(details["name"])
+    return path
+
+
+class _ProgressWatcher:
+    """Counts items from the result.json objects that appear under the staging prefix."""
+
+    def __init__(self, s3: Any, bucket: str, run_id: str, progress: Progress | None) -> None:
+        self._s3, self._bucket, self._run_id, self._progress = s3, bucket, run_id, progress
+        self._seen: dict[str, str] = {}
+        self.total = 0
+        self._last: tuple[int, int, int] | None = None
+
+    def poll(self) -> None:
+        prefix = f"staging/{self._run_id}/"
+        if not self.total:
+            with contextlib.suppress(self._s3.exceptions.NoSuchKey):
+                body = self._s3.get_object(Bucket=self._bucket, Key=f"{prefix}items.json")["Body"]
+                self.total = len(json.loads(body.read()))
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{prefix}items/"
+        )
+        for page in pages:
+            for entry in page.get("Contents", []):
+                key = entry["Key"]
+                if not key.endswith("/result.json") or key in self._seen:
+                    continue
+                with contextlib.suppress(self._s3.exceptions.NoSuchKey, ValueError):
+                    body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+                    self._seen[key] = json.loads(body).get("status", "failed")
+        self.report(len(self._seen), sum(1 for s in self._seen.values() if s != "succeeded"))
+
+    def report(self, done: int, failed: int, total: int | None = None) -> None:
+        current = (done, failed, self.total if total is None else total)
+        if self._progress is not None and current != self._last:
+            self._last = current
+            self._progress(*current)
+
+
+def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        if not batch.get("Messages"):
+            return messages
+        for message in batch["Messages"]:
+            envelope = json.loads(message["Body"])
+            messages.append(
+                {
+                    "subject": envelope.get("Subject"),
+                    "message": envelope.get("Message"),
+                    "attributes": {
+                        name: value.get("Value")
+                        for name, value in (envelope.get("MessageAttributes") or {}).items()
+                    },
+                }
+            )
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exported = []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"runs/{run_id}/")
+    for page in pages:
+        for entry in page.get("Contents", []):
+            target = out_dir / entry["Key"].rsplit("/", 1)[-1]
+            partial = target.with_name(target.name + ".partial")
+            s3.download_file(bucket, entry["Key"], str(partial))
+            partial.replace(target)
+            exported.append(target)
+    return exported
+
+
+def run_local(
+    execution_input: dict,
+    *,
+    out_dir: Path,
+    github_api_url: str,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+    default_input: Mapping[str, Any] | None = None,
+    max_concurrency: int = 4,
+    mock_config: Path | None = None,
+    test_case: str | None = None,
+    staged_objects: Mapping[str, bytes] | None = None,
+    container_command: list[str] | None = None,
+    retry_delay_scale: float = 1.0,
+    timeout_seconds: float = 6 * 3600,
+) -> dict[str, Any]:
+    """Execute the state machine locally; return the summary and what was published.
+
+    ``progress(done, failed, total)`` is called whenever the counts change: ``done`` items
+    have a result (succeeded or failed), ``failed`` of them failed. The result holds
+    ``status`` (the execution's), ``summary`` (the published run summary, parsed),
+    ``notification`` (subject, message, attributes), ``path`` (states entered, in order),
+    ``error``/``cause`` of a failed execution and the exported ``files``.
+    """
+    run_id = run_id or default_run_id()
+    out_dir = Path(out_dir)
+    mocked = None
+    if mock_config is not None:
+        if not test_case:
+            raise ConfigurationError("a mock config needs the name of a test case")
+        mocked = MockConfig.load(mock_config).test_case(STATE_MACHINE_NAME, test_case)
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        if mocked is None:
+            raise ConfigurationError("set GITHUB_TOKEN: the list step and the tasks need it")
+        token = "mock-token-unused"
+
+    local = start_local_aws()
+    try:
+        with _local_only_environment(local):
+            deployment = deploy(
+                local,
+                github_api_url=github_api_url,
+                token=token,
+                default_input=default_input,
+                max_concurrency=max_concurrency,
+            )
+            moto_fixes.set_retry_delay_scale(retry_delay_scale)
+            moto_fixes.configure_container(
+                moto_fixes.LocalContainer(
+                    command=container_command or [sys.executable, "-m", "container.entrypoint"],
+                    environment={
+                        **local.environment,
+                        "GITHUB_API_URL": github_api_url,
+                        "GITHUB_TOKEN": token,
+                        "PYTHONPATH": str(REPO_ROOT),
+                    },
+                    cwd=REPO_ROOT,
+                    log_dir=out_dir / "logs" / run_id,
+                )
+            )
+            s3, sqs, sfn = (_client(local, name) for name in ("s3", "sqs", "stepfunctions"))
+            for key, body in (staged_objects or {}).items():
+                s3.put_object(Bucket=deployment.bucket, Key=key, Body=body)
+            if mocked is not None:
+                moto_fixes.register_mock_test_case(run_id, to_moto_test_case(mocked))
+            execution_arn = sfn.start_execution(
+                stateMachineArn=deployment.state_machine_arn,
+                name=run_id,
+                input=json.dumps(execution_input),
+            )["executionArn"]
+            watcher = _ProgressWatcher(s3, deployment.bucket, run_id, progress)
+            deadline = time.monotonic() + timeout_seconds
+            while True:
+                described = sfn.describe_execution(executionArn=execution_arn)
+                if described["status"] != "RUNNING":
+                    break
+                if time.monotonic() > deadline:
+                    sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
+                    raise LocalRunError(f"run {run_id} did not finish in {timeout_seconds} s")
+                watcher.poll()
+                time.sleep(_POLL_SECONDS)
+            history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+            published = _published_messages(sqs, deployment.queue_url)
+            notification = published[-1] if published else None
+            summary = None
+            if notification and (notification["message"] or "").lstrip().startswith("{"):
+                with contextlib.suppress(ValueError):
+                    summary = json.loads(notification["message"])
+            if summary:
+                counts = summary.get("counts", {})
+                watcher.report(
+                    counts.get("total", 0), counts.get("failed", 0), counts.get("total", 0)
+                )
+            files = _export_run(s3, deployment.bucket, run_id, out_dir)
+            return {
+                "run_id": run_id,
+                "status": described["status"],
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+                "summary": summary,
+                "notification": notification,
+                "path": state_path(history["events"]),
+                "history": history["events"],
+                "files": [str(path) for path in files],
+            }
+    finally:
+        moto_fixes.configure_container(None)
+        local.stop()
