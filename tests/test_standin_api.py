@@ -46,8 +46,12 @@ def test_link_pagination_walks_repositories_id_next_links_to_every_issue(standin
 def test_link_header_is_formatted_like_github(standin):
     resp = get(standin, "/orgs/acme/repos?per_page=2&page=2")
     parts = [p.strip() for p in resp.headers["Link"].split(",")]
-    assert [p.split("; ")[1] for p in parts] == ['rel="prev"', 'rel="next"', 'rel="last"',
-                                                   'rel="first"']
+    assert [p.split("; ")[1] for p in parts] == [
+        'rel="prev"',
+        'rel="next"',
+        'rel="last"',
+        'rel="first"',
+    ]
     assert "per_page=2" in parts[1] and "page=3" in parts[1]
 
 
@@ -70,8 +74,11 @@ def test_every_response_carries_rate_limit_headers_and_spends_budget(standin):
 def test_etag_if_none_match_answers_304_without_rate_cost(standin):
     first = get(standin, "/repos/acme/repo-000")
     etag = first.headers["ETag"]
-    again = get(standin, "/repos/acme/repo-000", headers={
-        "Authorization": f"token {standin.token}", "If-None-Match": etag})
+    again = get(
+        standin,
+        "/repos/acme/repo-000",
+        headers={"Authorization": f"token {standin.token}", "If-None-Match": etag},
+    )
     assert again.status_code == 304 and again.content == b""
     assert again.headers["X-RateLimit-Remaining"] == first.headers["X-RateLimit-Remaining"]
 
@@ -103,15 +110,20 @@ def test_branch_protection_404_when_unprotected_403_for_non_admin(standin):
     resp = get(standin, f"{base}/{protected}/protection", token=standin.reader_token)
     assert resp.status_code == 403
     assert get(standin, "/repos/acme/repo-000/hooks", token=standin.reader_token).status_code in (
-        403, 404)
+        403,
+        404,
+    )
 
 
 def test_release_asset_download_redirects_to_unauthenticated_host(standin):
     rel = get(standin, "/repos/acme/repo-000/releases").json()[0]
     asset = rel["assets"][0]
-    resp = get(standin, asset["url"], headers={"Authorization": f"token {standin.token}",
-                                               "Accept": "application/octet-stream"},
-               allow_redirects=False)
+    resp = get(
+        standin,
+        asset["url"],
+        headers={"Authorization": f"token {standin.token}", "Accept": "application/octet-stream"},
+        allow_redirects=False,
+    )
     assert resp.status_code == 302
     body = requests.get(resp.headers["Location"], timeout=10)  # no credentials there
     assert body.status_code == 200 and len(body.content) == asset["size"]
@@ -153,8 +165,11 @@ def test_primary_limit_exhausted_until_refusals_used_up(standin):
 def test_revoked_token_is_refused_everywhere(standin):
     standin.faults.revoke_token()
     assert get(standin, "/user").json()["message"] == "Bad credentials"
-    git = requests.get(f"{standin.web_url}/acme/repo-000.git/info/refs?service=git-upload-pack",
-                       auth=("x-access-token", standin.token), timeout=10)
+    git = requests.get(
+        f"{standin.web_url}/acme/repo-000.git/info/refs?service=git-upload-pack",
+        auth=("x-access-token", standin.token),
+        timeout=10,
+    )
     assert git.status_code == 401
 
 
@@ -165,8 +180,11 @@ def test_fail_permanently_is_scoped_to_one_repository(standin):
     repo_id = standin.repository("acme/repo-001").id
     assert get(standin, f"/repositories/{repo_id}/labels").status_code == 500
     assert get(standin, "/repos/acme/repo-000").status_code == 200
-    git = requests.get(f"{standin.web_url}/acme/repo-001.git/info/refs?service=git-upload-pack",
-                       auth=("x", standin.token), timeout=10)
+    git = requests.get(
+        f"{standin.web_url}/acme/repo-001.git/info/refs?service=git-upload-pack",
+        auth=("x", standin.token),
+        timeout=10,
+    )
     assert git.status_code == 500
     standin.faults.clear()
     assert get(standin, "/repos/acme/repo-001").status_code == 200
@@ -192,17 +210,26 @@ def test_cut_download_closes_after_partial_body(standin):
     asset = rel["assets"][0]
     standin.faults.cut_download("acme/repo-000")
     with pytest.raises(requests.exceptions.RequestException):
-        resp = get(standin, asset["url"], headers={"Authorization": f"token {standin.token}",
-                                                   "Accept": "application/octet-stream"})
+        resp = get(
+            standin,
+            asset["url"],
+            headers={
+                "Authorization": f"token {standin.token}",
+                "Accept": "application/octet-stream",
+            },
+        )
         resp.raise_for_status()
         assert len(resp.content) == asset["size"]
 
 
 def test_large_asset_streams_without_being_stored(standin):
     asset = standin.add_large_asset("acme/repo-000", 50 * 1024 * 1024)
-    resp = get(standin, f"/repos/acme/repo-000/releases/assets/{asset.id}",
-               headers={"Authorization": f"token {standin.token}",
-                        "Accept": "application/octet-stream"}, stream=True)
+    resp = get(
+        standin,
+        f"/repos/acme/repo-000/releases/assets/{asset.id}",
+        headers={"Authorization": f"token {standin.token}", "Accept": "application/octet-stream"},
+        stream=True,
+    )
     assert int(resp.headers["Content-Length"]) == asset.size
     assert sum(len(c) for c in resp.iter_content(1 << 20)) == asset.size
 
@@ -211,8 +238,10 @@ def test_request_log_records_api_calls(standin):
     standin.reset_request_log()
     get(standin, "/repos/acme/repo-000")
     get(standin, "/repos/acme/nope")
-    assert standin.request_log == [("GET", "/api/v3/repos/acme/repo-000", 200),
-                                   ("GET", "/api/v3/repos/acme/nope", 404)]
+    assert standin.request_log == [
+        ("GET", "/api/v3/repos/acme/repo-000", 200),
+        ("GET", "/api/v3/repos/acme/nope", 404),
+    ]
 
 
 def test_root_and_api_v3_prefix_serve_the_same(standin):

@@ -32,15 +32,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--print-token", action="store_true")
     args = parser.parse_args(argv)
 
-    spec = AccountSpec(owner=args.owner, owner_type=args.owner_type,
-                       repositories=args.repositories, seed=args.seed, gists=args.gists,
-                       lfs=not args.no_lfs)
+    spec = AccountSpec(
+        owner=args.owner,
+        owner_type=args.owner_type,
+        repositories=args.repositories,
+        seed=args.seed,
+        gists=args.gists,
+        lfs=not args.no_lfs,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with GitHubStandIn(root=args.root, account=spec, tls=args.tls, port=args.port) as gh:
-        ready = {"api_url": gh.api_url, "login": gh.login, "owner": gh.owner,
-                 "ca_bundle": str(gh.ca_bundle_path) if gh.ca_bundle_path else None}
+        ready = {
+            "api_url": gh.api_url,
+            "login": gh.login,
+            "owner": gh.owner,
+            "ca_bundle": str(gh.ca_bundle_path) if gh.ca_bundle_path else None,
+        }
         if args.print_token:
             ready["token"] = gh.token
         sys.stdout.write(json.dumps(ready) + "\n")

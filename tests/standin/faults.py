@@ -66,18 +66,21 @@ class Faults:
         with self._lock:
             self._faults.append(fault)
 
-    def server_errors(self, count: int = 1, status: int = 500, scope: str | None = None,
-                      channel: str = "api") -> None:
+    def server_errors(
+        self, count: int = 1, status: int = 500, scope: str | None = None, channel: str = "api"
+    ) -> None:
         """The next ``count`` matching requests answer ``status`` (500, 502, 503...)."""
         self._add(Fault("server_error", count, scope, channel, status=status))
 
-    def too_many_requests(self, count: int = 1, retry_after: int | None = 1,
-                          scope: str | None = None) -> None:
+    def too_many_requests(
+        self, count: int = 1, retry_after: int | None = 1, scope: str | None = None
+    ) -> None:
         """The next ``count`` API requests answer 429 with ``Retry-After``."""
         self._add(Fault("too_many", count, scope, "api", status=429, retry_after=retry_after))
 
-    def secondary_rate_limit(self, count: int = 1, retry_after: int | None = 1,
-                             scope: str | None = None) -> None:
+    def secondary_rate_limit(
+        self, count: int = 1, retry_after: int | None = 1, scope: str | None = None
+    ) -> None:
         """The next ``count`` API requests answer 403 secondary rate limit (+ ``Retry-After``
         unless ``retry_after`` is None, as GitHub sometimes omits it)."""
         self._add(Fault("secondary", count, scope, "api", status=403, retry_after=retry_after))
@@ -89,18 +92,25 @@ class Faults:
             self.exhausted_until = time.time() + reset_in
             self._exhausted_requests = requests
 
-    def cut_clone(self, scope: str | None = None, count: int | None = 1,
-                  fraction: float = 0.5) -> None:
+    def cut_clone(
+        self, scope: str | None = None, count: int | None = 1, fraction: float = 0.5
+    ) -> None:
         """A git fetch's pack response stops after ``fraction`` of its body."""
         self._add(Fault("cut_clone", count, scope, "git", fraction=fraction))
 
-    def cut_download(self, scope: str | None = None, count: int | None = 1,
-                     fraction: float = 0.5) -> None:
+    def cut_download(
+        self, scope: str | None = None, count: int | None = 1, fraction: float = 0.5
+    ) -> None:
         """A release-asset download sends the full Content-Length, then closes part way."""
         self._add(Fault("cut_download", count, scope, "download", fraction=fraction))
 
-    def slow(self, delay_ms: int, scope: str | None = None, count: int | None = None,
-             channel: str = "any") -> None:
+    def slow(
+        self,
+        delay_ms: int,
+        scope: str | None = None,
+        count: int | None = None,
+        channel: str = "any",
+    ) -> None:
         """Delay matching responses by ``delay_ms``."""
         self._add(Fault("slow", count, scope, channel, delay_ms=delay_ms))
 

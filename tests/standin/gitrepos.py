@@ -170,12 +170,17 @@ def _history(
                 p,
             )
     for t in range(tags):
-        stream.tag(f"v0.{t}.0", marks[min(len(marks) - 1, (t + 1) * len(marks) // (tags + 1))],
-                   annotated=t % 2 == 0)
+        stream.tag(
+            f"v0.{t}.0",
+            marks[min(len(marks) - 1, (t + 1) * len(marks) // (tags + 1))],
+            annotated=t % 2 == 0,
+        )
 
 
 def _build(path: Path, name: str, stream: _Stream, default_branch: str) -> TemplateInfo:
-    _git(["init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(path)], path.parent)
+    _git(
+        ["init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(path)], path.parent
+    )
     if stream.parts:
         _git(["fast-import", "--quiet"], path, stdin=stream.bytes())
         _git(["pack-refs", "--all"], path)

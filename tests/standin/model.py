@@ -293,10 +293,14 @@ def generate(spec: AccountSpec, tmpl: dict[str, TemplateInfo]) -> Account:
         if kind == "random":
             roll = rng.random()
             template = (
-                "empty" if roll < 0.03
-                else "lfs" if spec.lfs and roll < 0.10
-                else "large" if roll < 0.18
-                else "medium" if roll < 0.55
+                "empty"
+                if roll < 0.03
+                else "lfs"
+                if spec.lfs and roll < 0.10
+                else "large"
+                if roll < 0.18
+                else "medium"
+                if roll < 0.55
                 else "small"
             )
         else:
@@ -331,8 +335,14 @@ def generate(spec: AccountSpec, tmpl: dict[str, TemplateInfo]) -> Account:
     for g in range(spec.gists):
         gid = hashlib.sha1(f"{spec.seed}:{spec.owner}:gist:{g}".encode()).hexdigest()[:20]  # noqa: S324
         gists.append(
-            Gist(gid, viewer if is_org else owner, f"Gist {g}", g % 2 == 0,
-                 BASE_TS + g * 7200, {"hello.py": 21})
+            Gist(
+                gid,
+                viewer if is_org else owner,
+                f"Gist {g}",
+                g % 2 == 0,
+                BASE_TS + g * 7200,
+                {"hello.py": 21},
+            )
         )
     account = Account(
         spec=spec,
@@ -355,8 +365,9 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
     repo.topics = rng.sample(["backup", "python", "aws", "git", "cli", "demo"], rng.randint(0, 3))
     repo.hooks_access = 200 if repo.kind in ("full", "lfs") or rng.random() < 0.7 else 404
     if repo.hooks_access == 200 and rng.random() < 0.6:
-        repo.hooks = [Hook(nid(), ["push", "pull_request"], "https://ci.example.com/hook",
-                           repo.created + 100)]
+        repo.hooks = [
+            Hook(nid(), ["push", "pull_request"], "https://ci.example.com/hook", repo.created + 100)
+        ]
     repo.labels = [
         Label(nid(), name, color, desc, default)
         for name, color, desc, default in [
@@ -367,8 +378,14 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
         ]
     ]
     repo.milestones = [
-        Milestone(nid(), n, f"Milestone {n}", "closed" if n == 1 else "open",
-                  repo.created + n * 500, people[0])
+        Milestone(
+            nid(),
+            n,
+            f"Milestone {n}",
+            "closed" if n == 1 else "open",
+            repo.created + n * 500,
+            people[0],
+        )
         for n in range(1, 1 + (2 if repo.kind == "full" else rng.randint(0, 2)))
     ]
     if t.empty:
@@ -385,13 +402,18 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
             clock += 3600
             closed = rng.random() < 0.4
             issue = Issue(
-                number=number, id=nid(), title=f"Issue {number} in {repo.name}",
-                body=f"Steps to reproduce {number}.", user=rng.choice(people),
-                state="closed" if closed else "open", created=clock,
+                number=number,
+                id=nid(),
+                title=f"Issue {number} in {repo.name}",
+                body=f"Steps to reproduce {number}.",
+                user=rng.choice(people),
+                state="closed" if closed else "open",
+                created=clock,
                 closed=clock + 7200 if closed else None,
                 labels=rng.sample([lb.name for lb in repo.labels], rng.randint(0, 2)),
                 milestone=rng.choice(repo.milestones).number
-                if repo.milestones and rng.random() < 0.5 else None,
+                if repo.milestones and rng.random() < 0.5
+                else None,
             )
             _conversation(issue, rng, nid, people)
             repo.issues.append(issue)
@@ -409,22 +431,40 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
             base_sha = t.commits[commits[0]].parents[0] if commits else t.branches[t.default_branch]
             pull = PullInfo(branch, t.branches[branch], base_sha, state == "merged", commits)
             issue = Issue(
-                number=number, id=nid(), title=f"Pull request {number}: {branch}",
-                body=f"Implements {branch}.", user=rng.choice(people),
-                state="closed" if closed else "open", created=clock,
-                closed=clock + 5000 if closed else None, labels=[], milestone=None, pull=pull,
+                number=number,
+                id=nid(),
+                title=f"Pull request {number}: {branch}",
+                body=f"Implements {branch}.",
+                user=rng.choice(people),
+                state="closed" if closed else "open",
+                created=clock,
+                closed=clock + 5000 if closed else None,
+                labels=[],
+                milestone=None,
+                pull=pull,
             )
             _conversation(issue, rng, nid, people)
             for r in range(rng.randint(1, 2)):
-                review = Review(nid(), rng.choice(people), ("APPROVED", "COMMENTED",
-                                "CHANGES_REQUESTED")[r % 3], f"Review {r}", pull.head_sha,
-                                clock + 600 + r)
+                review = Review(
+                    nid(),
+                    rng.choice(people),
+                    ("APPROVED", "COMMENTED", "CHANGES_REQUESTED")[r % 3],
+                    f"Review {r}",
+                    pull.head_sha,
+                    clock + 600 + r,
+                )
                 pull.reviews.append(review)
                 for c in range(rng.randint(0, 2)):
                     pull.review_comments.append(
-                        ReviewComment(nid(), review.id, review.user, f"Nit {c}",
-                                      f"features/{branch.replace('feature-', 'f')}.txt",
-                                      pull.head_sha, clock + 700 + c)
+                        ReviewComment(
+                            nid(),
+                            review.id,
+                            review.user,
+                            f"Nit {c}",
+                            f"features/{branch.replace('feature-', 'f')}.txt",
+                            pull.head_sha,
+                            clock + 700 + c,
+                        )
                     )
             repo.issues.append(issue)
 
@@ -438,26 +478,46 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
 
     if spec.releases and t.tags and (repo.kind == "full" or rng.random() < 0.6):
         for k, (tag, sha) in enumerate(sorted(t.tags.items())[-2:]):
-            rel = Release(nid(), tag, f"Release {tag}", sha, clock + 9000 + k, k == 1 and
-                          rng.random() < 0.3)
+            rel = Release(
+                nid(), tag, f"Release {tag}", sha, clock + 9000 + k, k == 1 and rng.random() < 0.3
+            )
             for a in range(1 if repo.kind != "full" else 2):
-                rel.assets.append(Asset(nid(), f"{repo.name}-{tag}-{a}.bin",
-                                        rng.randint(1000, 50_000), "application/octet-stream",
-                                        f"{repo.full_name}:{tag}:{a}".encode(), clock + 9100))
+                rel.assets.append(
+                    Asset(
+                        nid(),
+                        f"{repo.name}-{tag}-{a}.bin",
+                        rng.randint(1000, 50_000),
+                        "application/octet-stream",
+                        f"{repo.full_name}:{tag}:{a}".encode(),
+                        clock + 9100,
+                    )
+                )
             repo.releases.append(rel)
 
 
 def _conversation(issue: Issue, rng: random.Random, nid, people: list[User]) -> None:
     for c in range(rng.randint(0, 3)):
         issue.comments.append(
-            Comment(nid(), rng.choice(people), f"Comment {c} on #{issue.number}",
-                    issue.created + 60 * (c + 1))
+            Comment(
+                nid(),
+                rng.choice(people),
+                f"Comment {c} on #{issue.number}",
+                issue.created + 60 * (c + 1),
+            )
         )
     if issue.labels:
-        issue.events.append(Event(nid(), "labeled", issue.user, issue.created + 5,
-                                  label=issue.labels[0]))
+        issue.events.append(
+            Event(nid(), "labeled", issue.user, issue.created + 5, label=issue.labels[0])
+        )
     if issue.milestone is not None:
-        issue.events.append(Event(nid(), "milestoned", issue.user, issue.created + 6,
-                                  milestone=f"Milestone {issue.milestone}"))
+        issue.events.append(
+            Event(
+                nid(),
+                "milestoned",
+                issue.user,
+                issue.created + 6,
+                milestone=f"Milestone {issue.milestone}",
+            )
+        )
     if issue.state == "closed":
         issue.events.append(Event(nid(), "closed", rng.choice(people), issue.closed or 0))

@@ -76,8 +76,9 @@ class Urls:
             "site_admin": False,
         }
 
-    def public_user(self, u: User, public_repos: int, gists: int, followers: int,
-                    following: int) -> dict[str, Any]:
+    def public_user(
+        self, u: User, public_repos: int, gists: int, followers: int, following: int
+    ) -> dict[str, Any]:
         return {
             **self.simple_user(u),
             "name": u.name or u.login,
@@ -96,8 +97,15 @@ class Urls:
             "updated_at": "2020-01-01T00:00:00Z",
         }
 
-    def private_user(self, u: User, public_repos: int, private_repos: int, gists: int,
-                     followers: int, following: int) -> dict[str, Any]:
+    def private_user(
+        self,
+        u: User,
+        public_repos: int,
+        private_repos: int,
+        gists: int,
+        followers: int,
+        following: int,
+    ) -> dict[str, Any]:
         return {
             **self.public_user(u, public_repos, gists, followers, following),
             "user_view_type": "private",
@@ -107,8 +115,7 @@ class Urls:
             "disk_usage": 1024,
             "collaborators": 0,
             "two_factor_authentication": True,
-            "plan": {"name": "pro", "space": 976562499, "private_repos": 9999,
-                     "collaborators": 0},
+            "plan": {"name": "pro", "space": 976562499, "private_repos": 9999, "collaborators": 0},
         }
 
     def organization(self, u: User, public_repos: int, private_repos: int) -> dict[str, Any]:
@@ -128,10 +135,7 @@ class Urls:
             "avatar_url": f"{w}/avatars/u/{u.id}",
             "description": f"The {u.login} organization",
             "name": u.name,
-            "company": None,
             "blog": "",
-            "location": None,
-            "email": None,
             "twitter_username": None,
             "is_verified": False,
             "has_organization_projects": True,
@@ -234,8 +238,13 @@ class Urls:
             "open_issues": sum(1 for i in r.issues if i.state == "open"),
             "watchers": r.id % 13,
             "default_branch": r.default_branch,
-            "permissions": {"admin": admin, "maintain": admin, "push": admin, "triage": True,
-                            "pull": True},
+            "permissions": {
+                "admin": admin,
+                "maintain": admin,
+                "push": admin,
+                "triage": True,
+                "pull": True,
+            },
         }
         if full:
             d["network_count"] = 0
@@ -249,8 +258,13 @@ class Urls:
                 d["organization"] = self.simple_user(r.owner)
             if r.fork:
                 upstream = Repo(
-                    id=r.id + 7, owner=User("upstream", 42), name=r.name, kind="upstream",
-                    template=r.template, private=False, description="Upstream",
+                    id=r.id + 7,
+                    owner=User("upstream", 42),
+                    name=r.name,
+                    kind="upstream",
+                    template=r.template,
+                    private=False,
+                    description="Upstream",
                     created=r.created - 86400,
                 )
                 d["parent"] = self.repository(upstream, admin=False)
@@ -312,7 +326,6 @@ class Urls:
             "user": self.simple_user(i.user),
             "labels": labels,
             "state": i.state,
-            "state_reason": ("completed" if i.state == "closed" and not i.pull else None),
             "locked": False,
             "active_lock_reason": None,
             "assignee": None,
@@ -329,6 +342,8 @@ class Urls:
             "timeline_url": f"{base}/timeline",
             "performed_via_github_app": None,
         }
+        if i.state == "closed" and not i.pull:
+            d["state_reason"] = "completed"  # omitted otherwise: the schema's enum has no null
         if i.pull:
             pbase = f"{self.api}/repos/{r.full_name}/pulls/{i.number}"
             d["draft"] = False
@@ -415,10 +430,20 @@ class Urls:
             "assignees": [],
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": {"label": f"{r.owner.login}:{p.head_branch}", "ref": p.head_branch,
-                     "sha": p.head_sha, "user": self.simple_user(r.owner), "repo": repo_json},
-            "base": {"label": f"{r.owner.login}:{r.default_branch}", "ref": r.default_branch,
-                     "sha": p.base_sha, "user": self.simple_user(r.owner), "repo": repo_json},
+            "head": {
+                "label": f"{r.owner.login}:{p.head_branch}",
+                "ref": p.head_branch,
+                "sha": p.head_sha,
+                "user": self.simple_user(r.owner),
+                "repo": repo_json,
+            },
+            "base": {
+                "label": f"{r.owner.login}:{r.default_branch}",
+                "ref": r.default_branch,
+                "sha": p.base_sha,
+                "user": self.simple_user(r.owner),
+                "repo": repo_json,
+            },
             "_links": {
                 "self": {"href": base},
                 "html": {"href": html},
@@ -475,12 +500,10 @@ class Urls:
             "html_url": html,
             "pull_request_url": pr,
             "author_association": "MEMBER",
-            "_links": {"self": {"href": url}, "html": {"href": html},
-                       "pull_request": {"href": pr}},
+            "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pr}},
             "reactions": self._reactions(url),
             "start_line": None,
             "original_start_line": None,
-            "start_side": None,
             "line": 1,
             "original_line": 1,
             "side": "RIGHT",
@@ -504,14 +527,23 @@ class Urls:
                 "message": c.message,
                 "tree": {"sha": c.tree, "url": f"{base}/git/trees/{c.tree}"},
                 "comment_count": 0,
-                "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                                 "payload": None, "verified_at": None},
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": None,
+                },
             },
-            "author": None,
-            "committer": None,
+            # Commit emails match no account here; the schema's form of "no user" is {}.
+            "author": {},
+            "committer": {},
             "parents": [
-                {"sha": p, "url": f"{base}/commits/{p}",
-                 "html_url": f"{self.web}/{r.full_name}/commit/{p}"}
+                {
+                    "sha": p,
+                    "url": f"{base}/commits/{p}",
+                    "html_url": f"{self.web}/{r.full_name}/commit/{p}",
+                }
                 for p in c.parents
             ],
         }
@@ -607,8 +639,10 @@ class Urls:
                 "required_approving_review_count": 1,
                 "require_last_push_approval": False,
             },
-            "enforce_admins": {"url": f"{url}/enforce_admins",
-                               "enabled": r.protected.get(branch, False)},
+            "enforce_admins": {
+                "url": f"{url}/enforce_admins",
+                "enabled": r.protected.get(branch, False),
+            },
             "required_linear_history": {"enabled": False},
             "allow_force_pushes": {"enabled": False},
             "allow_deletions": {"enabled": False},

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import hmac
 import io
@@ -36,8 +37,9 @@ ANON_LIMIT = 60
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, docs: str = DOCS,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, docs: str = DOCS, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"message": message, "documentation_url": docs, "status": str(status)}
@@ -70,8 +72,14 @@ class Caller:
 class StandInState:
     """Shared, lock-protected server state (budgets, log) plus the account."""
 
-    def __init__(self, account: Account, tokens: dict[str, Caller], git_root: Path,
-                 lfs_root: Path, faults: Faults) -> None:
+    def __init__(
+        self,
+        account: Account,
+        tokens: dict[str, Caller],
+        git_root: Path,
+        lfs_root: Path,
+        faults: Faults,
+    ) -> None:
         self.account = account
         self.tokens = tokens
         self.git_root = git_root
@@ -137,8 +145,9 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, addr: tuple[str, int], state: StandInState,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, addr: tuple[str, int], state: StandInState, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.state = state
         self.tls = tls
         super().__init__(addr, Handler)
@@ -160,7 +169,9 @@ class Server(ThreadingHTTPServer):
 
 
 _GIT_PATH = re.compile(r"^/(?P<repo>(?:gist/[^/]+|[^/]+/[^/]+?)\.git)(?P<rest>/.*)?$")
-_REPO_SUB = re.compile(r"^/(?:repos/(?P<o>[^/]+)/(?P<n>[^/]+)|repositories/(?P<id>\d+))(?P<sub>/.*)?$")
+_REPO_SUB = re.compile(
+    r"^/(?:repos/(?P<o>[^/]+)/(?P<n>[^/]+)|repositories/(?P<id>\d+))(?P<sub>/.*)?$"
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -205,8 +216,13 @@ class Handler(BaseHTTPRequestHandler):
             self._pending_log = None
         super().send_response(code, message)
 
-    def send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-             content_type: str = "application/json; charset=utf-8") -> None:
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> None:
         self.send_response(status)
         hdrs = {"Content-Type": content_type, **(headers or {})}
         for k, v in hdrs.items():
@@ -315,16 +331,21 @@ class Handler(BaseHTTPRequestHandler):
 
         fault = st.faults.take(("server_error",), "api", logical)
         if fault:
-            body = {"message": "Server Error"} if fault.status == 500 else {
-                "message": "Service Unavailable" if fault.status == 503 else "Bad Gateway"}
+            body = (
+                {"message": "Server Error"}
+                if fault.status == 500
+                else {"message": "Service Unavailable" if fault.status == 503 else "Bad Gateway"}
+            )
             return self.send_json(fault.status, body, {**common, **self.rate_headers(budget)})
         fault = st.faults.take(("too_many", "secondary"), "api", logical)
         if fault:
             hdrs = {**common, **self.rate_headers(budget)}
             if fault.retry_after is not None:
                 hdrs["Retry-After"] = str(fault.retry_after)
-            body = {"message": SECONDARY_MESSAGE.format(request_id=request_id),
-                    "documentation_url": SECONDARY_DOCS}
+            body = {
+                "message": SECONDARY_MESSAGE.format(request_id=request_id),
+                "documentation_url": SECONDARY_DOCS,
+            }
             return self.send_json(fault.status, body, hdrs)
         reset = st.faults.primary_exhausted()
         if reset is not None or budget.used >= budget.limit:
@@ -333,10 +354,15 @@ class Handler(BaseHTTPRequestHandler):
             hdrs["X-RateLimit-Used"] = str(budget.limit)
             if reset is not None:
                 hdrs["X-RateLimit-Reset"] = str(int(reset) + 1)
-            who = (f"user ID {st.account.users[caller.login.lower()].id}" if caller.login
-                   else self.client_address[0])
-            body = {"message": f"API rate limit exceeded for {who}.",
-                    "documentation_url": PRIMARY_DOCS}
+            who = (
+                f"user ID {st.account.users[caller.login.lower()].id}"
+                if caller.login
+                else self.client_address[0]
+            )
+            body = {
+                "message": f"API rate limit exceeded for {who}.",
+                "documentation_url": PRIMARY_DOCS,
+            }
             return self.send_json(403, body, hdrs)
 
         try:
@@ -377,8 +403,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, json.dumps(obj).encode(), headers)
         return status
 
-    def paginate(self, prefix: str, path: str, query: dict[str, str],
-                 page: Page) -> tuple[list[Any], str | None]:
+    def paginate(
+        self, prefix: str, path: str, query: dict[str, str], page: Page
+    ) -> tuple[list[Any], str | None]:
         try:
             per_page = int(query.get("per_page", 30))
         except ValueError:
@@ -391,7 +418,7 @@ class Handler(BaseHTTPRequestHandler):
         total = len(page.items)
         last = max(1, -(-total // per_page))
         chunk = page.items[(n - 1) * per_page : n * per_page]
-        base = (self.state.urls.api if prefix else self.state.urls.web)  # type: ignore[union-attr]
+        base = self.state.urls.api if prefix else self.state.urls.web  # type: ignore[union-attr]
         link_path = page.link_path or path
 
         def url(p: int) -> str:
@@ -422,18 +449,31 @@ class Handler(BaseHTTPRequestHandler):
                 f"token:{caller.token}" if caller.token else f"ip:{self.client_address[0]}",
                 CORE_LIMIT if caller.token else ANON_LIMIT,
             )
-            core = {"limit": b.limit, "remaining": max(0, b.limit - b.used), "reset": b.reset,
-                    "used": b.used, "resource": "core"}
+            core = {
+                "limit": b.limit,
+                "remaining": max(0, b.limit - b.used),
+                "reset": b.reset,
+                "used": b.used,
+                "resource": "core",
+            }
 
             def other(limit: int, resource: str) -> dict[str, Any]:
-                return {"limit": limit, "remaining": limit, "reset": b.reset, "used": 0,
-                        "resource": resource}
+                return {
+                    "limit": limit,
+                    "remaining": limit,
+                    "reset": b.reset,
+                    "used": 0,
+                    "resource": resource,
+                }
 
             return {
-                "resources": {"core": core, "search": other(30, "search"),
-                              "graphql": other(5000, "graphql"),
-                              "integration_manifest": other(5000, "integration_manifest"),
-                              "code_search": other(10, "code_search")},
+                "resources": {
+                    "core": core,
+                    "search": other(30, "search"),
+                    "graphql": other(5000, "graphql"),
+                    "integration_manifest": other(5000, "integration_manifest"),
+                    "code_search": other(10, "code_search"),
+                },
                 "rate": core,
             }
         m = _REPO_SUB.match(path)
@@ -450,12 +490,17 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(401, "Requires authentication")
             v = acc.users[caller.login.lower()]  # type: ignore[union-attr]
             pub = [r for r in acc.repos if not r.private]
-            return u.private_user(v, len(pub) if v is acc.owner else 0,
-                                  len(acc.repos) - len(pub) if v is acc.owner else 0,
-                                  len(acc.gists), len(self.followers(v.login)),
-                                  len(self.following(v.login)))
-        m = re.match(r"^/(?:users/(?P<login>[^/]+)|user/(?P<uid>\d+)|user)(?P<sub>/[a-z_]+)?$",
-                     path)
+            return u.private_user(
+                v,
+                len(pub) if v is acc.owner else 0,
+                len(acc.repos) - len(pub) if v is acc.owner else 0,
+                len(acc.gists),
+                len(self.followers(v.login)),
+                len(self.following(v.login)),
+            )
+        m = re.match(
+            r"^/(?:users/(?P<login>[^/]+)|user/(?P<uid>\d+)|user)(?P<sub>/[a-z_]+)?$", path
+        )
         if m and (m.group("sub") or m.group("login")):
             if m.group("login"):
                 who = acc.users.get(m.group("login").lower())
@@ -469,12 +514,16 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, "Not Found")
             own = m.group("login") is None and m.group("uid") is None
             return self.user_resource(who, m.group("sub") or "", q, caller, own)
-        m = re.match(r"^/(?:orgs/(?P<login>[^/]+)|organizations/(?P<oid>\d+))(?P<sub>/repos)?$", path)
+        m = re.match(
+            r"^/(?:orgs/(?P<login>[^/]+)|organizations/(?P<oid>\d+))(?P<sub>/repos)?$", path
+        )
         if m:
             org = acc.owner
-            if org.type != "Organization" or (
-                m.group("login") and m.group("login").lower() != org.login.lower()
-            ) or (m.group("oid") and int(m.group("oid")) != org.id):
+            if (
+                org.type != "Organization"
+                or (m.group("login") and m.group("login").lower() != org.login.lower())
+                or (m.group("oid") and int(m.group("oid")) != org.id)
+            ):
                 raise HttpError(404, "Not Found")
             if not m.group("sub"):
                 pub = [r for r in acc.repos if not r.private]
@@ -489,8 +538,11 @@ class Handler(BaseHTTPRequestHandler):
                 visible = [r for r in visible if r.fork]
             elif kind == "sources":
                 visible = [r for r in visible if not r.fork]
-            return Page(visible, lambda r: u.repository(r, admin=caller.admin),
-                        f"/organizations/{org.id}/repos")
+            return Page(
+                visible,
+                lambda r: u.repository(r, admin=caller.admin),
+                f"/organizations/{org.id}/repos",
+            )
         if path == "/gists":
             if caller.token is None:
                 raise HttpError(401, "Requires authentication")
@@ -511,8 +563,9 @@ class Handler(BaseHTTPRequestHandler):
         acc = self.state.account
         return acc.following if login.lower() == acc.viewer.login.lower() else []
 
-    def user_resource(self, who: Any, sub: str, q: dict[str, str], caller: Caller,
-                      own: bool) -> Any:
+    def user_resource(
+        self, who: Any, sub: str, q: dict[str, str], caller: Caller, own: bool
+    ) -> Any:
         acc = self.state.account
         u = self.state.urls
         assert u is not None
@@ -521,8 +574,13 @@ class Handler(BaseHTTPRequestHandler):
         if sub == "":
             pub = [r for r in acc.repos if not r.private]
             n_pub = len(pub) if who is acc.owner else 0
-            return u.public_user(who, n_pub, sum(g.public for g in acc.gists) if viewer_is else 0,
-                                 len(self.followers(who.login)), len(self.following(who.login)))
+            return u.public_user(
+                who,
+                n_pub,
+                sum(g.public for g in acc.gists) if viewer_is else 0,
+                len(self.followers(who.login)),
+                len(self.following(who.login)),
+            )
         if sub == "/repos":
             if own:
                 visible = list(acc.repos) if caller.token else []
@@ -559,8 +617,9 @@ class Handler(BaseHTTPRequestHandler):
 
         def disabled_issues() -> None:
             if not r.has_issues:
-                raise HttpError(410, "Issues are disabled for this repo",
-                                "https://docs.github.com/v3/issues/")
+                raise HttpError(
+                    410, "Issues are disabled for this repo", "https://docs.github.com/v3/issues/"
+                )
 
         def find_issue(n: str, pull: bool | None = None) -> Any:
             issue = next((i for i in r.issues if str(i.number) == n), None)
@@ -613,8 +672,9 @@ class Handler(BaseHTTPRequestHandler):
                     return ("redirect", self.download_url(asset.id))
                 return u.asset(r, asset, author)
             if m.group(1) or m.group(4):
-                rel = next((x for x in r.releases if str(x.id) == m.group(1)
-                            or x.tag == m.group(4)), None)
+                rel = next(
+                    (x for x in r.releases if str(x.id) == m.group(1) or x.tag == m.group(4)), None
+                )
                 if rel is None:
                     raise HttpError(404, "Not Found")
                 if m.group(2):
@@ -629,17 +689,24 @@ class Handler(BaseHTTPRequestHandler):
         if sub == "/hooks":
             if not caller.admin or r.hooks_access != 200:
                 status = r.hooks_access if r.hooks_access != 200 else 404
-                raise HttpError(status, "Not Found" if status == 404
-                                else "Must have admin rights to Repository.")
+                raise HttpError(
+                    status,
+                    "Not Found" if status == 404 else "Must have admin rights to Repository.",
+                )
             return page(r.hooks, lambda h: u.hook(r, h))
         if sub == "/topics":
             return {"names": list(r.topics)}
         if sub == "/tags":
-            return page(sorted(r.tags.items(), reverse=True), lambda t: {
-                "name": t[0], "commit": {"sha": t[1], "url": f"{u.api}/repos/{r.full_name}/commits/{t[1]}"},
-                "zipball_url": f"{u.api}/repos/{r.full_name}/zipball/refs/tags/{t[0]}",
-                "tarball_url": f"{u.api}/repos/{r.full_name}/tarball/refs/tags/{t[0]}",
-                "node_id": render.node_id("Ref", t[0])})
+            return page(
+                sorted(r.tags.items(), reverse=True),
+                lambda t: {
+                    "name": t[0],
+                    "commit": {"sha": t[1], "url": f"{u.api}/repos/{r.full_name}/commits/{t[1]}"},
+                    "zipball_url": f"{u.api}/repos/{r.full_name}/zipball/refs/tags/{t[0]}",
+                    "tarball_url": f"{u.api}/repos/{r.full_name}/tarball/refs/tags/{t[0]}",
+                    "node_id": render.node_id("Ref", t[0]),
+                },
+            )
         m = re.match(r"^/branches(?:/(.+?)(/protection)?)?$", sub)
         if m:
             if m.group(1) is None:
@@ -656,14 +723,21 @@ class Handler(BaseHTTPRequestHandler):
                 if name not in r.protected:
                     raise HttpError(404, "Branch not protected")
                 return u.protection(r, name)
-            return {**u.branch(r, name, r.branches[name]), "_links": {
-                "self": f"{u.api}/repos/{r.full_name}/branches/{name}",
-                "html": f"{u.web}/{r.full_name}/tree/{name}"}}
+            return {
+                **u.branch(r, name, r.branches[name]),
+                "_links": {
+                    "self": f"{u.api}/repos/{r.full_name}/branches/{name}",
+                    "html": f"{u.web}/{r.full_name}/tree/{name}",
+                },
+            }
         if sub == "/commits":
             if r.empty:
                 raise HttpError(409, "Git Repository is empty.")
-            head = r.branches[q.get("sha", r.default_branch)] if q.get("sha", r.default_branch) \
-                in r.branches else None
+            head = (
+                r.branches[q.get("sha", r.default_branch)]
+                if q.get("sha", r.default_branch) in r.branches
+                else None
+            )
             if head is None:
                 raise HttpError(404, "No commit found for SHA: " + q.get("sha", ""))
             chain = []
@@ -690,7 +764,9 @@ class Handler(BaseHTTPRequestHandler):
         self.read_body()
         repo = self.state.account.repo(f"{owner}/{name}")
         token, present = self.credentials()
-        ok_token = present and token in self.state.tokens and not self.state.faults.is_revoked(token)
+        ok_token = (
+            present and token in self.state.tokens and not self.state.faults.is_revoked(token)
+        )
         rel = next((x for x in repo.releases if x.tag == tag), None) if repo else None
         asset = next((a for a in rel.assets if a.name == filename), None) if rel else None
         if asset is None or (repo.private and not ok_token):  # type: ignore[union-attr]
@@ -702,11 +778,17 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/_objects/release-assets/(\d+)$", path)
         found = self.state.account.asset(int(m.group(1))) if m else None
         expires = query.get("X-Expires", "0")
-        if not found or not hmac.compare_digest(
-            self.state.sign(f"{m.group(1)}:{expires}"), query.get("X-Signature", "")  # type: ignore[union-attr]
-        ) or int(expires) < time.time():
-            return self.send(403, b"<Error><Code>AccessDenied</Code></Error>",
-                             content_type="application/xml")
+        if (
+            not found
+            or not hmac.compare_digest(
+                self.state.sign(f"{m.group(1)}:{expires}"),
+                query.get("X-Signature", ""),  # type: ignore[union-attr]
+            )
+            or int(expires) < time.time()
+        ):
+            return self.send(
+                403, b"<Error><Code>AccessDenied</Code></Error>", content_type="application/xml"
+            )
         repo, asset = found
         logical = f"/repos/{repo.full_name}/releases/assets/{asset.id}"
         delay = self.state.faults.delay_ms("download", logical)
@@ -757,9 +839,13 @@ class Handler(BaseHTTPRequestHandler):
         if present:
             if token in self.state.tokens and not self.state.faults.is_revoked(token):
                 return self.state.tokens[token].login, True
-            self.send(401, b"Invalid username or token. Password authentication is not "
-                      b"supported for Git operations.\n",
-                      {"WWW-Authenticate": 'Basic realm="GitHub"'}, "text/plain")
+            self.send(
+                401,
+                b"Invalid username or token. Password authentication is not "
+                b"supported for Git operations.\n",
+                {"WWW-Authenticate": 'Basic realm="GitHub"'},
+                "text/plain",
+            )
             return None, False
         if private:
             self.send(401, b"", {"WWW-Authenticate": 'Basic realm="GitHub"'}, "text/plain")
@@ -772,8 +858,16 @@ class Handler(BaseHTTPRequestHandler):
         self._pending_log = "git"
         self._serve_git(target, private, logical, repo_path, rest, query, body)
 
-    def _serve_git(self, target: Path | None, private: bool, logical: str, repo_path: str,
-                   rest: str, query: str, body: bytes) -> int:
+    def _serve_git(
+        self,
+        target: Path | None,
+        private: bool,
+        logical: str,
+        repo_path: str,
+        rest: str,
+        query: str,
+        body: bytes,
+    ) -> int:
         st = self.state
         delay = st.faults.delay_ms("git", logical)
         if delay:
@@ -789,7 +883,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send(fault.status, b"Internal Server Error\n", content_type="text/plain")
             return fault.status
         cut = None
-        if rest.endswith("/git-upload-pack") and self.command == "POST":
+        if (
+            rest.endswith("/git-upload-pack")
+            and self.command == "POST"
+            and _wants_pack(body, self.headers.get("Content-Encoding"))
+        ):
             cut = st.faults.take(("cut_clone",), "git", logical)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -814,7 +912,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Encoding"):
             env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
         proc = subprocess.Popen(
-            [GIT_HTTP_BACKEND], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [GIT_HTTP_BACKEND],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
         writer = threading.Thread(target=_feed, args=(proc, body), daemon=True)
@@ -835,22 +936,18 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        sent = 0
-        budget = None
-        if cut:
-            budget = 1024  # at least the start of the pack, then the line goes dead
         try:
             while True:
                 chunk = proc.stdout.read1(65536)
                 if not chunk:
                     break
-                if budget is not None and sent + len(chunk) > budget:
-                    part = chunk[: max(1, budget - sent)]
+                if cut is not None:
+                    # Part of the pack, then the line goes dead mid-chunk.
+                    part = chunk[: max(1, int(len(chunk) * cut.fraction))]
                     self.wfile.write(b"%x\r\n" % len(chunk) + part)
                     self.cut()
                     return 599
                 self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-                sent += len(chunk)
             self.wfile.write(b"0\r\n\r\n")
         finally:
             proc.stdout.close()
@@ -868,19 +965,30 @@ class Handler(BaseHTTPRequestHandler):
             token, present = self.credentials()
             valid = present and token in st.tokens and not st.faults.is_revoked(token)
             if (present and not valid) or (private and not valid) or target is None:
-                hdr = {"LFS-Authenticate": 'Basic realm="GitHub"',
-                       "WWW-Authenticate": 'Basic realm="GitHub"'}
-                msg = {"message": "Bad credentials" if present else "Authentication required",
-                       "documentation_url": "https://docs.github.com/"}
+                hdr = {
+                    "LFS-Authenticate": 'Basic realm="GitHub"',
+                    "WWW-Authenticate": 'Basic realm="GitHub"',
+                }
+                msg = {
+                    "message": "Bad credentials" if present else "Authentication required",
+                    "documentation_url": "https://docs.github.com/",
+                }
                 if target is None and valid:
-                    return self.send(404, json.dumps({"message": "Not Found"}).encode(),
-                                     content_type="application/vnd.git-lfs+json")
-                return self.send(401, json.dumps(msg).encode(), hdr,
-                                 content_type="application/vnd.git-lfs+json")
+                    return self.send(
+                        404,
+                        json.dumps({"message": "Not Found"}).encode(),
+                        content_type="application/vnd.git-lfs+json",
+                    )
+                return self.send(
+                    401, json.dumps(msg).encode(), hdr, content_type="application/vnd.git-lfs+json"
+                )
             fault = st.faults.take(("server_error",), "git", logical)
             if fault:
-                return self.send(fault.status, b'{"message":"Server Error"}',
-                                 content_type="application/vnd.git-lfs+json")
+                return self.send(
+                    fault.status,
+                    b'{"message":"Server Error"}',
+                    content_type="application/vnd.git-lfs+json",
+                )
         # giftless stores under <org>/<repo>; our org paths are plain owner/name.
         environ = {
             "REQUEST_METHOD": self.command,
@@ -909,8 +1017,9 @@ class Handler(BaseHTTPRequestHandler):
             environ[key] = v
         captured: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
-                           ) -> Callable[[bytes], Any]:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
             captured["status"] = int(status.split()[0])
             captured["headers"] = headers
             return lambda data: None
@@ -925,6 +1034,16 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in captured["headers"] if k.lower() != "content-length"}
         ctype = headers.pop("Content-Type", "application/octet-stream")
         self.send(captured["status"], payload, headers, content_type=ctype)
+
+
+def _wants_pack(body: bytes, encoding: str | None) -> bool:
+    """Whether an upload-pack request asks for a pack (v2 ``command=fetch`` or v0 wants)."""
+    if encoding and encoding.lower() in ("gzip", "x-gzip"):
+        try:
+            body = gzip.decompress(body)
+        except OSError:
+            return True
+    return b"command=fetch" in body or b"want " in body
 
 
 def _feed(proc: subprocess.Popen, body: bytes) -> None:

@@ -21,8 +21,14 @@ from tests.standin.server import Caller, Server, StandInState, make_lfs_app
 class GitHubStandIn:
     """Context manager: generates the account under ``root`` and serves it until exit."""
 
-    def __init__(self, root: Path | str, account: AccountSpec | None = None, tls: bool = False,
-                 port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        account: AccountSpec | None = None,
+        tls: bool = False,
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.root = Path(root)
         self.spec = account or AccountSpec()
         self.tls = tls
@@ -45,10 +51,15 @@ class GitHubStandIn:
             self.account,
             {
                 self.token: Caller(self.token, self.login, True),
-                self.reader_token: Caller(self.reader_token, self.account.users[
-                    f"{self.spec.owner}-user-00".lower()].login, False),
+                self.reader_token: Caller(
+                    self.reader_token,
+                    self.account.users[f"{self.spec.owner}-user-00".lower()].login,
+                    False,
+                ),
             },
-            self.git_root, self.lfs_root, self.faults,
+            self.git_root,
+            self.lfs_root,
+            self.faults,
         )
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -62,8 +73,9 @@ class GitHubStandIn:
         web = f"{scheme}://{self._host}:{port}"
         self.state.urls = render.Urls(api=f"{web}/api/v3", web=web)
         self.state.lfs_app = make_lfs_app(self.lfs_root)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -135,8 +147,14 @@ class GitHubStandIn:
         repo = self.repository(full_name)
         if not repo.releases:
             raise ValueError(f"{full_name} has no release to attach an asset to")
-        asset = Asset(10**11 + len(self.account._assets), name, size,
-                      "application/octet-stream", f"{full_name}:{name}".encode(), BASE_TS)
+        asset = Asset(
+            10**11 + len(self.account._assets),
+            name,
+            size,
+            "application/octet-stream",
+            f"{full_name}:{name}".encode(),
+            BASE_TS,
+        )
         repo.releases[0].assets.append(asset)
         self.account.index()
         return asset
@@ -157,21 +175,24 @@ class GitHubStandIn:
                 when = BASE_TS + 10**7 + i * 60
                 msg = f"Generated content for {repo.full_name}"
                 sha = gitrepos.write_commit(dest, parent.tree, base, msg, when)
-                repo.extra_commits[sha] = CommitInfo(sha, parent.tree, (base,), "Stand In",
-                                                     "standin@example.com", when, msg)
+                repo.extra_commits[sha] = CommitInfo(
+                    sha, parent.tree, (base,), "Stand In", "standin@example.com", when, msg
+                )
                 repo.branches[repo.default_branch] = sha
                 gitrepos.set_ref(dest, f"refs/heads/{repo.default_branch}", sha)
                 for issue in repo.issues:
                     if issue.pull:
-                        gitrepos.set_ref(dest, f"refs/pull/{issue.number}/head",
-                                         issue.pull.head_sha)
+                        gitrepos.set_ref(
+                            dest, f"refs/pull/{issue.number}/head", issue.pull.head_sha
+                        )
             if repo.wiki is not None:
                 wdest = self.git_root / f"{repo.full_name}.wiki.git"
                 gitrepos.copy_template(repo.wiki, wdest)
                 head = repo.wiki.branches["master"]
                 tree = repo.wiki.commits[head].tree
-                sha = gitrepos.write_commit(wdest, tree, head, f"Wiki of {repo.full_name}",
-                                            BASE_TS + 2 * 10**7 + i)
+                sha = gitrepos.write_commit(
+                    wdest, tree, head, f"Wiki of {repo.full_name}", BASE_TS + 2 * 10**7 + i
+                )
                 gitrepos.set_ref(wdest, "refs/heads/master", sha)
             if repo.lfs:
                 store = self.lfs_root / repo.full_name
@@ -200,9 +221,12 @@ class GitHubStandIn:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
-            ]), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
@@ -210,9 +234,13 @@ class GitHubStandIn:
         tls_dir.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = tls_dir / "ca.pem", tls_dir / "key.pem"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         key_path.chmod(0o600)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert_path, key_path)
