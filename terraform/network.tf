@@ -64,6 +64,7 @@ resource "aws_route_table_association" "public" {
 }
 
 resource "aws_security_group" "task" {
+  #checkov:skip=CKV2_AWS_5:Attached at run time: the state machine passes it to ecs:RunTask (awsvpc network configuration), which checkov cannot see.
   count       = local.create_vpc ? 1 : 0
   name        = "${var.name}-task"
   description = "ghbackup tasks: no inbound, outbound HTTPS only (GitHub, ECR, S3, logs)"

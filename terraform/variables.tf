@@ -119,7 +119,7 @@ variable "kms_deletion_window_days" {
 variable "log_retention_days" {
   description = "Retention of every CloudWatch log group (task, functions, state machine)."
   type        = number
-  default     = 90
+  default     = 365
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
@@ -383,7 +383,7 @@ variable "lambda_zip_path" {
 }
 
 variable "default_selection" {
-  description = "Defaults the validate step applies to every execution input (DEFAULT_INPUT), e.g. {\"accounts\" = [\"my-login\"]}."
+  description = "Defaults the validate step applies to every execution input (DEFAULT_INPUT), e.g. { users = [\"my-login\"] } (see workflow/input.schema.json)."
   type        = any
   default     = {}
 

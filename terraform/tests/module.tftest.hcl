@@ -200,7 +200,7 @@ run "task_runs_as_non_root_with_read_only_root_and_secret_credentials" {
     error_message = "The task must log with awslogs."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this.arn && aws_cloudwatch_log_group.task.retention_in_days == 90
+    condition     = aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this.arn && aws_cloudwatch_log_group.task.retention_in_days == 365
     error_message = "The task log group must be KMS-encrypted with a retention."
   }
   assert {
@@ -279,7 +279,7 @@ run "functions_share_one_zip_and_follow_the_design_contract" {
     error_message = "The function environment must match docs/design.md."
   }
   assert {
-    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 90 && g.kms_key_id == aws_kms_key.this.arn])
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == aws_kms_key.this.arn])
     error_message = "Function log groups must be encrypted and have a retention."
   }
 }

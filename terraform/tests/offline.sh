@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Offline tier of the terraform tests (`make tf-test`): fmt, init + validate of the module and
+# the example, `terraform test` with a mocked provider, and checkov. No network: providers come
+# from the filesystem mirror baked into the machine image.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+module_dir="$(dirname "$here")"
+repo_root="$(dirname "$module_dir")"
+mirror="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
+checkov="${CHECKOV:-$repo_root/.venv/bin/checkov}"
+failures=0
+
+pass() { printf 'PASS %s\n' "$1"; }
+fail() { printf 'FAIL %s\n' "$1"; failures=$((failures + 1)); }
+die() { printf 'FAIL %s\n' "$1" >&2; exit 1; }
+
+# --- What must be present: say what is missing, never skip silently ----------------------
+command -v terraform >/dev/null 2>&1 \
+  || die "terraform is not on PATH: install terraform >= 1.11 (see terraform/README.md)"
+[ -d "$mirror/registry.terraform.io/hashicorp/aws" ] \
+  || die "AWS provider mirror missing: expected $mirror/registry.terraform.io/hashicorp/aws (hashicorp/aws 5.100.x); set TF_PROVIDER_MIRROR to its folder"
+[ -x "$checkov" ] \
+  || die "checkov not found at $checkov: run 'make install' (it is in the test extras)"
+lambda_zip="$repo_root/build/lambda/ghbackup-lambda.zip"
+[ -f "$lambda_zip" ] \
+  || die "Lambda zip missing: $lambda_zip (run 'make package')"
+
+workdir="$(mktemp -d)"
+trap 'rm -rf "$workdir"' EXIT
+cat >"$workdir/cli.tfrc" <<CFG
+disable_checkpoint = true
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/*/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/*/*"]
+  }
+}
+CFG
+export TF_CLI_CONFIG_FILE="$workdir/cli.tfrc"
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+# Keep .terraform/ and lock files out of the source tree.
+export TF_DATA_DIR
+
+step() { # step NAME LOG COMMAND...
+  local name="$1" log="$2"
+  shift 2
+  local started=$SECONDS
+  if "$@" >"$log" 2>&1; then
+    pass "$name ($((SECONDS - started)) s)"
+  else
+    fail "$name ($((SECONDS - started)) s)"
+    sed 's/^/    /' "$log"
+  fi
+}
+
+step "terraform fmt -check -recursive" "$workdir/fmt.log" \
+  terraform -chdir="$module_dir" fmt -check -recursive -diff
+
+for dir in "$module_dir" "$module_dir/examples/complete"; do
+  label="${dir#"$repo_root"/}"
+  TF_DATA_DIR="$workdir/data-$(echo "$label" | tr '/' '_')"
+  step "terraform init ($label)" "$workdir/init.log" \
+    terraform -chdir="$dir" init -backend=false -input=false
+  step "terraform validate ($label)" "$workdir/validate.log" \
+    terraform -chdir="$dir" validate -no-color
+done
+
+TF_DATA_DIR="$workdir/data-terraform"
+test_log="$workdir/test.log"
+started=$SECONDS
+if terraform -chdir="$module_dir" test -no-color >"$test_log" 2>&1; then
+  pass "terraform test: $(grep -E '^Success!' "$test_log") ($((SECONDS - started)) s)"
+else
+  fail "terraform test ($((SECONDS - started)) s)"
+  sed 's/^/    /' "$test_log"
+fi
+
+checkov_log="$workdir/checkov.log"
+started=$SECONDS
+if BC_SKIP_MAPPING=TRUE "$checkov" -d "$module_dir" --framework terraform --skip-download \
+  --compact --quiet >"$checkov_log" 2>&1; then
+  pass "checkov: $(grep -E 'Passed checks' "$checkov_log") ($((SECONDS - started)) s)"
+else
+  fail "checkov ($((SECONDS - started)) s)"
+  sed 's/^/    /' "$checkov_log"
+fi
+
+if [ "$failures" -eq 0 ]; then
+  echo "PASS terraform offline tests"
+else
+  echo "FAIL terraform offline tests: $failures step(s) failed"
+  exit 1
+fi
