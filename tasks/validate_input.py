@@ -1,7 +1,8 @@
 """Lambda: check the execution input and merge it over the configured defaults.
 
 Event ``{"run_id": <execution name>, "input": <execution input>}``; result
-``{"run_id", "selection"}``. A bad input raises InvalidInput (the ASL error name) whose
+``{"run_id", "selection"}``. It records no metrics (a rejected input fails the execution,
+which Step Functions counts already), so it has no Metrics decorator. A bad input raises InvalidInput (the ASL error name) whose
 message names the field.
 """
 
@@ -10,19 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from workflow.execution_input import normalise_input, parse_defaults
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics(namespace="ghbackup")
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Validate ``event["input"]``; return the normalised selection for the list step."""
     run_id = str(event.get("run_id", ""))

@@ -192,7 +192,7 @@ def deploy(
         "POWERTOOLS_SERVICE_NAME": "ghbackup",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
     code = _empty_zip()
     function_arns = {}
@@ -338,6 +338,9 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> list[Path]:
         for entry in page.get("Contents", []):
             target = out_dir / entry["Key"].rsplit("/", 1)[-1]
             partial = target.with_name(target.name + ".partial")
+            if entry.get("StorageClass") in ("GLACIER", "DEEP_ARCHIVE"):
+                # As on AWS, an archived object must be restored before it can be read.
+                s3.restore_object(Bucket=bucket, Key=entry["Key"], RestoreRequest={"Days": 1})
             s3.download_file(bucket, entry["Key"], str(partial))
             partial.replace(target)
             exported.append(target)
@@ -448,6 +451,10 @@ def run_local(
                 "notification": notification,
                 "path": state_path(history["events"]),
                 "history": history["events"],
+                "iterations": [
+                    {**iteration, "path": state_path(iteration["events"])}
+                    for iteration in moto_fixes.iteration_histories(run_id)
+                ],
                 "files": [str(path) for path in files],
             }
     finally:

@@ -458,6 +458,7 @@ def fix_ecs_runs_processes() -> None:
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
     original_run_task = EC2ContainerServiceBackend.run_task
+    original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
     original_status = Task.last_status
     original_build_sync_resolver = StateTaskServiceEcs._build_sync_resolver
 
@@ -465,23 +466,37 @@ def fix_ecs_runs_processes() -> None:
         tasks = original_run_task(self, *args, **kwargs)
         for task in tasks:
             _start_task_process(task.task_arn, task.overrides)
+            task._local_status = "RUNNING"
         return tasks
 
-    def _get_last_status(self: Any) -> str:
-        with _tasks_lock:
-            local = self.task_arn in _tasks
-        if not local:
-            return original_status.fget(self)
-        status, code, reason = _task_state(self.task_arn)
+    def _refresh(task: Any) -> None:
+        # Before the response is serialised: containers come before lastStatus in the shape.
+        status, code, reason = _task_state(task.task_arn)
+        task._local_status = status
         if status == "STOPPED":
-            self.desired_status = "STOPPED"
-            self.stopped_reason = reason or "Essential container in task exited"
-            self.stop_code = "EssentialContainerExited"
-            for container in self.containers:
+            task.desired_status = "STOPPED"
+            task.stopped_reason = reason or "Essential container in task exited"
+            task.stop_code = "EssentialContainerExited"
+            for container in task.containers:
                 container.last_status = "STOPPED"
                 container.exitCode = code
                 container.reason = reason or None
-        return status
+        else:
+            for container in task.containers:
+                container.last_status = "RUNNING"
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> list[Any]:
+        described = original_describe_tasks(self, cluster_str, tasks)
+        for task in described:
+            with _tasks_lock:
+                local = task.task_arn in _tasks
+            if local:
+                _refresh(task)
+        return described
+
+    def _get_last_status(self: Any) -> str:
+        local_status = getattr(self, "_local_status", None)
+        return local_status if local_status is not None else original_status.fget(self)
 
     def _build_sync_resolver(self: Any, env: Any, resource_runtime_part: Any,
                              normalised_parameters: dict, state_credentials: Any) -> Any:  # fmt: skip
@@ -521,6 +536,7 @@ def fix_ecs_runs_processes() -> None:
 
     def patch() -> None:
         EC2ContainerServiceBackend.run_task = run_task
+        EC2ContainerServiceBackend.describe_tasks = describe_tasks
         Task.last_status = property(_get_last_status, original_status.fset)
         StateTaskServiceEcs._build_sync_resolver = _build_sync_resolver
 
@@ -606,6 +622,56 @@ def fix_retry_clock() -> None:
     _once("retry_clock", patch)
 
 
+# --- 9. Histories of Distributed Map iterations ------------------------------------------
+# On AWS each item of a Distributed Map is a child execution with its own history. moto runs
+# them as frames sharing one event manager (not the parent's) and exposes no way to list
+# them, so the path an item took (retries, the Catch) is invisible. Give each iteration its
+# own event history, as a child execution has, and keep it by execution name.
+
+_iteration_histories: dict[str, list[dict[str, Any]]] = {}
+_iteration_lock = threading.Lock()
+
+
+def iteration_histories(execution_name: str) -> list[dict[str, Any]]:
+    """``[{"index": n, "events": [...]}]`` for every Map item the execution ran."""
+    with _iteration_lock:
+        return sorted(_iteration_histories.get(execution_name, []), key=lambda i: i["index"])
+
+
+def fix_record_map_iterations() -> None:
+    """Keep the event history of every Distributed Map iteration, by execution name."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import (
+        EventHistoryContext,
+        EventManager,
+    )
+
+    original = DistributedItemProcessorWorker._eval_job
+
+    def _eval_job(self: Any, env: Any, job: Any) -> None:
+        # Concurrent iterations share one event manager; give each its own history, as a
+        # child execution has on AWS.
+        env.event_manager = EventManager()
+        env.event_history_context = EventHistoryContext.of_program_start()
+        try:
+            original(self, env=env, job=job)
+        finally:
+            events = env.event_manager.get_event_history()
+            name = env.states.context_object.context_object_data["Execution"]["Name"]
+            with _iteration_lock:
+                _iteration_histories.setdefault(name, []).append(
+                    {"index": job.job_index, "events": events}
+                )
+
+    def patch() -> None:
+        DistributedItemProcessorWorker._eval_job = _eval_job
+
+    _once("record_map_iterations", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -615,6 +681,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_ecs_runs_processes,
     fix_mock_test_cases,
     fix_retry_clock,
+    fix_record_map_iterations,
 )
 
 
