@@ -248,12 +248,17 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
         events = cap.client.list_optional(f"{base}/issues/events")
         if events.present:
             for event in events.value:
-                number = (event.get("issue") or {}).get("number")
+                # The repository-wide listing embeds the issue in each event; the per-issue
+                # listing (python-github-backup's event_data) does not: store the latter form.
+                event = dict(event)
+                number = (event.pop("issue", None) or {}).get("number")
                 if isinstance(number, int):
                     events_by_number[number].append(event)
         else:
             cap.skip("issue_events", events.reason or "unavailable")
 
+    for group in (*comments_by_number.values(), *events_by_number.values()):
+        group.sort(key=_chronological)
     for issue in issues:
         number = issue.get("number")
         record = dict(issue)
@@ -278,6 +283,8 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
                 review_comments[number].append(comment)
     else:
         cap.skip("pull_review_comments", listing.reason or "unavailable")
+    for group in review_comments.values():
+        group.sort(key=_chronological)
     for pull in pulls:
         number = pull.get("number")
         record = dict(pull)
@@ -422,6 +429,13 @@ def _capture_account(cap: _Capture) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _chronological(obj: dict[str, Any]) -> int:
+    """Order of the per-issue and per-pull listings: GitHub documents them as ascending by
+    id, which is not always the order of created_at."""
+    number = obj.get("id")
+    return number if isinstance(number, int) else 0
 
 
 def _number_from_url(url: Any) -> int | None:

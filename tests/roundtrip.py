@@ -55,6 +55,16 @@ def served(gh: Any, path: str, **params: Any) -> Any:
     return items
 
 
+def served_or_empty(gh: Any, path: str, **params: Any) -> Any:
+    """Like ``served``, but a resource the stand-in answers 410 Gone for (disabled) is []."""
+    try:
+        return served(gh, path, **params)
+    except requests.HTTPError as exc:
+        if exc.response is not None and exc.response.status_code == 410:
+            return []
+        raise
+
+
 def assert_repository_round_trips(gh: Any, restored: Path, full_name: str) -> None:
     """Refs, fsck, LFS objects, wiki refs and metadata JSON equal to the source."""
     owner, name = full_name.split("/")
@@ -99,7 +109,7 @@ def assert_repository_round_trips(gh: Any, restored: Path, full_name: str) -> No
         assert saved.pop("commit_data") == served(
             gh, f"repos/{full_name}/pulls/{pull['number']}/commits"
         )
-        assert saved.pop("comment_regular_data") == served(
+        assert saved.pop("comment_regular_data") == served_or_empty(
             gh, f"repos/{full_name}/issues/{pull['number']}/comments"
         )
         assert saved == pull

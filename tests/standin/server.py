@@ -631,6 +631,28 @@ class Handler(BaseHTTPRequestHandler):
             state = q.get("state", "open")
             return items if state == "all" else [i for i in items if i.state == state]
 
+        # Repository-wide listings (GitHub: "List issue comments / issue events / review
+        # comments for a repository"): every issue's (and pull's) items in one paginated list.
+        if sub in ("/issues/comments", "/pulls/comments"):
+            if sub == "/issues/comments":
+                disabled_issues()
+                pairs = [(i, c) for i in r.issues for c in i.comments]
+                render_one = u.issue_comment
+            else:
+                pairs = [(i, c) for i in r.issues if i.pull for c in i.pull.review_comments]
+                render_one = u.review_comment
+            pairs.sort(key=lambda ic: ic[1].id, reverse=q.get("direction") == "desc")
+            return page(pairs, lambda ic: render_one(r, ic[0], ic[1]))
+        if sub == "/issues/events":
+            disabled_issues()
+            pairs = sorted(((i, e) for i in r.issues for e in i.events), key=lambda ie: -ie[1].id)
+
+            def event_with_issue(ie: Any) -> Any:
+                event = u.issue_event(r, ie[0], ie[1])
+                event["issue"] = u.issue(r, ie[0])
+                return event
+
+            return page(pairs, event_with_issue)
         m = re.match(r"^/issues(?:/(\d+)(/comments|/events)?)?$", sub)
         if m:
             disabled_issues()
