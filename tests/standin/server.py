@@ -256,7 +256,11 @@ class Handler(BaseHTTPRequestHandler):
                 user, _, password = base64.b64decode(value.strip()).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return None, True
-            return (password or user), True
+            # GitHub accepts the token as the password (x-access-token:TOKEN) or, in the
+            # OAuth form python-github-backup uses, as the user with "x-oauth-basic".
+            if password in ("", "x-oauth-basic"):
+                return user, True
+            return password, True
         return None, True
 
     def route(self) -> None:
