@@ -430,3 +430,19 @@ run "ephemeral_storage_above_200_gib_is_refused" {
   }
   expect_failures = [var.ephemeral_storage_gib]
 }
+
+run "the_real_workflow_definition_renders_with_every_placeholder_filled" {
+  command = apply
+  variables {
+    # null: the module's own path, workflow/state_machine.asl.json.
+    state_machine_definition_path = null
+  }
+  assert {
+    condition     = !strcontains(aws_sfn_state_machine.this.definition, "$${") && can(jsondecode(aws_sfn_state_machine.this.definition))
+    error_message = "workflow/state_machine.asl.json must render to JSON with no placeholder left."
+  }
+  assert {
+    condition     = strcontains(aws_sfn_state_machine.this.definition, aws_ecs_task_definition.backup.arn) && strcontains(aws_sfn_state_machine.this.definition, aws_lambda_function.this["finalize"].arn)
+    error_message = "The rendered definition must name the task definition and the functions."
+  }
+}
