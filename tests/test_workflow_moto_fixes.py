@@ -1,0 +1,403 @@
+"""Each fix in workflow/moto_fixes.py, proven on a small state machine.
+
+Every test here fails when its fix stops applying (moto moved the patched code, changed the
+behaviour, or is not the pinned version); the ``stock moto`` tests fail when moto itself no
+longer has the gap, i.e. when the fix can go.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import boto3
+import pytest
+
+import moto
+from workflow import moto_fixes
+from workflow.local_aws import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, start_local_aws
+from workflow.local_runner import ROLE_NAME, _local_only_environment, deploy
+
+pytestmark = pytest.mark.integration
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
+_names = itertools.count()
+
+
+def test_moto_is_the_version_the_fixes_were_verified_against(monkeypatch):
+    assert moto.__version__ == moto_fixes.EXPECTED_MOTO_VERSION == "5.2.5"
+    moto_fixes.check_moto_version()
+    monkeypatch.setattr(moto, "__version__", "5.2.6")
+    with pytest.raises(moto_fixes.MotoVersionMismatch, match="verified against moto 5.2.5"):
+        moto_fixes.apply_all()
+
+
+@pytest.fixture(scope="module")
+def aws():
+    local = start_local_aws()
+    try:
+        with _local_only_environment(local):
+            deployment = deploy(local, github_api_url="http://127.0.0.1:9", token="unused")
+            moto_fixes.set_retry_delay_scale(0.0)
+            yield local, deployment
+    finally:
+        moto_fixes.set_retry_delay_scale(1.0)
+        moto_fixes.configure_container(None)
+        local.stop()
+
+
+def _client(local, service):
+    return boto3.client(
+        service,
+        endpoint_url=local.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _run(local, definition: dict, execution_input: dict | None = None, timeout: float = 60):
+    sfn = _client(local, "stepfunctions")
+    name = f"fix-test-{next(_names)}"
+    arn = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
+    )["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name=name, input=json.dumps(execution_input or {})
+    )["executionArn"]
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution did not finish"
+        time.sleep(0.2)
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    return described, events
+
+
+def _ecs_parameters(deployment) -> dict:
+    p = deployment.placeholders
+    return {
+        "Cluster": p["cluster_arn"],
+        "TaskDefinition": p["task_definition_arn"],
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "Subnets": p["subnet_ids"].split(","),
+                "SecurityGroups": [p["security_group_ids"]],
+            }
+        },
+        "Overrides": {
+            "ContainerOverrides": [
+                {"Name": "engine", "Environment": [{"Name": "ATTEMPTS_FILE", "Value.$": "$.file"}]}
+            ]
+        },
+    }
+
+
+def _container(script: str) -> moto_fixes.LocalContainer:
+    return moto_fixes.LocalContainer(command=[sys.executable, "-c", textwrap.dedent(script)])
+
+
+FAIL_ON_FIRST_ATTEMPT = """
+    import os, pathlib, sys
+    path = pathlib.Path(os.environ["ATTEMPTS_FILE"])
+    attempts = int(path.read_text() or 0) + 1 if path.exists() else 1
+    path.write_text(str(attempts))
+    sys.exit(1 if attempts == 1 else 0)
+"""
+
+
+def test_ecs_run_task_parameters_and_response_are_converted(aws):
+    local, deployment = aws
+    moto_fixes.configure_container(_container("pass"))
+    definition = {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask",
+                "Parameters": _ecs_parameters(deployment),
+                "End": True,
+            }
+        },
+    }
+    described, _ = _run(local, definition, {"file": "/dev/null"})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["Tasks"][0]["ClusterArn"].endswith("cluster/ghbackup")
+
+
+def test_aws_sdk_parameters_are_converted(aws):
+    local, deployment = aws
+    definition = {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ecs:describeClusters",
+                "Parameters": {"Clusters": [deployment.placeholders["cluster_arn"]]},
+                "End": True,
+            }
+        },
+    }
+    described, _ = _run(local, definition)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["Clusters"][0]["ClusterName"] == "ghbackup"
+
+
+def test_sync_task_fails_on_a_non_zero_exit_and_its_retry_succeeds(aws, tmp_path):
+    local, deployment = aws
+    moto_fixes.configure_container(_container(FAIL_ON_FIRST_ATTEMPT))
+    attempts = tmp_path / "attempts"
+    definition = {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": _ecs_parameters(deployment),
+                "Retry": [
+                    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 2}
+                ],
+                "End": True,
+            }
+        },
+    }
+    described, events = _run(local, definition, {"file": str(attempts)})
+    # Without the retry fix the 2nd attempt reports States.Timeout although it succeeded.
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    assert attempts.read_text() == "2"
+    failures = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert [f["error"] for f in failures] == ["States.TaskFailed"]
+    assert json.loads(failures[0]["cause"])["Containers"][0]["ExitCode"] == 1
+
+
+def test_sync_task_runs_the_container_process_and_waits_for_it(aws, tmp_path):
+    local, deployment = aws
+    moto_fixes.configure_container(
+        _container(
+            """
+            import os, pathlib, time
+            time.sleep(1.5)
+            pathlib.Path(os.environ["ATTEMPTS_FILE"]).write_text("ran")
+            """
+        )
+    )
+    definition = {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": _ecs_parameters(deployment),
+                "End": True,
+            }
+        },
+    }
+    marker = tmp_path / "marker"
+    described, _ = _run(local, definition, {"file": str(marker)})
+    assert described["status"] == "SUCCEEDED"
+    # The override environment reached the process, and .sync waited until it exited.
+    assert marker.read_text() == "ran"
+    output = json.loads(described["output"])
+    assert output["LastStatus"] == "STOPPED" and output["Containers"][0]["ExitCode"] == 0
+
+
+STATES_ERROR_MACHINE = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "StartAt": "Fail like a task",
+                "States": {
+                    "Fail like a task": {"Type": "Fail", "ErrorPath": "$.error", "Cause": "x"}
+                },
+            },
+            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_states_error_leaving_a_map_iteration_is_caught_by_name(aws):
+    local, _ = aws
+    described, events = _run(local, STATES_ERROR_MACHINE, {"items": [{"error": "States.TaskFailed"}]})
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert entered[-1] == "Caught"
+
+
+def test_fail_state_re_raises_a_states_error(aws):
+    local, _ = aws
+    definition = {
+        "StartAt": "Fail",
+        "States": {"Fail": {"Type": "Fail", "ErrorPath": "$.Error", "CausePath": "$.Cause"}},
+    }
+    described, _ = _run(local, definition, {"Error": "States.TaskFailed", "Cause": "why"})
+    assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed")
+    assert described["cause"].endswith("why")
+
+
+def test_lambda_runs_the_python_handler_and_its_error_class_is_the_error_name(aws):
+    local, deployment = aws
+    definition = {
+        "StartAt": "Validate",
+        "States": {
+            "Validate": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": deployment.placeholders["validate_function_arn"],
+                    "Payload": {"run_id": "r", "input.$": "$"},
+                },
+                "OutputPath": "$.Payload",
+                "End": True,
+            }
+        },
+    }
+    described, _ = _run(local, definition, {"orgs": ["acme"]})
+    assert json.loads(described["output"]) == {"run_id": "r", "selection": {"orgs": ["acme"]}}
+    described, _ = _run(local, definition, {"colour": "red"})
+    assert described["status"] == "FAILED"
+    assert described["error"] == "InvalidInput"
+    assert "unknown field 'colour'" in json.loads(described["cause"])["errorMessage"]
+
+
+def test_retry_waits_go_through_the_scalable_clock(aws):
+    local, _ = aws
+    definition = {
+        "StartAt": "Fail",
+        "States": {
+            "Fail": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "ghbackup-local", "Key": "missing"},
+                "Retry": [
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "IntervalSeconds": 30,
+                        "MaxAttempts": 1,
+                        "JitterStrategy": "NONE",
+                    }
+                ],
+                "End": True,
+            }
+        },
+    }
+    before = len(moto_fixes.retry_delays())
+    started = time.monotonic()
+    described, _ = _run(local, definition)
+    assert described["status"] == "FAILED"
+    assert time.monotonic() - started < 10
+    assert moto_fixes.retry_delays()[before:] == [30]
+
+
+def test_distributed_map_iterations_keep_their_own_history(aws):
+    local, _ = aws
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 3,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "First",
+                    "States": {
+                        "First": {"Type": "Wait", "Seconds": 1, "Next": "Second"},
+                        "Second": {"Type": "Pass", "End": True},
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    described, _ = _run(local, definition, {"items": [1, 2, 3]})
+    assert described["status"] == "SUCCEEDED"
+    name = described["name"]
+    histories = moto_fixes.iteration_histories(name)
+    assert [h["index"] for h in histories] == [0, 1, 2]
+    for history in histories:
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+        assert entered == ["First", "Second"]
+
+
+def test_a_bad_definition_does_not_poison_the_next_one(aws):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    with pytest.raises(Exception, match="nosuch"):
+        AmazonStateLanguageParser.parse(json.dumps(_POISON))
+    AmazonStateLanguageParser.parse(json.dumps(_JSONPATH))
+
+
+_POISON = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "A",
+    "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::nosuch:thing", "End": True}},
+}
+_JSONPATH = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y"}, "End": True}}}
+
+
+def _stock_moto(script: str) -> str:
+    """Run ``script`` in a fresh interpreter where no fix is applied."""
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=120
+    )
+    return run.stdout + run.stderr
+
+
+def test_stock_moto_still_lets_one_bad_definition_poison_the_next():
+    output = _stock_moto(
+        f"""
+        import json
+        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+        for definition in ({json.dumps(_POISON)!r}, {json.dumps(_JSONPATH)!r}):
+            try:
+                AmazonStateLanguageParser.parse(definition)
+                print("PARSED")
+            except Exception as error:
+                print("FAILED", type(error).__name__)
+        """
+    )
+    assert output.split() == ["FAILED", "RecognitionException", "FAILED", "ValueError"]
+
+
+def test_stock_moto_still_rejects_states_errors_as_custom_names():
+    output = _stock_moto(
+        """
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+            iteration_worker,
+        )
+        try:
+            iteration_worker.CustomErrorName(error_name="States.TaskFailed")
+            print("ACCEPTED")
+        except ValueError:
+            print("REJECTED")
+        """
+    )
+    assert output.strip() == "REJECTED"
+
+
+def test_stock_moto_still_skips_integration_casing_and_echoes_lambda():
+    output = _stock_moto(
+        """
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+        params = {"Cluster": "c"}
+        StateTaskService._normalise_parameters(None, params)
+        print("CASING", sorted(params))
+        backend = LambdaSimpleBackend("us-east-1", "123456789012")
+        print("LAMBDA", backend.invoke("f", None, '{"a": 1}', {}, {}).decode())
+        """
+    )
+    assert "CASING ['Cluster']" in output
+    assert 'LAMBDA {"a": 1}' in output
