@@ -121,6 +121,7 @@ def start_local_aws(port: int = 0) -> LocalAWS:
         os.environ["MOTO_PORT"] = str(bound_port)
         try:
             requests.post(f"{endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+            moto_fixes.forget_runs()
             # Before any state machine exists: machines created earlier live in the backend
             # that does not execute.
             requests.post(

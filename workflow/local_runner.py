@@ -330,9 +330,10 @@ def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> list[Path]:
+def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Download runs/<run_id>/* into out_dir; return {key: {"path", "storage_class"}}."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    exported = []
+    exported = {}
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"runs/{run_id}/")
     for page in pages:
         for entry in page.get("Contents", []):
@@ -343,7 +344,10 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> list[Path]:
                 s3.restore_object(Bucket=bucket, Key=entry["Key"], RestoreRequest={"Days": 1})
             s3.download_file(bucket, entry["Key"], str(partial))
             partial.replace(target)
-            exported.append(target)
+            exported[entry["Key"]] = {
+                "path": str(target),
+                "storage_class": entry.get("StorageClass", "STANDARD"),
+            }
     return exported
 
 
@@ -369,7 +373,8 @@ def run_local(
     have a result (succeeded or failed), ``failed`` of them failed. The result holds
     ``status`` (the execution's), ``summary`` (the published run summary, parsed),
     ``notification`` (subject, message, attributes), ``path`` (states entered, in order),
-    ``error``/``cause`` of a failed execution and the exported ``files``.
+    ``iterations`` (each Map item's path and events), ``error``/``cause`` of a failed
+    execution, the exported ``files`` and ``objects`` (S3 key -> path, storage class).
     """
     run_id = run_id or default_run_id()
     out_dir = Path(out_dir)
@@ -441,7 +446,7 @@ def run_local(
                 watcher.report(
                     counts.get("total", 0), counts.get("failed", 0), counts.get("total", 0)
                 )
-            files = _export_run(s3, deployment.bucket, run_id, out_dir)
+            exported = _export_run(s3, deployment.bucket, run_id, out_dir)
             return {
                 "run_id": run_id,
                 "status": described["status"],
@@ -455,7 +460,8 @@ def run_local(
                     {**iteration, "path": state_path(iteration["events"])}
                     for iteration in moto_fixes.iteration_histories(run_id)
                 ],
-                "files": [str(path) for path in files],
+                "files": [entry["path"] for entry in exported.values()],
+                "objects": exported,
             }
     finally:
         moto_fixes.configure_container(None)

@@ -371,6 +371,12 @@ def add_task_observer(observer: Callable[[str, str], None]) -> None:
     _task_observers.append(observer)
 
 
+def remove_task_observer(observer: Callable[[str, str], None]) -> None:
+    """Stop calling an observer added with add_task_observer."""
+    if observer in _task_observers:
+        _task_observers.remove(observer)
+
+
 def _override_environment(overrides: Mapping[str, Any] | None) -> dict[str, str]:
     environment: dict[str, str] = {}
     for container in (overrides or {}).get("containerOverrides", []) or []:
@@ -636,6 +642,14 @@ def iteration_histories(execution_name: str) -> list[dict[str, Any]]:
     """``[{"index": n, "events": [...]}]`` for every Map item the execution ran."""
     with _iteration_lock:
         return sorted(_iteration_histories.get(execution_name, []), key=lambda i: i["index"])
+
+
+def forget_runs() -> None:
+    """Drop registered mock test cases and recorded iteration histories (moto's reset
+    forgets the executions they belong to)."""
+    _mock_test_cases.clear()
+    with _iteration_lock:
+        _iteration_histories.clear()
 
 
 def fix_record_map_iterations() -> None:

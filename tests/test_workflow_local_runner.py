@@ -1,0 +1,191 @@
+"""The state machine on the local runner: the MockConfigFile test cases and real tasks.
+
+Every test asserts the path taken (states entered, in order, top level and inside each Map
+item), not only the final status.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from workflow import moto_fixes
+from workflow.local_runner import run_local
+
+pytestmark = pytest.mark.integration
+
+MOCK_CONFIG = Path(__file__).parent / "workflow" / "mock_config.json"
+RUN_ID = "mock-run"  # the run id the mocked responses in mock_config.json name
+FAKE_CONTAINER = [sys.executable, "-m", "tests.workflow.fake_container"]
+
+VALIDATE = "Validate the execution input"
+LIST = "List the items to back up"
+CHOICE = "Is there anything to back up?"
+MAP = "Back up each item"
+FINALIZE = "Finalize the run"
+PUBLISH = "Publish the run summary"
+DONE = "The run is finished"
+NOTIFY_FAILED = "Notify that the run failed"
+FAILED = "The run failed"
+CONTAINER = "Back up the item in a container"
+RECORD_FAILED = "Record the item as failed"
+
+
+def _items(*names: str) -> dict[str, bytes]:
+    items = [{"kind": "repository", "full_name": name} for name in names]
+    return {f"staging/{RUN_ID}/items.json": json.dumps(items).encode()}
+
+
+def _run(tmp_path, test_case: str | None, execution_input=None, items=(), **kwargs):
+    return run_local(
+        execution_input if execution_input is not None else {},
+        out_dir=tmp_path / "out",
+        github_api_url="http://127.0.0.1:9",
+        run_id=RUN_ID,
+        mock_config=MOCK_CONFIG if test_case else None,
+        test_case=test_case,
+        staged_objects=_items(*items),
+        retry_delay_scale=0.0,
+        container_command=FAKE_CONTAINER,
+        **kwargs,
+    )
+
+
+def _errors(events, event_type="TaskFailed"):
+    key = event_type[0].lower() + event_type[1:] + "EventDetails"
+    return [e[key]["error"] for e in events if e["type"] == event_type]
+
+
+def test_happy_path(tmp_path):
+    result = _run(tmp_path, "HappyPath", items=("acme/one", "acme/two"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    assert [i["path"] for i in result["iterations"]] == [[CONTAINER], [CONTAINER]]
+    assert result["status"] == "SUCCEEDED"
+    assert result["notification"]["attributes"] == {"status": "SUCCEEDED", "run_id": RUN_ID}
+    assert result["summary"]["counts"] == {"total": 2, "succeeded": 2, "failed": 0}
+    # Mocked: no container process ran.
+    assert not (tmp_path / "out" / "logs" / RUN_ID).exists() or not any(
+        (tmp_path / "out" / "logs" / RUN_ID).iterdir()
+    )
+
+
+def test_one_repository_fails_after_retries(tmp_path):
+    result = _run(tmp_path, "OneRepositoryFailsAfterRetries", items=("acme/broken",))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER, RECORD_FAILED]
+    assert _errors(iteration["events"]) == ["States.TaskFailed"] * 3  # first try + 2 retries
+    assert result["status"] == "SUCCEEDED"
+    assert result["notification"]["attributes"]["status"] == "PARTIAL"
+    assert result["summary"]["failed"][0]["item_key"] == "repository/acme/broken"
+
+
+def test_listing_fails(tmp_path):
+    result = _run(tmp_path, "ListingFails", items=("acme/one",))
+    assert result["path"] == [VALIDATE, LIST, NOTIFY_FAILED, FAILED]
+    assert _errors(result["history"]) == ["GitHubUnavailable"] * 3
+    assert (result["status"], result["error"]) == ("FAILED", "GitHubUnavailable")
+    assert result["notification"]["attributes"]["status"] == "FAILED"
+    assert "GitHubUnavailable" in result["notification"]["message"]
+    assert result["iterations"] == []
+
+
+def test_empty_account_goes_straight_to_finalize(tmp_path):
+    result = _run(tmp_path, "EmptyAccount")
+    assert result["path"] == [VALIDATE, LIST, CHOICE, FINALIZE, PUBLISH, DONE]
+    assert result["status"] == "SUCCEEDED"
+    assert result["summary"]["counts"]["total"] == 0
+
+
+def test_malformed_input_fails_at_validation(tmp_path):
+    result = _run(tmp_path, "MalformedInput", execution_input={"repositories": "not-a-list"})
+    assert result["path"] == [VALIDATE, NOTIFY_FAILED, FAILED]
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidInput")
+
+
+def test_finalize_fails(tmp_path):
+    result = _run(tmp_path, "FinalizeFails", items=("acme/one", "acme/two"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, NOTIFY_FAILED, FAILED]
+    assert _errors(result["history"]) == ["StorageError"] * 3
+    assert (result["status"], result["error"]) == ("FAILED", "StorageError")
+    assert result["notification"]["subject"] == f"ghbackup run {RUN_ID} FAILED"
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "message"),
+    [
+        ({"repositories": "not-a-list"}, "repositories: 'not-a-list' is not of type 'array'"),
+        ({"orgs": ["acme"], "colour": "blue"}, "unknown field 'colour'"),
+    ],
+)
+def test_bad_input_fails_the_execution_at_validation_naming_the_field(
+    tmp_path, monkeypatch, execution_input, message
+):
+    monkeypatch.setenv("GITHUB_TOKEN", "not-used-before-validation")
+    result = _run(tmp_path, None, execution_input=execution_input)
+    assert result["path"] == [VALIDATE, NOTIFY_FAILED, FAILED]
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidInput")
+    assert message in json.loads(result["cause"])["errorMessage"]
+    assert message in result["notification"]["message"]
+
+
+def test_real_tasks_one_failing_item_makes_the_run_partial(tmp_path):
+    """Validate and Finalize run for real, each item is a container process (a stand-in
+    for the engine); only the listing is mocked, so no GitHub is needed."""
+    progress = []
+    result = _run(
+        tmp_path,
+        "RealTasksListMocked",
+        execution_input={"orgs": ["acme"]},
+        items=("acme/one", "acme/two", "acme/broken"),
+        progress=lambda *counts: progress.append(counts),
+    )
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    paths = sorted(tuple(i["path"]) for i in result["iterations"])
+    assert paths == [(CONTAINER,), (CONTAINER,), (CONTAINER, RECORD_FAILED)]
+    assert result["status"] == "SUCCEEDED"
+    summary = result["summary"]
+    assert (summary["status"], summary["counts"]) == (
+        "PARTIAL",
+        {"total": 3, "succeeded": 2, "failed": 1},
+    )
+    assert summary["failed"][0]["item_key"] == "repository/acme/broken"
+    assert result["notification"]["attributes"]["status"] == "PARTIAL"
+    archive_key = f"runs/{RUN_ID}/ghbackup-{RUN_ID}.zip"
+    assert result["objects"][archive_key]["storage_class"] == "GLACIER"
+    with zipfile.ZipFile(result["objects"][archive_key]["path"]) as archive:
+        assert archive.testzip() is None
+        assert {n.split("/")[1] for n in archive.namelist()} == {"one", "two"}
+    assert Path(result["objects"][f"runs/{RUN_ID}/manifest.json"]["path"]).exists()
+    assert progress[-1] == (3, 1, 3)
+    # 3 processes for the broken item (first try + 2 retries), one for each of the others.
+    assert len(list((tmp_path / "out" / "logs" / RUN_ID).iterdir())) == 5
+
+
+def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_CONTAINER_SECONDS", "1.5")
+    peaks: list[int] = []
+    lock = threading.Lock()
+
+    def observe(task_arn: str, event: str) -> None:
+        with lock:
+            peaks.append(moto_fixes.running_task_count())
+
+    moto_fixes.add_task_observer(observe)
+    try:
+        result = _run(
+            tmp_path,
+            "RealTasksListMocked",
+            items=("acme/a", "acme/b", "acme/c", "acme/d", "acme/e"),
+            max_concurrency=2,
+        )
+    finally:
+        moto_fixes.remove_task_observer(observe)
+    assert result["summary"]["counts"]["succeeded"] == 5
+    assert len(peaks) == 5
+    assert max(peaks) == 2
