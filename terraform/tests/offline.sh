@@ -81,8 +81,11 @@ fi
 
 checkov_log="$workdir/checkov.log"
 started=$SECONDS
+# terraform/tests holds test files, not infrastructure (and checkov's HCL parser times out on
+# the .tftest.hcl). A file checkov could not parse is a failure: it was not checked.
 if BC_SKIP_MAPPING=TRUE "$checkov" -d "$module_dir" --framework terraform --skip-download \
-  --compact --quiet >"$checkov_log" 2>&1; then
+  --skip-path 'terraform/tests' --compact --quiet >"$checkov_log" 2>&1 \
+  && ! grep -q 'Parsing errors' "$checkov_log"; then
   pass "checkov: $(grep -E 'Passed checks' "$checkov_log") ($((SECONDS - started)) s)"
 else
   fail "checkov ($((SECONDS - started)) s)"
