@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -160,7 +159,11 @@ def test_item_processor_never_fails_the_child_execution():
     assert item["ResultPath"] is None
     assert "LaunchType" not in task["Parameters"]
     assert task["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record the item as failed"}
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "Record the item as failed",
+        }
     ]
     retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
     assert {"States.TaskFailed", "ECS.AmazonECSException", "ECS.ClientException"} <= retried

@@ -15,10 +15,16 @@ from workflow.execution_input import SCHEMA_PATH, normalise_input, parse_default
     [
         ({"repositories": "not-a-list"}, "repositories: 'not-a-list' is not of type 'array'"),
         ({"colour": "blue"}, "unknown field 'colour'"),
-        ({"repositories": ["acme/ok", "no slash"]}, "repositories[1]: 'no slash' is not a valid name"),
+        (
+            {"repositories": ["acme/ok", "no slash"]},
+            "repositories[1]: 'no slash' is not a valid name",
+        ),
         ({"users": "octocat"}, "users: 'octocat' is not of type 'array'"),
         ({"skip_forks": "yes"}, "skip_forks: 'yes' is not of type 'boolean'"),
-        ({"include": "acme/(unclosed"}, "include: 'acme/(unclosed' is not a valid regular expression"),
+        (
+            {"include": "acme/(unclosed"},
+            "include: 'acme/(unclosed' is not a valid regular expression",
+        ),
         (["acme/one"], "input: ['acme/one'] is not of type 'object'"),
     ],
 )
@@ -40,7 +46,9 @@ def test_empty_input_means_the_defaults():
 
 
 def test_input_keys_replace_the_defaults():
-    merged = normalise_input({"orgs": ["other"], "gists": True}, {"orgs": ["acme"], "skip_forks": True})
+    merged = normalise_input(
+        {"orgs": ["other"], "gists": True}, {"orgs": ["acme"], "skip_forks": True}
+    )
     assert merged == {"orgs": ["other"], "gists": True, "skip_forks": True}
 
 

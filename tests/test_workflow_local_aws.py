@@ -40,11 +40,22 @@ def test_state_machines_are_executed(sfn):
     arn = sfn.create_state_machine(
         name="executes",
         definition=json.dumps(
-            {"StartAt": "Add", "States": {"Add": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, 1)"}, "End": True}}}
+            {
+                "StartAt": "Add",
+                "States": {
+                    "Add": {
+                        "Type": "Pass",
+                        "Parameters": {"sum.$": "States.MathAdd($.a, 1)"},
+                        "End": True,
+                    }
+                },
+            }
         ),
         roleArn=f"arn:aws:iam::123456789012:role/{ROLE_NAME}",
     )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, name="one", input='{"a": 41}')["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="one", input='{"a": 41}')[
+        "executionArn"
+    ]
     for _ in range(50):
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] != "RUNNING":
@@ -57,7 +68,10 @@ def test_state_machines_are_executed(sfn):
 def test_validate_state_machine_definition_answers_ok_and_fail(sfn):
     good = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
     assert sfn.validate_state_machine_definition(definition=json.dumps(good))["result"] == "OK"
-    bad = {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::nosuch:x", "End": True}}}
+    bad = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::nosuch:x", "End": True}},
+    }
     answer = sfn.validate_state_machine_definition(definition=json.dumps(bad))
     assert answer["result"] == "FAIL"
     assert "nosuch" in answer["diagnostics"][0]["message"]

@@ -15,9 +15,9 @@ import textwrap
 import time
 
 import boto3
+import moto
 import pytest
 
-import moto
 from workflow import moto_fixes
 from workflow.local_aws import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, start_local_aws
 from workflow.local_runner import ROLE_NAME, _local_only_environment, deploy
@@ -62,9 +62,9 @@ def _client(local, service):
 def _run(local, definition: dict, execution_input: dict | None = None, timeout: float = 60):
     sfn = _client(local, "stepfunctions")
     name = f"fix-test-{next(_names)}"
-    arn = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(
         stateMachineArn=arn, name=name, input=json.dumps(execution_input or {})
     )["executionArn"]
@@ -225,9 +225,13 @@ STATES_ERROR_MACHINE = {
 
 def test_states_error_leaving_a_map_iteration_is_caught_by_name(aws):
     local, _ = aws
-    described, events = _run(local, STATES_ERROR_MACHINE, {"items": [{"error": "States.TaskFailed"}]})
+    described, events = _run(
+        local, STATES_ERROR_MACHINE, {"items": [{"error": "States.TaskFailed"}]}
+    )
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
-    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
     assert entered[-1] == "Caught"
 
 
@@ -344,7 +348,10 @@ _POISON = {
     "StartAt": "A",
     "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::nosuch:thing", "End": True}},
 }
-_JSONPATH = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y"}, "End": True}}}
+_JSONPATH = {
+    "StartAt": "A",
+    "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y"}, "End": True}},
+}
 
 
 def _stock_moto(script: str) -> str:

@@ -49,7 +49,9 @@ def _describe(error: ValidationError) -> str:
 
 def validate_selection(data: Any, *, source: str = "input") -> dict[str, Any]:
     """Check one selection object; raise InvalidInput naming every bad field (one line)."""
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    errors = sorted(
+        _validator().iter_errors(data), key=lambda e: (list(e.absolute_path), e.message)
+    )
     problems = [_describe(error) for error in errors]
     if isinstance(data, dict):
         for name in REGEX_FIELDS:

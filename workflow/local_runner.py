@@ -34,7 +34,7 @@ from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError
 from workflow import moto_fixes
-from workflow.local_aws import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
+from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
 
 WORKFLOW_DIR = Path(__file__).resolve().parent
@@ -44,7 +44,7 @@ REPO_ROOT = WORKFLOW_DIR.parent
 STATE_MACHINE_NAME = "ghbackup"
 BUCKET = "ghbackup-local"
 TOPIC_NAME = "ghbackup-runs"
-TOKEN_PARAMETER = "/ghbackup/github-credentials"
+TOKEN_PARAMETER = "/ghbackup/github-credentials"  # noqa: S105 - a parameter name
 CONTAINER_NAME = "engine"
 ROLE_NAME = "ghbackup-local"
 FUNCTIONS = {
@@ -54,9 +54,16 @@ FUNCTIONS = {
 }
 # Settings the runner controls; anything else in the environment is left alone, except
 # these, which could point boto3 at a real account.
-_AWS_SELECTORS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
-                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")  # fmt: skip
+_AWS_SELECTORS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _POLL_SECONDS = 0.5
 
@@ -164,11 +171,35 @@ def deploy(
     """Create the resources Terraform creates, on the local AWS."""
     iam, s3, kms, sns, sqs, ssm, lam, ec2, ecs, sfn = (
         _client(local, name)
-        for name in ("iam", "s3", "kms", "sns", "sqs", "ssm", "lambda", "ec2", "ecs", "stepfunctions")
+        for name in (
+            "iam",
+            "s3",
+            "kms",
+            "sns",
+            "sqs",
+            "ssm",
+            "lambda",
+            "ec2",
+            "ecs",
+            "stepfunctions",
+        )
     )
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com",
-                                       "ecs-tasks.amazonaws.com"]}}]}  # fmt: skip
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {
+                    "Service": [
+                        "lambda.amazonaws.com",
+                        "states.amazonaws.com",
+                        "ecs-tasks.amazonaws.com",
+                    ]
+                },
+            }
+        ],
+    }
     role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))[
         "Role"
     ]["Arn"]
@@ -229,8 +260,12 @@ def deploy(
         cpu="1024",
         memory="2048",
         containerDefinitions=[
-            {"name": CONTAINER_NAME, "image": "ghbackup-engine:local", "memory": 2048,
-             "essential": True}  # fmt: skip
+            {
+                "name": CONTAINER_NAME,
+                "image": "ghbackup-engine:local",
+                "memory": 2048,
+                "essential": True,
+            }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
 
@@ -387,7 +422,7 @@ def run_local(
     if not token:
         if mocked is None:
             raise ConfigurationError("set GITHUB_TOKEN: the list step and the tasks need it")
-        token = "mock-token-unused"
+        token = "mock-token-unused"  # noqa: S105 - mocked runs never call GitHub
 
     local = start_local_aws()
     try:

@@ -138,8 +138,14 @@ def fix_sync_retry_timeout() -> None:
 
     original = StateTaskServiceCallback._eval_sync
 
-    def _eval_sync(self: Any, env: Any, sync_resolver: Any, timeout_seconds: Any,
-                   callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:  # fmt: skip
+    def _eval_sync(
+        self: Any,
+        env: Any,
+        sync_resolver: Any,
+        timeout_seconds: Any,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
         if self.resource.condition != ResourceCondition.WaitForTaskToken:
             callback_endpoint = None
         return original(
@@ -253,7 +259,11 @@ class LambdaContext:
 
 _lambda_lock = threading.Lock()
 # Handlers that the local runner allows to run in-process, by their Handler string.
-_allowed_handler_modules: set[str] = {"tasks.validate_input", "tasks.list_items", "tasks.finalize_run"}
+_allowed_handler_modules: set[str] = {
+    "tasks.validate_input",
+    "tasks.list_items",
+    "tasks.finalize_run",
+}
 
 
 @contextlib.contextmanager
@@ -307,8 +317,14 @@ def fix_lambda_runs_handlers() -> None:
     """Make moto's Docker-less Lambda call the function's Python handler in-process."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any,
-               headers: Any, response_headers: Any) -> bytes:  # fmt: skip
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
         function = self.get_function(function_name, qualifier)
         payload, function_error = invoke_in_process(function, body)
         if function_error:
@@ -504,8 +520,13 @@ def fix_ecs_runs_processes() -> None:
         local_status = getattr(self, "_local_status", None)
         return local_status if local_status is not None else original_status.fget(self)
 
-    def _build_sync_resolver(self: Any, env: Any, resource_runtime_part: Any,
-                             normalised_parameters: dict, state_credentials: Any) -> Any:  # fmt: skip
+    def _build_sync_resolver(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> Any:
         resolver = original_build_sync_resolver(
             self,
             env=env,
@@ -657,7 +678,6 @@ def fix_record_map_iterations() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
         DistributedItemProcessorWorker,
     )
-
     from moto.stepfunctions.parser.asl.eval.event.event_manager import (
         EventHistoryContext,
         EventManager,

@@ -24,12 +24,17 @@ from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_k
 
 def main() -> int:
     item = BackupItem.from_json(os.environ["BACKUP_ITEM"])
-    run_id, bucket, prefix = os.environ["RUN_ID"], os.environ["BACKUP_BUCKET"], os.environ["BACKUP_PREFIX"]
+    run_id, bucket, prefix = (
+        os.environ["RUN_ID"],
+        os.environ["BACKUP_BUCKET"],
+        os.environ["BACKUP_PREFIX"],
+    )
     started = datetime.now(UTC).isoformat()
     time.sleep(float(os.environ.get("FAKE_CONTAINER_SECONDS", "0")))
     s3 = boto3.client("s3")
-    result = ItemResult(item=item, status="succeeded", run_id=run_id, started_at=started,
-                        finished_at=started)
+    result = ItemResult(
+        item=item, status="succeeded", run_id=run_id, started_at=started, finished_at=started
+    )
     code = 0
     if "broken" in item.key:
         result.status, result.error_type, result.error = "failed", "GitHubError", "GET: 500"
@@ -44,8 +49,9 @@ def main() -> int:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         result.zip_key, result.zip_bytes = key, len(body)
         result.zip_sha256 = hashlib.sha256(body).hexdigest()
-    s3.put_object(Bucket=bucket, Key=item_result_key(prefix, item),
-                  Body=json.dumps(result.to_json()).encode())
+    s3.put_object(
+        Bucket=bucket, Key=item_result_key(prefix, item), Body=json.dumps(result.to_json()).encode()
+    )
     if code:
         print(f"GitHubError: {result.error}", file=sys.stderr)
     return code
