@@ -189,3 +189,28 @@ def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monke
     assert result["summary"]["counts"]["succeeded"] == 5
     assert len(peaks) == 5
     assert max(peaks) == 2
+
+
+def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
+    """Nothing mocked: the list Lambda reads the token from the SSM SecureString and asks
+    the stand-in, each item is ``python -m container.entrypoint``, Finalize builds the zip."""
+    monkeypatch.setenv("GITHUB_TOKEN", standin.token)
+    result = run_local(
+        {"orgs": [standin.owner]},
+        out_dir=tmp_path / "out",
+        github_api_url=standin.api_url,
+        run_id="run-e2e",
+        retry_delay_scale=0.0,
+    )
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    assert all(i["path"] == [CONTAINER] for i in result["iterations"])
+    summary = result["summary"]
+    assert summary["status"] == "SUCCEEDED", summary["failed"]
+    assert summary["counts"]["succeeded"] == summary["counts"]["total"] == 5
+    archive = result["objects"]["runs/run-e2e/ghbackup-run-e2e.zip"]
+    assert archive["storage_class"] == "GLACIER"
+    with zipfile.ZipFile(archive["path"]) as run_zip:
+        assert run_zip.testzip() is None
+        folders = {"/".join(name.split("/")[:2]) for name in run_zip.namelist()}
+    assert folders == set(standin.repository_names())
+    assert standin.token not in json.dumps(result, default=str)
