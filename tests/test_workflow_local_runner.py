@@ -214,3 +214,35 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
         folders = {"/".join(name.split("/")[:2]) for name in run_zip.namelist()}
     assert folders == set(standin.repository_names())
     assert standin.token not in json.dumps(result, default=str)
+
+
+def test_permanently_failing_repositories_make_the_run_partial_not_failed(
+    standin, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_TOKEN", standin.token)
+    monkeypatch.setenv("GHBACKUP_RETRY_ATTEMPTS", "1")  # the container gives up at once
+    names = standin.repository_names()
+    broken = sorted(names[:2])
+    for name in broken:
+        standin.fail_permanently(name)
+    result = run_local(
+        {"orgs": [standin.owner]},
+        out_dir=tmp_path / "out",
+        github_api_url=standin.api_url,
+        run_id="run-partial",
+        retry_delay_scale=0.0,
+    )
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    failed_paths = [i["path"] for i in result["iterations"] if RECORD_FAILED in i["path"]]
+    assert failed_paths == [[CONTAINER, RECORD_FAILED]] * 2
+    assert result["status"] == "SUCCEEDED"
+    summary = result["summary"]
+    assert summary["status"] == "PARTIAL"
+    assert sorted(f["item_key"] for f in summary["failed"]) == [f"repository/{n}" for n in broken]
+    assert all(f["error"] for f in summary["failed"])
+    assert result["notification"]["attributes"]["status"] == "PARTIAL"
+    with zipfile.ZipFile(
+        result["objects"]["runs/run-partial/ghbackup-run-partial.zip"]["path"]
+    ) as z:
+        folders = {"/".join(name.split("/")[:2]) for name in z.namelist()}
+    assert folders == set(names) - set(broken)

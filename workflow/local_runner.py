@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError
@@ -427,6 +428,9 @@ def run_local(
     local = start_local_aws()
     try:
         with _local_only_environment(local):
+            # Powertools keeps its SSM client (bound to an earlier server's port) and the
+            # values it read across invocations; a new local AWS starts from nothing.
+            parameters.clear_caches()
             deployment = deploy(
                 local,
                 github_api_url=github_api_url,
