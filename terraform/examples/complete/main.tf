@@ -1,5 +1,7 @@
 # A complete ghbackup deployment: copy this folder, set the variables, `terraform apply`.
 # Before applying, build the Lambda zip from the repository root: `make package`.
+# Copied elsewhere, point `source` at the module (a path, or
+# "git::https://<your clone>.git//terraform?ref=<tag>") and lambda_zip_path at the built zip.
 
 provider "aws" {
   region = var.region
@@ -26,6 +28,7 @@ module "ghbackup" {
   object_lock_mode    = var.object_lock_mode
   object_lock_days    = var.object_lock_days
   force_destroy       = var.force_destroy
+  lambda_zip_path     = var.lambda_zip_path
 
   # Optional: run the tasks in your own network instead of the minimal VPC the module creates.
   subnet_ids         = var.subnet_ids

@@ -131,6 +131,17 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "lambda_zip_path" {
+  description = "Path of the zip built by `make package`; null finds it in the repository the module comes from."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_zip_path == null || endswith(coalesce(var.lambda_zip_path, "-"), ".zip")
+    error_message = "lambda_zip_path must point at a .zip file."
+  }
+}
+
 variable "subnet_ids" {
   description = "Your subnets for the tasks; empty creates a minimal VPC."
   type        = list(string)
