@@ -43,5 +43,14 @@ tf-integration: package
 bench: install
 	$(PY) -m bench
 
+# Build the capture image and push it to the ECR repository the Terraform module created.
+# Needs docker and the aws CLI; AWS_REGION and ECR_REPOSITORY_URL (terraform output) set.
+IMAGE_TAG ?= $(shell git rev-parse --short HEAD)
+image:
+	@test -n "$(ECR_REPOSITORY_URL)" || { echo "set ECR_REPOSITORY_URL (terraform output -raw ecr_repository_url)"; exit 1; }
+	aws ecr get-login-password --region "$(AWS_REGION)" | docker login --username AWS --password-stdin "$${ECR_REPOSITORY_URL%%/*}"
+	docker build --platform linux/amd64 -f container/Dockerfile -t "$(ECR_REPOSITORY_URL):$(IMAGE_TAG)" .
+	docker push "$(ECR_REPOSITORY_URL):$(IMAGE_TAG)"
+
 clean:
 	rm -rf .venv build .cache backups
