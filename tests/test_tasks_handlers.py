@@ -1,0 +1,170 @@
+"""The Lambda handlers as thin adapters: credentials, the item list, metrics, the summary."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ghbackup.errors import ConfigurationError
+from ghbackup.records import BackupItem
+from workflow.moto_fixes import LambdaContext
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ghbackup")
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    with mock_aws():
+        yield
+
+
+def _context(name: str) -> LambdaContext:
+    return LambdaContext(
+        function_name=name,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{name}",
+        aws_request_id="request-1",
+    )
+
+
+def test_credentials_come_from_an_ssm_securestring(monkeypatch):
+    from tasks import list_items
+
+    boto3.client("ssm").put_parameter(
+        Name="/ghbackup/token", Value="ghp_fromssm123", Type="SecureString"
+    )
+    monkeypatch.setenv("GITHUB_CREDENTIALS_PARAMETER", "/ghbackup/token")
+    monkeypatch.delenv("GITHUB_CREDENTIALS_SECRET", raising=False)
+    assert list_items.load_credentials("https://api.github.com").token() == "ghp_fromssm123"
+
+
+def test_credentials_come_from_secrets_manager(monkeypatch):
+    from tasks import list_items
+
+    boto3.client("secretsmanager").create_secret(
+        Name="ghbackup/github", SecretString=json.dumps({"token": "ghp_fromsecret1"})
+    )
+    monkeypatch.delenv("GITHUB_CREDENTIALS_PARAMETER", raising=False)
+    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET", "ghbackup/github")
+    assert list_items.load_credentials("https://api.github.com").token() == "ghp_fromsecret1"
+
+
+def test_no_credentials_setting_is_a_configuration_error(monkeypatch):
+    from tasks import list_items
+
+    monkeypatch.delenv("GITHUB_CREDENTIALS_PARAMETER", raising=False)
+    monkeypatch.delenv("GITHUB_CREDENTIALS_SECRET", raising=False)
+    with pytest.raises(ConfigurationError, match="GITHUB_CREDENTIALS_PARAMETER"):
+        list_items.load_credentials("https://api.github.com")
+
+
+def test_list_handler_stores_the_items_and_returns_their_location(monkeypatch):
+    from tasks import list_items
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="backups")
+    monkeypatch.setattr(list_items, "s3", s3)
+    monkeypatch.setenv("BACKUP_BUCKET", "backups")
+    items = [
+        BackupItem(kind="repository", full_name="acme/one"),
+        BackupItem(kind="gist", id="abc123", owner="octocat"),
+    ]
+    seen = {}
+
+    def expand(client, selection):
+        seen["selection"] = selection
+        return items
+
+    monkeypatch.setattr(list_items, "load_credentials", lambda api_url: object())
+    monkeypatch.setattr(list_items.GitHubClient, "from_credentials", lambda url, creds: object())
+    monkeypatch.setattr(list_items, "expand_selection", expand)
+    result = list_items.handler(
+        {"run_id": "run-1", "selection": {"orgs": ["acme"]}}, _context("ghbackup-list-items")
+    )
+    assert result == {"bucket": "backups", "key": "staging/run-1/items.json", "count": 2}
+    stored = json.loads(s3.get_object(Bucket="backups", Key=result["key"])["Body"].read())
+    assert stored == [item.to_json() for item in items]
+
+
+def _finalize(monkeypatch):
+    from ghbackup.runarchive import RunSummary
+    from tasks import finalize_run
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="backups")
+    s3.put_object(
+        Bucket="backups",
+        Key="staging/run-1/items.json",
+        Body=json.dumps([{"kind": "repository", "full_name": "acme/one"}]).encode(),
+    )
+    monkeypatch.setattr(finalize_run, "s3", s3)
+    monkeypatch.setenv("BACKUP_BUCKET", "backups")
+    monkeypatch.setenv("RUN_ARCHIVE_STORAGE_CLASS", "DEEP_ARCHIVE")
+    calls = {}
+
+    def assemble(client, **kwargs):
+        calls.update(kwargs)
+        return RunSummary(
+            status="PARTIAL",
+            run_id="run-1",
+            counts={"total": 2, "succeeded": 1, "failed": 1},
+            bytes=4096,
+            duration_seconds=3.0,
+            archive_key="runs/run-1/ghbackup-run-1.zip",
+            manifest_key="runs/run-1/manifest.json",
+            failed=[{"item_key": "repository/acme/two", "error_type": "NotFound", "error": "404"}],
+        )
+
+    monkeypatch.setattr(finalize_run, "assemble_run", assemble)
+    event = {
+        "run_id": "run-1",
+        "started_at": "2026-01-01T00:00:00Z",
+        "items": {"bucket": "backups", "key": "staging/run-1/items.json", "count": 1},
+    }
+    return finalize_run.handler(event, _context("ghbackup-finalize-run")), calls
+
+
+def test_finalize_records_metrics_and_returns_the_notification(monkeypatch, capsys):
+    result, calls = _finalize(monkeypatch)
+    assert calls["storage_class"] == "DEEP_ARCHIVE"
+    assert calls["items"] == [BackupItem(kind="repository", full_name="acme/one")]
+    assert calls["started_at"] == "2026-01-01T00:00:00Z"
+    assert result["status"] == "PARTIAL"
+    assert result["subject"] == "ghbackup run-1: PARTIAL, 1/2 items"
+    assert json.loads(result["message"])["failed"][0]["item_key"] == "repository/acme/two"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    metrics = {
+        name: value
+        for line in emitted
+        for name, value in line.items()
+        if name in {"ItemsBackedUp", "ItemsFailed", "BytesStored"}
+    }
+    assert metrics == {"ItemsBackedUp": [1.0], "ItemsFailed": [1.0], "BytesStored": [4096.0]}
+
+
+def test_finalize_logs_carry_the_run_id_and_the_failed_item(monkeypatch, capsys):
+    _finalize(monkeypatch)
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
+    failed = [entry for entry in logs if entry["message"] == "item failed"]
+    assert [(e["run_id"], e["item"]) for e in failed] == [("run-1", "repository/acme/two")]
+    assert all(entry["run_id"] == "run-1" for entry in logs)
+
+
+def test_handlers_are_thin_powertools_adapters():
+    from tasks import finalize_run, list_items, validate_input
+
+    for module in (validate_input, list_items, finalize_run):
+        assert module.handler.__wrapped__ is not None  # decorated by Powertools
+        assert module.logger is not None and module.tracer is not None
