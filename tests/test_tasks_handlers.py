@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import boto3
@@ -154,9 +155,14 @@ def test_finalize_records_metrics_and_returns_the_notification(monkeypatch, caps
     assert metrics == {"ItemsBackedUp": [1.0], "ItemsFailed": [1.0], "BytesStored": [4096.0]}
 
 
-def test_finalize_logs_carry_the_run_id_and_the_failed_item(monkeypatch, capsys):
+def test_finalize_logs_carry_the_run_id_and_the_failed_item(monkeypatch):
+    from tasks import finalize_run
+
+    # The Logger's handler holds the stream it was created with; read from our own.
+    stream = io.StringIO()
+    monkeypatch.setattr(finalize_run.logger.registered_handler, "stream", stream)
     _finalize(monkeypatch)
-    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
+    logs = [json.loads(line) for line in stream.getvalue().splitlines() if '"level"' in line]
     failed = [entry for entry in logs if entry["message"] == "item failed"]
     assert [(e["run_id"], e["item"]) for e in failed] == [("run-1", "repository/acme/two")]
     assert all(entry["run_id"] == "run-1" for entry in logs)
