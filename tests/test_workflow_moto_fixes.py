@@ -40,7 +40,7 @@ def aws():
     local = start_local_aws()
     try:
         with _local_only_environment(local):
-            deployment = deploy(local, github_api_url="http://127.0.0.1:9", token="unused")
+            deployment = deploy(local, github_api_url="http://127.0.0.1:9", credentials="unused")
             moto_fixes.set_retry_delay_scale(0.0)
             yield local, deployment
     finally:

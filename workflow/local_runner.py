@@ -2,7 +2,7 @@
 
 ``run_local()`` starts moto on 127.0.0.1 (``workflow.local_aws``), creates what Terraform
 would (bucket, KMS key, SNS topic with an SQS queue that captures what is published, the
-token as an SSM SecureString, the three Lambda functions, an ECS cluster and task
+GitHub credentials as an SSM SecureString, the three Lambda functions, an ECS cluster and task
 definition, the state machine with its placeholders filled the way templatefile fills them),
 starts one execution named after the run id and waits for it, reporting progress from the
 per-item result.json objects as they appear. The Lambda handlers run in-process and every
@@ -164,7 +164,7 @@ def deploy(
     local: LocalAWS,
     *,
     github_api_url: str,
-    token: str,
+    credentials: str,
     default_input: Mapping[str, Any] | None = None,
     max_concurrency: int = 4,
     storage_class: str = "GLACIER",
@@ -212,7 +212,7 @@ def deploy(
         "Attributes"
     ]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=token, Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=credentials, Type="SecureString", Overwrite=True)
 
     environment = {
         "BACKUP_BUCKET": BUCKET,
@@ -387,6 +387,31 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, d
     return exported
 
 
+_APP_VARIABLES = ("GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY")
+
+
+def _github_credentials(env: Mapping[str, str], *, mocked: bool) -> tuple[str, dict[str, str]]:
+    """(the value stored in SSM for the list step, the variables the containers get):
+    GITHUB_TOKEN, or a GitHub App's GITHUB_APP_ID + _INSTALLATION_ID + _PRIVATE_KEY."""
+    token = env.get("GITHUB_TOKEN", "").strip()
+    if token:
+        return token, {"GITHUB_TOKEN": token}
+    if all(env.get(name, "").strip() for name in _APP_VARIABLES):
+        app = {name: env[name] for name in _APP_VARIABLES}
+        stored = {
+            "app_id": app["GITHUB_APP_ID"],
+            "installation_id": app["GITHUB_APP_INSTALLATION_ID"],
+            "private_key": app["GITHUB_APP_PRIVATE_KEY"],
+        }
+        return json.dumps(stored), app
+    if mocked:
+        return "mock-token-unused", {}  # noqa: S105 - mocked runs never call GitHub
+    raise ConfigurationError(
+        "set GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and "
+        "GITHUB_APP_PRIVATE_KEY): the list step and the tasks need it"
+    )
+
+
 def run_local(
     execution_input: dict,
     *,
@@ -419,11 +444,7 @@ def run_local(
         if not test_case:
             raise ConfigurationError("a mock config needs the name of a test case")
         mocked = MockConfig.load(mock_config).test_case(STATE_MACHINE_NAME, test_case)
-    token = os.environ.get("GITHUB_TOKEN", "")
-    if not token:
-        if mocked is None:
-            raise ConfigurationError("set GITHUB_TOKEN: the list step and the tasks need it")
-        token = "mock-token-unused"  # noqa: S105 - mocked runs never call GitHub
+    secret_value, credentials_env = _github_credentials(os.environ, mocked=mocked is not None)
 
     local = start_local_aws()
     try:
@@ -434,7 +455,7 @@ def run_local(
             deployment = deploy(
                 local,
                 github_api_url=github_api_url,
-                token=token,
+                credentials=secret_value,
                 default_input=default_input,
                 max_concurrency=max_concurrency,
             )
@@ -445,7 +466,7 @@ def run_local(
                     environment={
                         **local.environment,
                         "GITHUB_API_URL": github_api_url,
-                        "GITHUB_TOKEN": token,
+                        **credentials_env,
                         "PYTHONPATH": str(REPO_ROOT),
                     },
                     cwd=REPO_ROOT,
