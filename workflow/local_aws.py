@@ -44,6 +44,7 @@ class LocalAWS:
     endpoint_url: str
     port: int
     _server: Any = field(repr=False)
+    _previous_moto_port: str | None = field(default=None, repr=False)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -60,6 +61,10 @@ class LocalAWS:
         global _running
         moto_fixes.stop_all_tasks()
         self._server.stop()
+        if self._previous_moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = self._previous_moto_port
         with _running_lock:
             if _running is self:
                 _running = None
@@ -118,6 +123,7 @@ def start_local_aws(port: int = 0) -> LocalAWS:
         endpoint_url = f"http://{host}:{bound_port}"
         # The interpreter's own clients (lambda, ecs, sns, s3 ItemReader) call back to
         # http://localhost:$MOTO_PORT.
+        previous_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(bound_port)
         try:
             requests.post(f"{endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
@@ -130,5 +136,10 @@ def start_local_aws(port: int = 0) -> LocalAWS:
         except Exception:
             server.stop()
             raise
-        _running = LocalAWS(endpoint_url=endpoint_url, port=bound_port, _server=server)
+        _running = LocalAWS(
+            endpoint_url=endpoint_url,
+            port=bound_port,
+            _server=server,
+            _previous_moto_port=previous_moto_port,
+        )
         return _running

@@ -317,6 +317,8 @@ def fix_lambda_runs_handlers() -> None:
     """Make moto's Docker-less Lambda call the function's Python handler in-process."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    original_invoke = LambdaSimpleBackend.invoke
+
     def invoke(
         self: Any,
         function_name: str,
@@ -326,6 +328,9 @@ def fix_lambda_runs_handlers() -> None:
         response_headers: Any,
     ) -> bytes:
         function = self.get_function(function_name, qualifier)
+        if function.handler.rpartition(".")[0] not in _allowed_handler_modules:
+            # Not one of ours (e.g. another test's moto in this process): moto's echo.
+            return original_invoke(self, function_name, qualifier, body, headers, response_headers)
         payload, function_error = invoke_in_process(function, body)
         if function_error:
             response_headers["x-amz-function-error"] = function_error
@@ -486,6 +491,9 @@ def fix_ecs_runs_processes() -> None:
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
         tasks = original_run_task(self, *args, **kwargs)
+        if _container is None:
+            # Not a local run (e.g. another test's moto in this process): moto as it was.
+            return tasks
         for task in tasks:
             _start_task_process(task.task_arn, task.overrides)
             task._local_status = "RUNNING"
