@@ -40,3 +40,32 @@ def test_state_path_lists_states_entered_in_order():
         {"type": "PassStateEntered", "stateEnteredEventDetails": {"name": "B"}},
     ]
     assert state_path(history) == ["A", "B"]
+
+
+def test_a_run_only_ever_sees_the_local_endpoint_and_dummy_credentials(monkeypatch):
+    import os
+
+    import boto3
+
+    from workflow.local_aws import LocalAWS
+    from workflow.local_runner import _local_only_environment
+
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALKEY")
+    local = LocalAWS(endpoint_url="http://127.0.0.1:4566", port=4566, _server=None)
+    with _local_only_environment(local):
+        assert "AWS_PROFILE" not in os.environ
+        assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+        assert boto3.Session().get_credentials().access_key == "testing"
+    assert os.environ["AWS_PROFILE"] == "production"
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAREALKEY"
+
+
+def test_a_run_refuses_an_endpoint_that_is_not_loopback():
+    from workflow.local_aws import LocalAWS
+    from workflow.local_runner import LocalRunError, _local_only_environment
+
+    local = LocalAWS(endpoint_url="https://s3.amazonaws.com", port=443, _server=None)
+    with pytest.raises(LocalRunError, match="not on 127.0.0.1"):
+        with _local_only_environment(local):
+            pass
