@@ -17,7 +17,7 @@ system-deps:
 	@bash .ci/system-deps.sh
 
 demo: install
-	$(PY) -m bench.demo
+	$(PY) -m tests.demo
 
 test: install lint unit integration tf-test tf-integration
 

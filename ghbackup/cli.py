@@ -171,41 +171,67 @@ def _run(args: argparse.Namespace) -> int:
         def report(done: int, failed: int, total: int) -> None:
             progress.update(task, completed=done, total=total or None, failed=failed)
 
-        summary = run_local(
+        outcome = run_local(
             execution_input,
             out_dir=args.out,
             github_api_url=args.api_url,
             progress=report,
             run_id=run_id,
         )
-    print(json.dumps(summary, indent=2, sort_keys=True, default=str))
-    status = str(summary.get("status", "FAILED"))
-    return 0 if status in ("SUCCEEDED", "PARTIAL") else 1
+    notification = outcome.get("notification") or {}
+    if notification:
+        console.print(f"[bold]SNS message[/bold]: {notification.get('subject', '')}")
+        print(notification.get("message", ""))
+    for path in outcome.get("files", []):
+        console.print(f"  {path}")
+    summary = outcome.get("summary") or {}
+    if outcome.get("status") != "SUCCEEDED":
+        console.print(
+            f"[red]ghbackup: run {run_id} {outcome.get('status')}: {outcome.get('error')}: "
+            f"{redact(str(outcome.get('cause') or ''))[:300]}[/red]"
+        )
+        return 1
+    status = summary.get("status", "FAILED")
+    colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(status, "red")
+    console.print(f"[{colour}]run {run_id}: {status}[/{colour}]")
+    return {"SUCCEEDED": 0, "PARTIAL": 3}.get(status, 1)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from ghbackup.restore import verify_archive
 
-    with _progress_bar() as report:
+    with _progress_bar(single=True) as report:
         result = verify_archive(args.zip, repo=args.repo, progress=report)
-    console.print(f"[green]verified[/green] {args.zip}: {result}")
+    console.print(
+        f"[green]verified[/green] {args.zip}: {len(result.items)} items, {result.files} files, "
+        f"{result.bytes:,} bytes, {result.bundles} bundles, {result.lfs_objects} LFS objects "
+        f"in {result.seconds:.1f}s"
+    )
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
     from ghbackup.restore import restore_archive
 
-    with _progress_bar() as report:
+    with _progress_bar(single=True) as report:
         result = restore_archive(
             args.zip, args.to, repo=args.repo, push_url=args.push, progress=report
         )
-    console.print(f"[green]restored[/green] into {args.to}: {result}")
+    console.print(
+        f"[green]restored[/green] {len(result.items)} items into {result.target}: "
+        f"{len(result.mirrors)} git mirrors, {result.files} files, {result.lfs_objects} LFS objects"
+        + (f", pushed to {result.pushed_to}" if result.pushed_to else "")
+    )
+    for mirror in result.mirrors:
+        console.print(f"  {mirror}")
     return 0
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
-    """A rich progress bar per phase; the core calls report(phase, advance, total)."""
+def _progress_bar(single: bool = False) -> Iterator[Callable[[str, int, int | None], None]]:
+    """Rich progress; the core calls report(phase, advance, total). ``single``: one bar
+    whose description follows the phase (verify and restore report bytes of one total);
+    otherwise one bar per phase (a capture's phases count different things)."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -218,11 +244,12 @@ def _progress_bar() -> Iterator[Callable[[str, int, int | None], None]]:
     tasks: dict[str, Any] = {}
 
     def report(phase: str, advance: int, total: int | None) -> None:
-        if phase not in tasks:
-            tasks[phase] = progress.add_task(phase, total=total)
-        elif total is not None:
-            progress.update(tasks[phase], total=total)
-        progress.advance(tasks[phase], advance)
+        key = "all" if single else phase
+        if key not in tasks:
+            tasks[key] = progress.add_task(phase, total=total)
+        progress.update(
+            tasks[key], description=phase, advance=advance, **({"total": total} if total else {})
+        )
 
     with progress:
         yield report

@@ -86,7 +86,7 @@ def verify_archive(
     """Check an item zip or run zip (or only the item ``repo``, ``owner/name`` or an item
     key) against its manifests. Raises ArchiveCorrupt naming the first failing path;
     ConfigurationError when ``repo`` is not in the archive."""
-    zip_path = Path(zip_path)
+    zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
     with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
@@ -118,7 +118,8 @@ def restore_archive(
     Raises ArchiveCorrupt (first failing path), ConfigurationError (bad target or options),
     GitCommandFailed (git itself failed); on any error nothing is left in or beside ``to_dir``.
     """
-    zip_path, to_dir = Path(zip_path), Path(to_dir)
+    # Absolute: git runs in other working directories and must find both.
+    zip_path, to_dir = Path(zip_path).resolve(), Path(to_dir).resolve()
     started = time.monotonic()
     if to_dir.exists() and (not to_dir.is_dir() or any(to_dir.iterdir())):
         raise ConfigurationError(f"restore target {to_dir} already exists and is not empty")

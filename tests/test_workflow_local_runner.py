@@ -69,8 +69,8 @@ def test_happy_path(tmp_path):
     assert result["notification"]["attributes"] == {"status": "SUCCEEDED", "run_id": RUN_ID}
     assert result["summary"]["counts"] == {"total": 2, "succeeded": 2, "failed": 0}
     # Mocked: no container process ran.
-    assert not (tmp_path / "out" / "logs" / RUN_ID).exists() or not any(
-        (tmp_path / "out" / "logs" / RUN_ID).iterdir()
+    assert not (tmp_path / "out" / RUN_ID / "logs").exists() or not any(
+        (tmp_path / "out" / RUN_ID / "logs").iterdir()
     )
 
 
@@ -164,7 +164,7 @@ def test_real_tasks_one_failing_item_makes_the_run_partial(tmp_path):
     assert Path(result["objects"][f"runs/{RUN_ID}/manifest.json"]["path"]).exists()
     assert progress[-1] == (3, 1, 3)
     # 3 processes for the broken item (first try + 2 retries), one for each of the others.
-    assert len(list((tmp_path / "out" / "logs" / RUN_ID).iterdir())) == 5
+    assert len(list((tmp_path / "out" / RUN_ID / "logs").iterdir())) == 5
 
 
 def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ definition, the state machine with its placeholders filled the way templatefile 
 starts one execution named after the run id and waits for it, reporting progress from the
 per-item result.json objects as they appear. The Lambda handlers run in-process and every
 ECS task is a ``python -m container.entrypoint`` subprocess. When it ends, the run zip and
-manifest are exported from the local S3 into ``out_dir``.
+manifest are exported from the local S3 into ``out_dir/<run id>/`` (the containers' logs
+go to ``out_dir/<run id>/logs/``).
 
 Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
 ``test_case``), which is how tests/workflow/mock_config.json runs.
@@ -367,7 +368,9 @@ def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 
 
 def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Download runs/<run_id>/* into out_dir; return {key: {"path", "storage_class"}}."""
+    """Download runs/<run_id>/* into out_dir/<run_id>/ (so runs never overwrite each other);
+    return {key: {"path", "storage_class"}}."""
+    out_dir = out_dir / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     exported = {}
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"runs/{run_id}/")
@@ -470,7 +473,7 @@ def run_local(
                         "PYTHONPATH": str(REPO_ROOT),
                     },
                     cwd=REPO_ROOT,
-                    log_dir=out_dir / "logs" / run_id,
+                    log_dir=out_dir / run_id / "logs",
                 )
             )
             s3, sqs, sfn = (_client(local, name) for name in ("s3", "sqs", "stepfunctions"))
