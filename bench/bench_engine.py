@@ -84,6 +84,7 @@ def run_ghbackup(gh, names: list[str], out: Path, workers: int) -> dict:
             failures.append(f"{name}: {err.strip().splitlines()[-1:]}")
 
     gh.reset_request_log()
+    gh.reset_rate_limits()  # each tool starts with GitHub's full 5,000 requests an hour
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, names))
@@ -121,6 +122,7 @@ def run_python_github_backup(gh, names: list[str], out: Path, workers: int) -> d
             )
 
     gh.reset_request_log()
+    gh.reset_rate_limits()  # each tool starts with GitHub's full 5,000 requests an hour
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, names))

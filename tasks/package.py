@@ -69,6 +69,22 @@ def requirements_digest(requirements: tuple[str, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# Pulled in transitively (aws-xray-sdk needs botocore) but already in the Lambda runtime, whose
+# copies must win: shipping our own would only grow the zip and shadow the runtime's SDK.
+TRANSITIVE_RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
+
+
+def _remove_runtime_provided(site: Path) -> None:
+    for entry in site.iterdir():
+        name = (
+            entry.name.split("-", 1)[0].lower()
+            if entry.suffix == ".dist-info"
+            else entry.name.lower()
+        )
+        if name in TRANSITIVE_RUNTIME_PROVIDED:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def install_dependencies(cache_root: Path, requirements: tuple[str, ...]) -> Path:
     """Install the runtime dependencies for Lambda into the cache once; return that folder."""
     target = cache_root / f"lambda-deps-{requirements_digest(requirements)}"
@@ -90,12 +106,20 @@ def install_dependencies(cache_root: Path, requirements: tuple[str, ...]) -> Pat
         *PIP_PLATFORM_ARGS,
         *requirements,
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=900
+        )
+    except subprocess.TimeoutExpired:
+        raise PackagingError(
+            "pip did not finish installing the Lambda dependencies in 900 s"
+        ) from None
     if completed.returncode != 0:
         raise PackagingError(
             "pip could not install the Lambda dependencies: "
             + (completed.stderr.strip().splitlines() or ["no output"])[-1]
         )
+    _remove_runtime_provided(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     done_marker.touch()

@@ -52,6 +52,13 @@ def test_input_keys_replace_the_defaults():
     assert merged == {"orgs": ["other"], "gists": True, "skip_forks": True}
 
 
+def test_naming_targets_replaces_every_default_target():
+    merged = normalise_input(
+        {"repositories": ["acme/api"]}, {"users": ["octocat"], "orgs": ["acme"], "gists": False}
+    )
+    assert merged == {"repositories": ["acme/api"], "gists": False}
+
+
 def test_every_documented_field_is_accepted():
     full = {
         "repositories": ["acme/widgets"],

@@ -408,3 +408,30 @@ def test_stock_moto_still_skips_integration_casing_and_echoes_lambda():
     )
     assert "CASING ['Cluster']" in output
     assert 'LAMBDA {"a": 1}' in output
+
+
+def test_a_versioned_bucket_with_delete_markers_can_be_emptied(aws):
+    local, _ = aws
+    s3 = _client(local, "s3")
+    s3.create_bucket(Bucket="markers")
+    s3.put_bucket_versioning(Bucket="markers", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="markers", Key="k", Body=b"x")
+    s3.delete_object(Bucket="markers", Key="k")  # leaves a delete marker
+    versions = s3.list_object_versions(Bucket="markers")
+    objects = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+    ]
+    result = s3.delete_objects(Bucket="markers", Delete={"Objects": objects})
+    assert len(result["Deleted"]) == 2
+    s3.delete_bucket(Bucket="markers")
+
+
+def test_stock_moto_still_cannot_dispose_of_a_delete_marker():
+    output = _stock_moto(
+        """
+        from moto.s3.models import FakeDeleteMarker
+        print("HAS_DISPOSE" if hasattr(FakeDeleteMarker, "dispose") else "NO_DISPOSE")
+        """
+    )
+    assert output.strip() == "NO_DISPOSE"

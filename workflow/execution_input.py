@@ -1,7 +1,9 @@
 """The execution input: checked against input.schema.json, merged over the defaults.
 
-``{}`` (what the schedule sends) means the configured defaults; any key given replaces the
-same key of the defaults. Errors name the field: ``repositories: 'not-a-list' is not of type
+``{}`` (what the schedule sends) means the configured defaults. An input that names what to
+back up (any of ``repositories``, ``users``, ``orgs``) replaces all three of the defaults: a
+console run of ``{"orgs": ["acme"]}`` backs up acme alone, not acme plus the defaults' users.
+Any other key (filters, ``gists``, ``account``) replaces the same key of the defaults. Errors name the field: ``repositories: 'not-a-list' is not of type
 'array'``, ``unknown field 'colour'``.
 """
 
@@ -19,6 +21,7 @@ from ghbackup.errors import ConfigurationError, InvalidInput
 
 SCHEMA_PATH = Path(__file__).with_name("input.schema.json")
 REGEX_FIELDS = ("include", "exclude")
+TARGET_FIELDS = ("repositories", "users", "orgs")
 
 
 @cache
@@ -83,8 +86,10 @@ def parse_defaults(text: str | None) -> dict[str, Any]:
 
 
 def normalise_input(execution_input: Any, defaults: dict[str, Any]) -> dict[str, Any]:
-    """Validate the execution input and merge it over the defaults (input keys win)."""
+    """Validate the execution input and merge it over the defaults (see the module doc)."""
     if execution_input is None:
         execution_input = {}
     selection = validate_selection(execution_input)
+    if any(key in selection for key in TARGET_FIELDS):
+        defaults = {k: v for k, v in defaults.items() if k not in TARGET_FIELDS}
     return {**defaults, **selection}

@@ -714,6 +714,22 @@ def fix_record_map_iterations() -> None:
     _once("record_map_iterations", patch)
 
 
+# --- 10. Emptying a versioned bucket that holds delete markers ------------------------------
+# moto's S3 DeleteObjects with a VersionId disposes of what it removes, and FakeDeleteMarker
+# has no dispose(): deleting a delete marker answers HTTP 500. terraform destroy of a bucket
+# with force_destroy empties it exactly that way after a run deleted its staging objects.
+
+
+def fix_delete_marker_dispose() -> None:
+    from moto.s3.models import FakeDeleteMarker
+
+    def patch() -> None:
+        # A delete marker holds no data buffer, so there is nothing to free.
+        FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]
+
+    _once("delete_marker_dispose", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -724,6 +740,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_mock_test_cases,
     fix_retry_clock,
     fix_record_map_iterations,
+    fix_delete_marker_dispose,
 )
 
 

@@ -117,6 +117,11 @@ class GitHubStandIn:
             self.state.request_log.clear()
             self.state.git_log.clear()
 
+    def reset_rate_limits(self) -> None:
+        """Start every token's hourly budget afresh (benchmarks run several tools in turn)."""
+        with self.state.lock:
+            self.state.budgets.clear()
+
     def repository_names(self) -> list[str]:
         return [r.full_name for r in self.account.repos]
 

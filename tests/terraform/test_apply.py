@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ import boto3
 import pytest
 
 from tasks import package
+from tests.standin import AccountSpec, GitHubStandIn
+from workflow import moto_fixes
+from workflow.local_aws import LocalAWS, start_local_aws
 
 pytestmark = pytest.mark.integration
 
@@ -155,20 +159,33 @@ class AppliedExample:
 
 
 @pytest.fixture(scope="module")
-def local_aws_endpoint() -> Iterator[str]:
+def local_aws() -> Iterator[LocalAWS]:
     """moto on 127.0.0.1 with the Step Functions calls the provider needs (workflow.local_aws)."""
-    from workflow.local_aws import start_local_aws
-
     local = start_local_aws()
     try:
-        yield local.endpoint_url
+        yield local
     finally:
         local.stop()
 
 
 @pytest.fixture(scope="module")
+def local_aws_endpoint(local_aws: LocalAWS) -> str:
+    return local_aws.endpoint_url
+
+
+@pytest.fixture(scope="module")
+def github_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandIn]:
+    """The GitHub the deployed system backs up: five repositories, every special kind once."""
+    root = tmp_path_factory.mktemp("tf-standin")
+    with GitHubStandIn(root=root, account=AccountSpec(repositories=5, seed=5)) as gh:
+        yield gh
+
+
+@pytest.fixture(scope="module")
 def applied_example(
-    local_aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+    local_aws_endpoint: str,
+    github_standin: GitHubStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppliedExample]:
     """examples/complete applied to the emulator; destroyed afterwards if a test did not."""
     _require_terraform()
@@ -198,6 +215,7 @@ def applied_example(
         f'emulator_endpoint = "{local_aws_endpoint}"\n'
         f'region            = "{REGION}"\n'
         f'name              = "{NAME}"\n'
+        f'github_api_url    = "{github_standin.api_url}"\n'
         "force_destroy     = true\n"
         'default_selection = { users = ["octocat"] }\n'
     )
@@ -262,6 +280,80 @@ def test_apply_deploys_every_piece_of_the_backup_system(applied_example: Applied
     schedule = stack.client("scheduler").get_schedule(Name=NAME)
     assert schedule["ScheduleExpression"] == "cron(0 10 1 * ? *)"
     assert schedule["Target"]["Arn"] == stack.output("state_machine_arn")
+
+
+def test_an_execution_of_the_deployed_state_machine_succeeds(
+    applied_example: AppliedExample,
+    local_aws: LocalAWS,
+    github_standin: GitHubStandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The state machine Terraform deployed, run end to end: its Lambdas (the deployed
+    functions' handlers and environment) in-process, each ECS task as the container's
+    entrypoint, against the stand-in. The token goes where a user puts it: the parameter."""
+    stack, gh = applied_example, github_standin
+    stack.client("ssm").put_parameter(
+        Name=stack.output("credentials_parameter_name"),
+        Value=gh.token,
+        Type="SecureString",
+        KeyId=stack.output("kms_key_arn"),
+        Overwrite=True,
+    )
+    for name, value in local_aws.environment.items():
+        monkeypatch.setenv(name, value)
+    # ECS injects GITHUB_TOKEN from the parameter through the task definition's secrets;
+    # the local container gets it the same way a task would see it: in its environment.
+    moto_fixes.configure_container(
+        moto_fixes.LocalContainer(
+            command=[sys.executable, "-m", "container.entrypoint"],
+            environment={
+                **local_aws.environment,
+                "GITHUB_API_URL": gh.api_url,
+                "GITHUB_TOKEN": gh.token,
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            cwd=REPO_ROOT,
+            log_dir=tmp_path / "logs",
+        )
+    )
+    # The bucket policy denies requests without TLS (aws:SecureTransport); moto serves plain
+    # http on 127.0.0.1, so the policy is lifted for the run and put back byte for byte (the
+    # drift test after this one proves it is back).
+    s3, bucket = stack.client("s3"), stack.output("bucket_name")
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    assert "aws:SecureTransport" in policy
+    s3.delete_bucket_policy(Bucket=bucket)
+    sfn = stack.client("stepfunctions")
+    try:
+        arn = sfn.start_execution(
+            stateMachineArn=stack.output("state_machine_arn"),
+            name="tf-first-run",
+            input=json.dumps({"orgs": [gh.owner]}),
+        )["executionArn"]
+        deadline = time.monotonic() + 600
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not finish in 10 minutes"
+            time.sleep(0.5)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        _assert_the_run_is_stored(s3, bucket, len(gh.repository_names()))
+    finally:
+        moto_fixes.configure_container(None)
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+
+def _assert_the_run_is_stored(s3, bucket: str, repositories: int) -> None:
+    """The run zip in GLACIER with SSE-KMS, its manifest, and no staging left behind."""
+    manifest = json.loads(
+        s3.get_object(Bucket=bucket, Key="runs/tf-first-run/manifest.json")["Body"].read()
+    )
+    assert manifest["status"] == "SUCCEEDED"
+    assert len(manifest["items"]) == repositories
+    archive = s3.head_object(Bucket=bucket, Key="runs/tf-first-run/ghbackup-tf-first-run.zip")
+    assert archive["StorageClass"] == "GLACIER"
+    assert archive["ServerSideEncryption"] == "aws:kms"
+    staging = s3.list_objects_v2(Bucket=bucket, Prefix="staging/tf-first-run/")
+    assert staging.get("KeyCount", 0) == 0, "staging objects are removed after the run zip"
 
 
 def test_second_plan_shows_no_drift(applied_example: AppliedExample):

@@ -17,6 +17,7 @@ module "ghbackup" {
   source = "../.."
 
   name                = var.name
+  github_api_url      = var.github_api_url
   notification_emails = var.notification_emails
   image_tag           = var.image_tag
   default_selection   = var.default_selection

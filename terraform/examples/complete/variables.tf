@@ -42,6 +42,17 @@ variable "image_tag" {
   }
 }
 
+variable "github_api_url" {
+  description = "GitHub REST API base URL: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server."
+  type        = string
+  default     = "https://api.github.com"
+
+  validation {
+    condition     = can(regex("^https?://[^\\s]+$", var.github_api_url))
+    error_message = "github_api_url must be an http(s) URL."
+  }
+}
+
 variable "default_selection" {
   description = "What every run backs up unless its input says otherwise (DEFAULT_INPUT of the validate step)."
   type        = any
