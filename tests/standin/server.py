@@ -176,6 +176,10 @@ _REPO_SUB = re.compile(
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms) on every keep-alive request. GitHub has no such
+    # stall, so neither may its stand-in.
+    disable_nagle_algorithm = True
     server: Server
     server_version = "GitHub.com"
     sys_version = ""
