@@ -11,7 +11,11 @@ from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_k
 @pytest.mark.parametrize(
     "raw,key,root",
     [
-        ('{"kind": "repository", "full_name": "acme/api.v2"}', "repository/acme/api.v2", "acme/api.v2/"),
+        (
+            '{"kind": "repository", "full_name": "acme/api.v2"}',
+            "repository/acme/api.v2",
+            "acme/api.v2/",
+        ),
         ({"kind": "gist", "id": "aa11", "owner": "octo"}, "gist/aa11", "octo/@gists/aa11/"),
         ({"kind": "account", "login": "octo", "extra": 1}, "account/octo", "octo/@account/"),
     ],
@@ -43,9 +47,13 @@ def test_malformed_items_are_one_line_errors(raw, message):
 
 def test_result_round_trips_and_keys_sit_side_by_side():
     item = BackupItem(kind="repository", full_name="acme/api")
-    result = ItemResult(item=item, status="succeeded", run_id="r1", started_at="a", finished_at="b", zip_key="k")
+    result = ItemResult(
+        item=item, status="succeeded", run_id="r1", started_at="a", finished_at="b", zip_key="k"
+    )
     assert ItemResult.from_json(result.to_json()) == result
     assert result.to_json()["item_key"] == "repository/acme/api"
     assert item_zip_key("staging/r1/", item) == "staging/r1/items/repository/acme/api/item.zip"
-    assert item_result_key("staging/r1/", item) == "staging/r1/items/repository/acme/api/result.json"
+    assert (
+        item_result_key("staging/r1/", item) == "staging/r1/items/repository/acme/api/result.json"
+    )
     assert item_zip_key("", item) == "items/repository/acme/api/item.zip"
