@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 
 from ghbackup.backup import backup_item
 from ghbackup.credentials import Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError, ConfigurationError, StorageError
+from ghbackup.errors import BackupError, ConfigurationError, StorageError, exit_code_for
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem
@@ -69,7 +69,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     )
     if result.status != "succeeded":
         print(f"ghbackup: {item.key}: {result.error_type}: {result.error}", file=sys.stderr)
-        return _exit_code_of(result.error_type)
+        return exit_code_for(result.error_type)
     return 0
 
 
@@ -123,13 +123,6 @@ def _fail(exc: BackupError) -> int:
     logger.error("capture failed", extra={"error_type": type(exc).__name__, "error": message})
     print(f"ghbackup: {type(exc).__name__}: {message}", file=sys.stderr)
     return exc.exit_code
-
-
-def _exit_code_of(error_type: str | None) -> int:
-    import ghbackup.errors as errors
-
-    cls = getattr(errors, error_type or "", None)
-    return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1
 
 
 def _log_progress(phase: str, advance: int, total: int | None) -> None:

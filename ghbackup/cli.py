@@ -30,7 +30,7 @@ from rich.progress import (
 )
 
 from ghbackup.credentials import Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError
+from ghbackup.errors import BackupError, exit_code_for
 
 console = Console(stderr=True, soft_wrap=True)
 DEFAULT_API_URL = "https://api.github.com"
@@ -132,7 +132,7 @@ def _backup_item(args: argparse.Namespace) -> int:
         )
     if result.status != "succeeded":
         console.print(f"[red]ghbackup: {item.key}: {result.error_type}: {result.error}[/red]")
-        return _exit_code_of(result.error_type)
+        return exit_code_for(result.error_type)
     console.print(
         f"[green]{item.key}[/green]: {result.zip_bytes:,} bytes, {result.github_requests} GitHub requests "
         f"-> {result.zip_key}"
@@ -156,15 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ, api_url=args.api_url
     )  # fail early, before any server starts
     run_id = args.run_id or _default_run_id()
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    progress = _new_progress(TextColumn("{task.fields[failed]} failed"))
     with progress:
         task = progress.add_task(f"run {run_id}", total=None, failed=0)
 
@@ -227,20 +219,24 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_progress(*extra: TextColumn) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 @contextmanager
 def _progress_bar(single: bool = False) -> Iterator[Callable[[str, int, int | None], None]]:
     """Rich progress; the core calls report(phase, advance, total). ``single``: one bar
     whose description follows the phase (verify and restore report bytes of one total);
     otherwise one bar per phase (a capture's phases count different things)."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    progress = _new_progress()
     tasks: dict[str, Any] = {}
 
     def report(phase: str, advance: int, total: int | None) -> None:
@@ -253,13 +249,6 @@ def _progress_bar(single: bool = False) -> Iterator[Callable[[str, int, int | No
 
     with progress:
         yield report
-
-
-def _exit_code_of(error_type: str | None) -> int:
-    import ghbackup.errors as errors
-
-    cls = getattr(errors, error_type or "", None)
-    return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1
 
 
 def _default_run_id() -> str:

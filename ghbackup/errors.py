@@ -75,3 +75,10 @@ class InvalidInput(BackupError):
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
     exit_code = 2
+
+
+def exit_code_for(error_type: str | None) -> int:
+    """The exit code of a BackupError subclass named ``error_type`` (a result record's
+    ``error_type``); 1 for anything else."""
+    cls = globals().get(error_type or "")
+    return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,21 +21,10 @@ from pathlib import Path
 from rich.console import Console
 
 from ghbackup import cli
+from tests.roundtrip import refs_of
 from tests.standin import AccountSpec, GitHubStandIn
 
 console = Console()
-
-
-def refs(repo: Path) -> list[str]:
-    out = subprocess.run(
-        ["git", "for-each-ref", "--format=%(objectname) %(refname)"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return out.stdout.splitlines()
 
 
 def main() -> int:
@@ -87,7 +75,7 @@ def main() -> int:
         if cli.main(["restore", str(archive), "--to", str(target), "--repo", name]) != 0:
             return 1
         owner, repo = name.split("/")
-        restored, source = refs(target / owner / f"{repo}.git"), refs(gh.bare_repo_path(name))
+        restored, source = refs_of(target / owner / f"{repo}.git"), refs_of(gh.bare_repo_path(name))
         lfs = sorted(
             p.name
             for p in (target / owner / f"{repo}.git" / "lfs" / "objects").rglob("*")
