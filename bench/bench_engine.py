@@ -203,11 +203,11 @@ def main() -> None:
                         shutil.rmtree(out, ignore_errors=True)
             print()
             print(
-                f"{'tool':<22}{'workers':>8}{'wall s':>9}{'requests':>10}{'req/repo':>10}{'peak MB':>9}{'stored MB':>11}"
+                f"{'tool':<22}{'workers':>8}{'wall s':>9}{'requests':>10}{'req/repo':>10}{'peak MB':>9}{'stored MB':>11}{'failed':>8}"
             )
             for r in rows:
                 print(
-                    f"{r['tool']:<22}{r['workers']:>8}{r['wall_s']:>9}{r['requests']:>10}{r['requests'] / r['repositories']:>10.1f}{r['peak_mb']:>9}{r['stored_mb']:>11}"
+                    f"{r['tool']:<22}{r['workers']:>8}{r['wall_s']:>9}{r['requests']:>10}{r['requests'] / r['repositories']:>10.1f}{r['peak_mb']:>9}{r['stored_mb']:>11}{len(r['failures']):>8}"
                 )
         big = bench_large_asset(root, args.asset_mb)
         print()
