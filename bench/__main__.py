@@ -1,0 +1,25 @@
+"""``make bench``: every benchmark in turn, each printing its own figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = (
+    ["-m", "bench.bench_engine"],
+    ["bench/bench_finalize.py"],
+)
+
+
+def main() -> int:
+    worst = 0
+    for args in BENCHMARKS:
+        print(f"== {' '.join(args)}", flush=True)
+        worst = max(
+            worst, subprocess.run([sys.executable, *args], check=False, timeout=7200).returncode
+        )
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
