@@ -7,12 +7,16 @@ environment of the git process). Output is captured and trimmed for error messag
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ghbackup.credentials import redact
 from ghbackup.errors import GitCommandFailed
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600.0
 
@@ -64,14 +68,21 @@ def run_git(
     except OSError as exc:
         raise GitCommandFailed(f"cannot run git: {exc.strerror}") from None
     if proc.returncode != 0:
-        detail = _last_line(proc.stderr or proc.stdout)
-        for secret in secrets:
-            if secret:
-                detail = detail.replace(secret, "***")
+        # Scrub before cutting: a secret split by the cut would survive in part.
+        output = _scrub(proc.stderr or proc.stdout or "", secrets)
+        log.warning("git %s failed (exit %d): %s", args[0], proc.returncode, _tail(output, 12))
+        detail = _tail(output, 1)[:300] or "no output"
         raise GitCommandFailed(f"git {args[0]} failed (exit {proc.returncode}): {detail}")
     return proc.stdout
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return redact(text)
+
+
+def _tail(text: str, lines: int) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])

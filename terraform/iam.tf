@@ -86,8 +86,10 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "WriteItemResults"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    sid = "WriteItemResults"
+    # GetObject: the task checks the stored size of its zip with HeadObject, which S3
+    # authorises as s3:GetObject.
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
     resources = [local.staging_objects_arn]
   }
   statement {
@@ -127,6 +129,18 @@ data "aws_iam_policy_document" "lambda" {
       "s3:ListMultipartUploadParts",
     ]
     resources = [local.staging_objects_arn, local.runs_objects_arn]
+  }
+  statement {
+    sid = "DeleteStagingAfterTheRunZip"
+    # Finalize removes the run's staging objects once the run zip and manifest are stored.
+    actions   = ["s3:DeleteObject"]
+    resources = [local.staging_objects_arn]
+  }
+  statement {
+    sid = "FindStaleRunZipUploads"
+    # Finalize aborts a multipart upload a crashed attempt left for the same run zip.
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [local.bucket_arn]
   }
   statement {
     sid       = "ListStagingAndRuns"
