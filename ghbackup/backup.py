@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ghbackup.capture import Progress, capture_item
 from ghbackup.credentials import redact
-from ghbackup.errors import BackupError, StorageError
+from ghbackup.errors import BackupError
 from ghbackup.github import GitHubClient
 from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem, ItemResult
@@ -58,16 +58,20 @@ def backup_item(
             result.github_requests = report.github_requests
             result.zip_key = destination.store_zip(result, zip_path)
             result.status = "succeeded"
-        except BackupError as exc:
-            result.error_type, result.error = type(exc).__name__, redact(str(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure must end in a result record
+            if isinstance(exc, BackupError):
+                result.error_type, result.error = type(exc).__name__, redact(str(exc))
+            else:
+                # A bug, not a GitHub or storage condition: still one record, with the type
+                # that names it, and the traceback in the log for whoever fixes it.
+                log.exception("unexpected error while backing up %s", item.key)
+                result.error_type = "UnexpectedError"
+                result.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
             result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
             result.github_requests = client.requests_made
             log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
     result.finished_at = _iso(now())
-    try:
-        destination.store_result(result)
-    except StorageError:
-        raise
+    destination.store_result(result)  # a StorageError here propagates: the caller must know
     return result
 
 

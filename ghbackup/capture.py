@@ -33,6 +33,9 @@ from ghbackup.records import BackupItem
 
 log = logging.getLogger(__name__)
 
+# GitHub's "List commits on a pull request" stops at 250 commits.
+PULL_COMMITS_LIMIT = 250
+
 # progress(phase, advance, total): the CLI shows it as a bar, AWS as log lines.
 Progress = Callable[[str, int, int | None], None]
 
@@ -294,6 +297,12 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
         record["review_data"] = reviews.value if reviews.present else []
         commits = cap.client.list_optional(f"{base}/pulls/{number}/commits")
         record["commit_data"] = commits.value if commits.present else []
+        if len(record["commit_data"]) >= PULL_COMMITS_LIMIT:
+            cap.skip(
+                f"pulls/{number}/commits",
+                f"GitHub lists at most {PULL_COMMITS_LIMIT} commits of a pull request; "
+                "the rest are in the git bundle (refs/pull/*)",
+            )
         if not reviews.present:
             cap.skip(f"pulls/{number}/reviews", reviews.reason or "unavailable")
         if not commits.present:
@@ -339,8 +348,12 @@ def _capture_releases(cap: _Capture, base: str) -> None:
         cap.skip("releases", listing.reason or "unavailable")
         return
     total_assets = sum(len(r.get("assets") or []) for r in listing.value)
+    used: set[str] = set()
     for release in listing.value:
         tag = safe_name(release.get("tag_name") or f"release-{release.get('id')}")
+        if tag in used:  # draft releases may share a tag name: keep both, apart
+            tag = safe_name(f"{tag}~{release.get('id')}")
+        used.add(tag)
         cap.writer.add_json(f"releases/{tag}.json", release)
         cap.counts["releases"] += 1
         for asset in release.get("assets") or []:

@@ -25,6 +25,9 @@ from ghbackup.errors import AuthenticationFailed, ConfigurationError, GitHubUnav
 
 # Refresh an App installation token this long before GitHub says it expires (they last 1 h).
 APP_TOKEN_REFRESH_MARGIN = 300.0
+# A git process keeps using the credential it was given: start each with most of an hour.
+GIT_TOKEN_MIN_REMAINING = 2700.0
+MINT_ATTEMPTS = 4
 _GIT_PASSWORD_ENV = "GHBACKUP_GIT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
 _known_secrets: set[str] = set()
@@ -61,7 +64,8 @@ class RedactingFilter(logging.Filter):
 class Credentials:
     """Something that yields a valid token for the GitHub API and git."""
 
-    def token(self) -> str:
+    def token(self, min_remaining: float = 0.0) -> str:
+        """A token valid for at least ``min_remaining`` more seconds (where tokens expire)."""
         raise NotImplementedError
 
     def invalidate(self) -> None:
@@ -83,6 +87,11 @@ class Credentials:
         if token and app_id:
             raise ConfigurationError("set either GITHUB_TOKEN or GITHUB_APP_ID, not both")
         if token:
+            # ECS injects the whole stored secret; it may be the JSON form the Lambdas read.
+            if token.startswith("{"):
+                return Credentials.from_secret_value(
+                    token, api_url or env.get("GITHUB_API_URL") or "https://api.github.com"
+                )
             return TokenCredentials(token)
         if app_id:
             key = env.get("GITHUB_APP_PRIVATE_KEY", "")
@@ -140,7 +149,7 @@ class TokenCredentials(Credentials):
         self._token = token
         remember_secret(token)
 
-    def token(self) -> str:
+    def token(self, min_remaining: float = 0.0) -> str:
         return self._token
 
     @property
@@ -158,6 +167,7 @@ class AppCredentials(Credentials):
     private_key: str
     api_url: str
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     timeout: float = 30.0
     _token: str | None = field(default=None, init=False)
     _expires_at: float = field(default=0.0, init=False)
@@ -177,9 +187,10 @@ class AppCredentials(Credentials):
         with self._lock:
             self._token, self._expires_at = None, 0.0
 
-    def token(self) -> str:
+    def token(self, min_remaining: float = 0.0) -> str:
+        margin = max(APP_TOKEN_REFRESH_MARGIN, min_remaining)
         with self._lock:
-            if self._token is None or self.clock() >= self._expires_at - APP_TOKEN_REFRESH_MARGIN:
+            if self._token is None or self.clock() >= self._expires_at - margin:
                 self._token, self._expires_at = self._mint()
             return self._token
 
@@ -196,24 +207,39 @@ class AppCredentials(Credentials):
             ) from None
 
     def _mint(self) -> tuple[str, float]:
+        """POST for an installation token; 5xx and connection errors retried, bounded."""
         url = f"{self.api_url.rstrip('/')}/app/installations/{self.installation_id}/access_tokens"
-        headers = {
-            "Authorization": f"Bearer {self.app_jwt()}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
+        for attempt in range(1, MINT_ATTEMPTS + 1):
+            headers = {
+                "Authorization": f"Bearer {self.app_jwt()}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+            }
+            try:
+                resp = requests.post(url, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                reason = type(exc).__name__
+            else:
+                if resp.status_code in (401, 403, 404):
+                    raise AuthenticationFailed(
+                        f"GitHub refused the App credentials (HTTP {resp.status_code})",
+                        resp.status_code,
+                    )
+                if resp.status_code == 201:
+                    return self._accept(resp)
+                reason = f"HTTP {resp.status_code}"
+            if attempt < MINT_ATTEMPTS:
+                self.sleep(min(30.0, 2.0**attempt))
+        raise GitHubUnavailable(f"minting an App token failed {MINT_ATTEMPTS} times: {reason}")
+
+    def _accept(self, resp: requests.Response) -> tuple[str, float]:
         try:
-            resp = requests.post(url, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise GitHubUnavailable(f"cannot mint an App token: {type(exc).__name__}") from None
-        if resp.status_code in (401, 403, 404):
-            raise AuthenticationFailed(
-                f"GitHub refused the App credentials (HTTP {resp.status_code})", resp.status_code
-            )
-        if resp.status_code != 201:
-            raise GitHubUnavailable(f"minting an App token failed (HTTP {resp.status_code})")
-        body: dict[str, Any] = resp.json()
-        token = str(body["token"])
+            body = resp.json()
+            token = str(body["token"])
+        except (ValueError, KeyError, TypeError):
+            raise GitHubUnavailable(
+                "GitHub answered the App token request without a token"
+            ) from None
         remember_secret(token)
         return token, _parse_expiry(body.get("expires_at"), self.clock() + 3600)
 
@@ -243,7 +269,7 @@ def git_credential_environment(credentials: Credentials, url: str) -> dict[str, 
         f'echo "password=${_GIT_PASSWORD_ENV}"; }}; f'
     )
     return {
-        _GIT_PASSWORD_ENV: credentials.token(),
+        _GIT_PASSWORD_ENV: credentials.token(min_remaining=GIT_TOKEN_MIN_REMAINING),
         "GIT_CONFIG_COUNT": "2",
         "GIT_CONFIG_KEY_0": "credential.helper",
         "GIT_CONFIG_VALUE_0": "",

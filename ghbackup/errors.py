@@ -64,6 +64,12 @@ class StorageError(BackupError):
     exit_code = 5
 
 
+class UnexpectedError(BackupError):
+    """Not an error we raise on purpose: a bug. Recorded so the run still reports the item."""
+
+    exit_code = 70
+
+
 class ArchiveCorrupt(BackupError):
     """An archive fails verification: a checksum, a bundle, a missing or extra entry."""
 

@@ -78,6 +78,15 @@ _OPTIONAL_STATUSES = {
 }
 
 
+def _optional_or_raise(exc: GitHubError) -> OptionalResource:
+    """A plain 403/404/409/410 answer means "not available here"; anything else (a rate limit
+    that outlasted its waits, GitHub unavailable, bad credentials) must fail the capture,
+    never pass as a skipped part."""
+    if type(exc) in (GitHubError, NotFound) and exc.status in _OPTIONAL_STATUSES:
+        return OptionalResource(reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})")
+    raise exc
+
+
 class GitHubClient:
     """Talks to one GitHub API (github.com, GitHub Enterprise ``https://HOST/api/v3``)."""
 
@@ -127,23 +136,23 @@ class GitHubClient:
         try:
             return OptionalResource(self.get(path, params))
         except GitHubError as exc:
-            if exc.status in _OPTIONAL_STATUSES and not isinstance(exc, AuthenticationFailed):
-                return OptionalResource(
-                    reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
-                )
-            raise
+            return _optional_or_raise(exc)
 
-    def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+    def paginate(
+        self, path: str, params: dict[str, Any] | None = None, *, wrapped_in: str | None = None
+    ) -> Iterator[Any]:
         """Yield every item of a list endpoint, following ``rel="next"`` links as given.
 
-        Endpoints that wrap their list in an object (``{"total_count", "items"}``,
-        ``{"workflow_runs": [...]}``) are not paginated through here.
+        ``wrapped_in``: for endpoints that answer ``{"total_count": N, "<key>": [...]}``
+        (``/installation/repositories`` wraps its list in ``repositories``).
         """
         query = {"per_page": PER_PAGE, **(params or {})}
         url: str | None = self._url(path)
         while url:
             body, headers = self._get_json(url, query)
             query = None  # the next link carries every parameter
+            if wrapped_in is not None and isinstance(body, dict):
+                body = body.get(wrapped_in)
             if not isinstance(body, list):
                 raise GitHubError(
                     f"expected a list from {_path_of(url)}, got {type(body).__name__}"
@@ -156,11 +165,7 @@ class GitHubClient:
         try:
             return OptionalResource(list(self.paginate(path, params)))
         except GitHubError as exc:
-            if exc.status in _OPTIONAL_STATUSES and not isinstance(exc, AuthenticationFailed):
-                return OptionalResource(
-                    reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
-                )
-            raise
+            return _optional_or_raise(exc)
 
     def download(self, url: str, sink: IO[bytes], *, expected_size: int | None = None) -> int:
         """Stream a binary (a release asset) into ``sink``; returns the bytes written.

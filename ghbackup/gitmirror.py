@@ -53,16 +53,15 @@ def mirror_clone(
 ) -> MirrorState:
     """``git clone --mirror`` with bounded retries; NotFound when the remote does not exist."""
     settings = settings or GitSettings()
-    env = git_credential_environment(credentials, url)
-    secrets = [env["GHBACKUP_GIT_PASSWORD"]]
     for attempt in range(1, settings.attempts + 1):
         shutil.rmtree(dest, ignore_errors=True)
+        env = git_credential_environment(credentials, url)  # fresh per attempt (App tokens)
         try:
             run_git(
                 [*_STALL_GUARD, "clone", "--mirror", "--quiet", "--", url, str(dest)],
                 env=env,
                 timeout=settings.timeout,
-                secrets=secrets,
+                secrets=[env["GHBACKUP_GIT_PASSWORD"]],
             )
             break
         except GitCommandFailed as exc:
@@ -115,8 +114,8 @@ def fetch_lfs_objects(
     settings = settings or GitSettings()
     if not uses_lfs(repo, settings):
         return 0, 0
-    env = git_credential_environment(credentials, url)
     for attempt in range(1, settings.attempts + 1):
+        env = git_credential_environment(credentials, url)  # fresh per attempt (App tokens)
         try:
             run_git(
                 ["lfs", "fetch", "--all", "origin"],
@@ -138,14 +137,12 @@ def fetch_lfs_objects(
 def uses_lfs(repo: Path, settings: GitSettings | None = None) -> bool:
     """True when any version of any .gitattributes in the history mentions filter=lfs."""
     settings = settings or GitSettings()
-    try:
-        out = run_git(
-            ["log", "--all", "--format=", "-p", "--", ".gitattributes", "*/.gitattributes"],
-            cwd=repo,
-            timeout=settings.timeout,
-        )
-    except GitCommandFailed:
-        return False
+    # A failure here propagates: guessing "no LFS" would drop the objects silently.
+    out = run_git(
+        ["log", "--all", "--format=", "-p", "--", ".gitattributes", "*/.gitattributes"],
+        cwd=repo,
+        timeout=settings.timeout,
+    )
     return "filter=lfs" in out
 
 

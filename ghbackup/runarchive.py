@@ -110,6 +110,9 @@ class RunItem:
     started_at: str | None = None
     finished_at: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    # What the capture recorded as not available (disabled, forbidden...), with the reason:
+    # a token that cannot read issues must show up here, not pass unnoticed.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +167,9 @@ class RunSummary:
     archive_key: str | None
     manifest_key: str
     failed: list[dict[str, str | None]]
+    # Succeeded items with parts GitHub would not give us (disabled, forbidden, too many):
+    # {item key: "what: why; ..."}, so a token that cannot read issues is noticed.
+    skipped_parts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,7 +192,19 @@ class RunSummary:
                 for i in manifest.items
                 if i.status == "failed"
             ],
+            skipped_parts={
+                i.item_key: "; ".join(f"{what}: {why}" for what, why in sorted(i.skipped.items()))
+                for i in manifest.items
+                if i.status == "succeeded" and _worth_reporting(i.skipped)
+            },
         )
+
+
+def _worth_reporting(skipped: dict[str, str]) -> bool:
+    """Skips that say something is missing that the user may expect, not a feature turned
+    off or a repository that is simply empty."""
+    ordinary = ("disabled", "repository is empty", "enabled but has no pages")
+    return any(not why.startswith(ordinary) for why in skipped.values())
 
 
 # --------------------------------------------------------------------------- S3 helpers
@@ -561,7 +579,7 @@ def _run_item(result: ItemResult) -> RunItem:
         error_type=result.error_type, error=result.error, zip_key=result.zip_key,
         zip_bytes=result.zip_bytes, zip_sha256=result.zip_sha256,
         started_at=result.started_at or None, finished_at=result.finished_at or None,
-        counts=dict(result.counts),
+        counts=dict(result.counts), skipped=dict(result.skipped),
     )  # fmt: skip
 
 

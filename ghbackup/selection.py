@@ -8,6 +8,7 @@ account data.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,48 +96,64 @@ def expand_selection(client: GitHubClient, selection: Selection) -> list[BackupI
     Explicit repositories are taken as given (a missing one fails as its own item, not the
     listing). Users' and organisations' repositories are listed and filtered. The
     authenticated user's own listing uses ``/user/repos`` so private repositories count.
+    A GitHub App installation has no user: an empty selection means every repository the
+    installation may read, and a user's repositories come from the installation's list
+    (``/users/{u}/repos`` shows public ones only).
     """
-    # A GitHub App installation token has no user: /user answers 403 for it.
-    me = client.get_optional("user")
-    my_login = str(me.value.get("login", "")) if me.present and isinstance(me.value, dict) else ""
-    if selection.is_empty and not my_login:
-        raise InvalidItem(
-            "nothing selected and the credentials have no user of their own: "
-            "name repositories, users or orgs"
-        )
+    app = client.credentials.kind == "github-app"
+    my_login = "" if app else str(client.get("user").get("login", ""))
     items: dict[str, BackupItem] = {}
+    installation: list[dict[str, Any]] | None = None
 
     def add(item: BackupItem) -> None:
         items.setdefault(item.key, item)
 
+    def installation_repositories() -> list[dict[str, Any]]:
+        nonlocal installation
+        if installation is None:
+            installation = list(
+                client.paginate("installation/repositories", wrapped_in="repositories")
+            )
+        return installation
+
+    def add_repositories(listing: Iterable[dict[str, Any]]) -> None:
+        for repo in listing:
+            if selection.wants(repo):
+                add(BackupItem(kind="repository", full_name=repo["full_name"]))
+
     for name in selection.repositories:
         add(BackupItem.from_json({"kind": "repository", "full_name": name}))
+
+    if selection.is_empty and app:
+        add_repositories(installation_repositories())
 
     users = list(selection.users)
     if selection.is_empty and my_login:
         users.append(my_login)
 
     for user in users:
-        if user.lower() == my_login.lower():
-            listing = client.paginate("user/repos", {"affiliation": "owner", "sort": "full_name"})
+        mine = user.lower() == my_login.lower()
+        if app:
+            owned = (r for r in installation_repositories() if _owner(r) == user.lower())
+            add_repositories(owned)
+        elif mine:
+            add_repositories(client.paginate("user/repos", {"affiliation": "owner"}))
         else:
-            listing = client.paginate(f"users/{user}/repos", {"type": "owner", "sort": "full_name"})
-        for repo in listing:
-            if selection.wants(repo):
-                add(BackupItem(kind="repository", full_name=repo["full_name"]))
+            add_repositories(client.paginate(f"users/{user}/repos", {"type": "owner"}))
         if selection.gists:
-            path = "gists" if user.lower() == my_login.lower() else f"users/{user}/gists"
-            for gist in client.paginate(path):
+            for gist in client.paginate("gists" if mine else f"users/{user}/gists"):
                 owner = (gist.get("owner") or {}).get("login") or user
                 add(BackupItem(kind="gist", id=str(gist["id"]), owner=owner))
         if selection.account:
             add(BackupItem(kind="account", login=user))
 
     for org in selection.orgs:
-        for repo in client.paginate(f"orgs/{org}/repos", {"type": "all", "sort": "full_name"}):
-            if selection.wants(repo):
-                add(BackupItem(kind="repository", full_name=repo["full_name"]))
+        add_repositories(client.paginate(f"orgs/{org}/repos", {"type": "all"}))
 
     return sorted(
         items.values(), key=lambda i: ({"repository": 0, "gist": 1, "account": 2}[i.kind], i.key)
     )
+
+
+def _owner(repo: dict[str, Any]) -> str:
+    return str((repo.get("owner") or {}).get("login", "")).lower()

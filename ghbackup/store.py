@@ -62,6 +62,7 @@ class S3Destination:
         self.prefix = prefix
 
     def store_zip(self, result: ItemResult, zip_path: Path) -> str:
+        from boto3.exceptions import Boto3Error
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -81,7 +82,7 @@ class S3Destination:
                 Config=config,
             )
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise StorageError(
                 f"upload of s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
             ) from None

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ghbackup.credentials import Credentials
 from ghbackup.errors import ConfigurationError
-from ghbackup.github import GitHubClient
+from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.records import staging_prefix
 from ghbackup.selection import Selection, expand_selection
 
@@ -65,7 +65,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket = os.environ["BACKUP_BUCKET"]
     api_url = os.environ.get("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)
     selection = Selection.from_json(event.get("selection") or {})
-    client = GitHubClient.from_credentials(api_url, load_credentials(api_url))
+    # A rate-limit wait must end while the function still runs; longer, fail with a name the
+    # state machine retries (RateLimitExceeded) instead of a Lambda timeout.
+    remaining = context.get_remaining_time_in_millis() / 1000
+    policy = RetryPolicy(max_rate_limit_wait=max(10.0, remaining - 60.0))
+    client = GitHubClient.from_credentials(api_url, load_credentials(api_url), policy=policy)
     items = expand_selection(client, selection)
     key = items_key(run_id)
     body = json.dumps([item.to_json() for item in items], separators=(",", ":"))

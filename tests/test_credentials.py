@@ -144,3 +144,8 @@ def test_git_credentials_are_scoped_to_the_host_and_not_in_any_argument():
     assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
     assert "ghp_scoped_token_77" not in env["GIT_CONFIG_VALUE_1"]
     assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_scoped_token_77"
+
+
+def test_a_stored_json_secret_injected_as_github_token_is_understood():
+    creds = Credentials.from_mapping({"GITHUB_TOKEN": '{"token": "ghp_from_json_secret_9"}'})
+    assert creds.token() == "ghp_from_json_secret_9"

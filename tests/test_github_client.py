@@ -253,3 +253,21 @@ def test_download_restarts_a_cut_transfer_from_scratch():
     assert client.download(f"{API}/repos/o/r/releases/assets/1", sink, expected_size=6) == 6
     assert sink.getvalue() == b"abcdef"
     assert session.calls[0]["headers"]["Accept"] == "application/octet-stream"
+
+
+def test_a_rate_limit_that_outlasts_its_waits_fails_instead_of_skipping():
+    limited = response(
+        403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "1"}
+    )
+    client, _, _ = client_with([limited, limited], max_attempts=2)
+    with pytest.raises(RateLimitExceeded):
+        client.list_optional("repos/o/r/issues")
+
+
+def test_wrapped_lists_are_paginated():
+    page = response(200, {"total_count": 2, "repositories": [{"id": 1}, {"id": 2}]})
+    client, _, _ = client_with([page])
+    assert list(client.paginate("installation/repositories", wrapped_in="repositories")) == [
+        {"id": 1},
+        {"id": 2},
+    ]

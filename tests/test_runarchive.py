@@ -441,7 +441,7 @@ def test_summary_json_has_what_notify_publishes(s3):
     data = json.loads(json.dumps(summary.to_json()))
     assert data["duration_seconds"] == 61.0
     assert set(data) == {"status", "run_id", "counts", "bytes", "duration_seconds",
-                         "archive_key", "manifest_key", "failed"}  # fmt: skip
+                         "archive_key", "manifest_key", "failed", "skipped_parts"}  # fmt: skip
 
 
 def test_more_than_65535_entries_use_zip64_end_records(s3, tmp_path):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ghbackup.errors import InvalidItem
-from ghbackup.github import OptionalResource
 from ghbackup.records import BackupItem
 from ghbackup.selection import Selection, expand_selection
+
+
+class FakeCredentials:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
 
 class FakeClient:
@@ -15,16 +19,13 @@ class FakeClient:
         self.me = me
         self.listings = listings
         self.paths: list[str] = []
+        self.credentials = FakeCredentials("token" if me else "github-app")
 
-    def get_optional(self, path, params=None):
-        assert path == "user"
-        return (
-            OptionalResource({"login": self.me})
-            if self.me
-            else OptionalResource(reason="forbidden (HTTP 403)")
-        )
+    def get(self, path, params=None):
+        assert path == "user" and self.me, "an App installation must never ask for /user"
+        return {"login": self.me}
 
-    def paginate(self, path, params=None):
+    def paginate(self, path, params=None, wrapped_in=None):
         self.paths.append(path)
         return iter(self.listings.get(path, []))
 
@@ -96,9 +97,17 @@ def test_other_users_use_their_public_listing_and_gists():
     assert "users/alice/repos" in client.paths and "user/repos" not in client.paths
 
 
-def test_app_credentials_need_an_explicit_selection():
-    with pytest.raises(InvalidItem, match="name repositories, users or orgs"):
-        expand_selection(FakeClient(None, {}), Selection.from_json({}))
+def test_an_app_installation_backs_up_every_repository_it_may_read():
+    installation = [
+        repo("acme/private", owner={"login": "acme"}),
+        repo("alice/x", owner={"login": "alice"}),
+    ]
+    client = FakeClient(None, {"installation/repositories": installation})
+    everything = expand_selection(client, Selection.from_json({}))
+    assert [i.key for i in everything] == ["repository/acme/private", "repository/alice/x"]
+    alice = expand_selection(client, Selection.from_json({"users": ["alice"], "gists": False}))
+    assert [i.key for i in alice] == ["repository/alice/x", "account/alice"]
+    assert "users/alice/repos" not in client.paths
 
 
 def test_bad_regex_is_rejected_with_the_field_name():

@@ -89,7 +89,9 @@ def test_list_handler_stores_the_items_and_returns_their_location(monkeypatch):
         return items
 
     monkeypatch.setattr(list_items, "load_credentials", lambda api_url: object())
-    monkeypatch.setattr(list_items.GitHubClient, "from_credentials", lambda url, creds: object())
+    monkeypatch.setattr(
+        list_items.GitHubClient, "from_credentials", lambda url, creds, **kwargs: object()
+    )
     monkeypatch.setattr(list_items, "expand_selection", expand)
     result = list_items.handler(
         {"run_id": "run-1", "selection": {"orgs": ["acme"]}}, _context("ghbackup-list-items")

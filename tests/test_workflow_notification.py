@@ -46,3 +46,19 @@ def test_subject_is_one_ascii_line_of_at_most_100_characters():
     assert result["status"] == "PARTIAL"
     assert len(result["subject"]) <= 100 and result["subject"].isascii()
     assert "\n" not in result["subject"]
+
+
+def test_skipped_parts_give_way_to_failures_when_the_message_is_too_long():
+    from workflow.notification import summary_message
+
+    summary = {
+        "status": "PARTIAL",
+        "counts": {"total": 2, "succeeded": 1, "failed": 1},
+        "failed": [{"item_key": "repository/a/b", "error_type": "NotFound", "error": "gone"}],
+        "skipped_parts": {
+            f"repository/a/r{i}": "hooks: forbidden for this token (HTTP 403)" for i in range(500)
+        },
+    }
+    message = json.loads(summary_message(summary, limit=4000))
+    assert message["failed"] == summary["failed"]
+    assert message["skipped_parts"] == {} and message["skipped_parts_omitted"] == 500

@@ -30,6 +30,13 @@ def summary_message(summary: dict[str, Any], limit: int = MAX_MESSAGE_BYTES) -> 
     text = _encoded(summary)
     if _fits(text, limit):
         return text
+    skipped = summary.get("skipped_parts") or {}
+    if skipped:
+        # Failures matter more than skips: the run manifest keeps every skip anyway.
+        summary = {**summary, "skipped_parts": {}, "skipped_parts_omitted": len(skipped)}
+        text = _encoded(summary)
+        if _fits(text, limit):
+            return text
     failed = [
         {**entry, "error": (entry.get("error") or "")[:MAX_ERROR_CHARS]}
         for entry in summary.get("failed", [])
