@@ -163,3 +163,29 @@ def test_thousand_repositories_generate_quickly(tmp_path):
     heads = {refs(gh.bare_repo_path(n)) for n in names[:40] if not gh.repository(n).empty}
     assert len(heads) == len([n for n in names[:40] if not gh.repository(n).empty])
     assert elapsed < 60, elapsed
+
+
+def test_lfs_keeps_working_when_another_stand_in_starts_and_goes(tmp_path):
+    """giftless keeps its storage adapters in a module global; a second stand-in in the same
+    process must not redirect the first one's LFS requests to its own (deleted) storage."""
+    import shutil
+
+    with GitHubStandIn(
+        root=tmp_path / "first", account=AccountSpec(repositories=5, seed=1)
+    ) as first:
+        with GitHubStandIn(root=tmp_path / "second", account=AccountSpec(repositories=5, seed=2)):
+            pass
+        shutil.rmtree(tmp_path / "second")
+        name = next(n for n in first.repository_names() if first.repository(n).lfs)
+        env = {**os.environ, "GITHUB_TOKEN": first.token, "GITHUB_API_URL": first.api_url, "RUN_ID": "r",
+               "BACKUP_OUTPUT_DIR": str(tmp_path / "out"), "LOG_LEVEL": "ERROR",
+               "BACKUP_ITEM": json.dumps({"kind": "repository", "full_name": name})}  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "container.entrypoint"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr

@@ -115,8 +115,38 @@ class StandInState:
         return hmac.new(self.signing_key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def make_lfs_app(storage: Path) -> Any:
+# giftless keeps its transfer adapters (and with them the storage path) in one module-global
+# registry that every init_app overwrites: with a second stand-in in the process, the first
+# one's batch requests looked in the second one's storage ("Cannot find any of the requested
+# objects"). Each stand-in's app therefore runs with its own adapters swapped in, one
+# request at a time (LFS requests are few and small here).
+_giftless_lock = threading.Lock()
+
+
+def make_lfs_app(storage: Path) -> Callable[..., Any]:
     """giftless as a WSGI app storing under ``storage/<org>/<repo>/<oid>``."""
+    from giftless import transfer
+
+    with _giftless_lock:
+        app = _init_giftless(storage)
+        adapters = dict(transfer._registered_adapters)
+
+    def isolated(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with _giftless_lock:
+            transfer._registered_adapters.clear()
+            transfer._registered_adapters.update(adapters)
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+
+    return isolated
+
+
+def _init_giftless(storage: Path) -> Any:
     from giftless.app import init_app
 
     return init_app(
