@@ -91,7 +91,9 @@ def verify_archive(
     report = VerifyReport(zip_path=zip_path)
     with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
         manifests = _select(zf, zip_path, repo)
-        checker = _Checker(zf, Path(tmp), progress, _total_bytes(manifests), "Verifying")
+        checker = _Checker(
+            zf, Path(tmp), progress, _total_bytes(zf, manifests, restoring=False), "Verifying"
+        )
         for manifest in manifests:
             checker.check_item(manifest, tree=None)
         if repo is None:
@@ -142,7 +144,9 @@ def restore_archive(
             tree, work = staging / "tree", staging / "work"
             tree.mkdir()
             work.mkdir()
-            checker = _Checker(zf, work, progress, _total_bytes(manifests), "Restoring")
+            checker = _Checker(
+                zf, work, progress, _total_bytes(zf, manifests, restoring=True), "Restoring"
+            )
             for manifest in manifests:
                 report.mirrors += checker.check_item(manifest, tree=tree)
             if repo is None:
@@ -396,8 +400,13 @@ def _mirror_relpath(manifest: ItemManifest, key: str) -> str:
     return f"{base}.{key}.git"
 
 
-def _total_bytes(manifests: list[ItemManifest]) -> int:
-    return sum(f.size for m in manifests for f in m.files)
+def _total_bytes(zf: zipfile.ZipFile, manifests: list[ItemManifest], *, restoring: bool) -> int:
+    """Bytes the checker reads: every listed file, plus each item's manifest.json when
+    restoring (it is copied beside the metadata)."""
+    listed = sum(f.size for m in manifests for f in m.files)
+    if not restoring:
+        return listed
+    return listed + sum(zf.getinfo(m.manifest_path).file_size for m in manifests)
 
 
 def _parse_refs(text: str) -> dict[str, str]:
