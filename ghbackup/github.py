@@ -55,6 +55,7 @@ class RetryPolicy:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     download_read_timeout: float = 300.0
+    min_download_rate: float = 10_000.0  # bytes/s averaged, checked after two minutes
 
 
 class OptionalResource:
@@ -189,10 +190,18 @@ class GitHubClient:
                     read_timeout=self.policy.download_read_timeout,
                 )
                 written = 0
+                started = self._clock()
                 with resp:
                     for chunk in resp.iter_content(chunk_size=1024 * 1024):
                         sink.write(chunk)
                         written += len(chunk)
+                        # The read timeout catches silence, not a trickle: give up on a
+                        # transfer that stays under the minimum rate and try again.
+                        elapsed = self._clock() - started
+                        if elapsed > 120 and written / elapsed < self.policy.min_download_rate:
+                            raise _TransientError(
+                                f"download slower than {self.policy.min_download_rate:.0f} B/s"
+                            )
                 if expected_size is not None and written != expected_size:
                     raise _TransientError(
                         f"download ended after {written} of {expected_size} bytes"

@@ -271,3 +271,39 @@ def test_wrapped_lists_are_paginated():
         {"id": 1},
         {"id": 2},
     ]
+
+
+def test_a_trickling_download_is_abandoned_and_retried():
+    clock = FakeClock()
+
+    class Trickle(io.RawIOBase):
+        """1 KiB a minute: never silent long enough for the read timeout."""
+
+        def __init__(self):
+            self.left = 10
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            if not self.left:
+                return 0
+            self.left -= 1
+            clock.now += 60
+            buffer[:1024] = b"x" * 1024
+            return 1024
+
+    def trickle(**_):
+        resp = response(200)
+        resp.raw = io.BufferedReader(Trickle(), buffer_size=1024)
+        return resp
+
+    def whole(**_):
+        resp = response(200)
+        resp.raw = io.BytesIO(b"y" * 10240)
+        return resp
+
+    client, session, _ = client_with([trickle, whole], clock)
+    sink = io.BytesIO()
+    assert client.download(f"{API}/repos/o/r/releases/assets/1", sink, expected_size=10240) == 10240
+    assert sink.getvalue() == b"y" * 10240 and len(session.calls) == 2
