@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from ghbackup.errors import StorageError
 from ghbackup.records import BackupItem, staging_prefix
@@ -26,7 +27,18 @@ from workflow.notification import notification
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
-s3 = boto3.client("s3")
+# UploadPartCopy moves the bytes inside S3 while the function waits: many copies in flight
+# (and as many pooled connections) is what keeps a large run inside Lambda's 15 minutes.
+COPY_WORKERS = 32
+s3 = boto3.client(
+    "s3",
+    config=Config(
+        max_pool_connections=COPY_WORKERS + 4,
+        retries={"max_attempts": 5, "mode": "standard"},
+        read_timeout=300,
+        connect_timeout=10,
+    ),
+)
 
 DEFAULT_STORAGE_CLASS = "GLACIER"
 
@@ -58,6 +70,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         storage_class=os.environ.get("RUN_ARCHIVE_STORAGE_CLASS") or DEFAULT_STORAGE_CLASS,
         kms_key_id=os.environ.get("RUN_ARCHIVE_KMS_KEY_ID") or None,
         started_at=event.get("started_at"),
+        copy_workers=COPY_WORKERS,
     ).to_json()
     counts = summary["counts"]
     metrics.add_metric(name="ItemsBackedUp", unit=MetricUnit.Count, value=counts["succeeded"])
