@@ -17,7 +17,7 @@ from ghbackup.credentials import redact
 from ghbackup.errors import BackupError
 from ghbackup.github import GitHubClient
 from ghbackup.gitmirror import GitSettings
-from ghbackup.records import BackupItem, ItemResult
+from ghbackup.records import BackupItem, ItemResult, utc_timestamp
 from ghbackup.store import Destination
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def backup_item(
     """Capture and store ``item``. Never raises a BackupError: the result says what
     happened (``status`` succeeded only when the zip is complete and stored). A failure to
     store the result record itself is raised as StorageError."""
-    started = _iso(now())
+    started = utc_timestamp(now())
     result = ItemResult(
         item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
     )
@@ -70,10 +70,6 @@ def backup_item(
             result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
             result.github_requests = client.requests_made
             log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
-    result.finished_at = _iso(now())
+    result.finished_at = utc_timestamp(now())
     destination.store_result(result)  # a StorageError here propagates: the caller must know
     return result
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -22,14 +22,14 @@ from urllib.parse import quote
 
 from ghbackup.archive import ItemArchiveWriter, safe_name
 from ghbackup.errors import NotFound
-from ghbackup.github import GitHubClient
+from ghbackup.github import GitHubClient, OptionalResource
 from ghbackup.gitmirror import (
     GitSettings,
     create_bundle,
     fetch_lfs_objects,
     mirror_clone,
 )
-from ghbackup.records import BackupItem
+from ghbackup.records import BackupItem, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class _Capture:
         log.info("%s skipped: %s", what, reason)
         self.skipped[what] = reason
 
+    def skip_missing(self, what: str, resource: OptionalResource) -> None:
+        """Record an optional resource GitHub did not give, with GitHub's reason."""
+        self.skip(what, resource.reason or "unavailable")
+
 
 def capture_item(
     item: BackupItem,
@@ -109,8 +113,8 @@ def capture_item(
             "counts": dict(sorted(cap.counts.items())),
             "skipped": dict(sorted(cap.skipped.items())),
             "github_requests": client.requests_made - requests_before,
-            "started_at": _iso(started),
-            "finished_at": _iso(finished),
+            "started_at": utc_timestamp(started),
+            "finished_at": utc_timestamp(finished),
             "complete": True,
         }
         summary = writer.close(manifest)
@@ -126,8 +130,8 @@ def capture_item(
         counts=dict(cap.counts),
         skipped=dict(cap.skipped),
         github_requests=client.requests_made - requests_before,
-        started_at=_iso(started),
-        finished_at=_iso(finished),
+        started_at=utc_timestamp(started),
+        finished_at=utc_timestamp(finished),
     )
 
 
@@ -224,44 +228,31 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
     if issues_listing is None:
         cap.skip("issues", "disabled")
     elif not issues_listing.present:
-        cap.skip("issues", issues_listing.reason or "unavailable")
+        cap.skip_missing("issues", issues_listing)
     else:
         issues = [i for i in issues_listing.value if "pull_request" not in i]
     pulls = []
     if not pulls_listing.present:
-        cap.skip("pulls", pulls_listing.reason or "unavailable")
+        cap.skip_missing("pulls", pulls_listing)
     else:
         pulls = pulls_listing.value
 
     # Conversation comments of issues and pulls live under /issues/comments for both.
-    comments_by_number: dict[int, list[Any]] = defaultdict(list)
-    events_by_number: dict[int, list[Any]] = defaultdict(list)
+    comments_by_number: dict[int, list[Any]] = {}
+    events_by_number: dict[int, list[Any]] = {}
     if issues or pulls:
-        comments = cap.client.list_optional(
-            f"{base}/issues/comments", {"sort": "created", "direction": "asc"}
+        comments_by_number = _grouped_by_number(
+            cap,
+            f"{base}/issues/comments",
+            "issue_comments",
+            lambda c: (_number_from_url(c.get("issue_url")), c),
+            {"sort": "created", "direction": "asc"},
         )
-        if comments.present:
-            for comment in comments.value:
-                number = _number_from_url(comment.get("issue_url"))
-                if number is not None:
-                    comments_by_number[number].append(comment)
-        else:
-            cap.skip("issue_comments", comments.reason or "unavailable")
     if issues:
-        events = cap.client.list_optional(f"{base}/issues/events")
-        if events.present:
-            for event in events.value:
-                # The repository-wide listing embeds the issue in each event; the per-issue
-                # listing (python-github-backup's event_data) does not: store the latter form.
-                event = dict(event)
-                number = (event.pop("issue", None) or {}).get("number")
-                if isinstance(number, int):
-                    events_by_number[number].append(event)
-        else:
-            cap.skip("issue_events", events.reason or "unavailable")
+        events_by_number = _grouped_by_number(
+            cap, f"{base}/issues/events", "issue_events", _event_without_issue
+        )
 
-    for group in (*comments_by_number.values(), *events_by_number.values()):
-        group.sort(key=_chronological)
     for issue in issues:
         number = issue.get("number")
         record = dict(issue)
@@ -275,19 +266,13 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
 
     if not pulls:
         return
-    review_comments: dict[int, list[Any]] = defaultdict(list)
-    listing = cap.client.list_optional(
-        f"{base}/pulls/comments", {"sort": "created", "direction": "asc"}
+    review_comments = _grouped_by_number(
+        cap,
+        f"{base}/pulls/comments",
+        "pull_review_comments",
+        lambda c: (_number_from_url(c.get("pull_request_url")), c),
+        {"sort": "created", "direction": "asc"},
     )
-    if listing.present:
-        for comment in listing.value:
-            number = _number_from_url(comment.get("pull_request_url"))
-            if number is not None:
-                review_comments[number].append(comment)
-    else:
-        cap.skip("pull_review_comments", listing.reason or "unavailable")
-    for group in review_comments.values():
-        group.sort(key=_chronological)
     for pull in pulls:
         number = pull.get("number")
         record = dict(pull)
@@ -304,9 +289,9 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
                 "the rest are in the git bundle (refs/pull/*)",
             )
         if not reviews.present:
-            cap.skip(f"pulls/{number}/reviews", reviews.reason or "unavailable")
+            cap.skip_missing(f"pulls/{number}/reviews", reviews)
         if not commits.present:
-            cap.skip(f"pulls/{number}/commits", commits.reason or "unavailable")
+            cap.skip_missing(f"pulls/{number}/commits", commits)
         cap.writer.add_json(f"pulls/{number}.json", record)
         cap.counts["pulls"] += 1
         cap.counts["pull_review_comments"] += len(record["comment_data"])
@@ -322,7 +307,7 @@ def _capture_simple_lists(cap: _Capture, base: str) -> None:
             cap.writer.add_json(f"milestones/{milestone.get('number')}.json", milestone)
         cap.counts["milestones"] = len(milestones.value)
     else:
-        cap.skip("milestones", milestones.reason or "unavailable")
+        cap.skip_missing("milestones", milestones)
 
     for what, path, name in (
         ("labels", f"{base}/labels", "labels/labels.json"),
@@ -333,19 +318,19 @@ def _capture_simple_lists(cap: _Capture, base: str) -> None:
             cap.writer.add_json(name, listing.value)
             cap.counts[what] = len(listing.value)
         else:
-            cap.skip(what, listing.reason or "unavailable")
+            cap.skip_missing(what, listing)
 
     topics = cap.client.get_optional(f"{base}/topics")
     if topics.present:
         cap.writer.add_json("topics.json", topics.value)
     else:
-        cap.skip("topics", topics.reason or "unavailable")
+        cap.skip_missing("topics", topics)
 
 
 def _capture_releases(cap: _Capture, base: str) -> None:
     listing = cap.client.list_optional(f"{base}/releases")
     if not listing.present:
-        cap.skip("releases", listing.reason or "unavailable")
+        cap.skip_missing("releases", listing)
         return
     total_assets = sum(len(r.get("assets") or []) for r in listing.value)
     used: set[str] = set()
@@ -380,7 +365,7 @@ def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -
 def _capture_branches(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
     listing = cap.client.list_optional(f"{base}/branches")
     if not listing.present:
-        cap.skip("branches", listing.reason or "unavailable")
+        cap.skip_missing("branches", listing)
         return
     cap.writer.add_json("branches/branches.json", listing.value)
     cap.counts["branches"] = len(listing.value)
@@ -393,7 +378,7 @@ def _capture_branches(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
             cap.writer.add_json(f"branches/{safe_name(name)}.protection.json", protection.value)
             cap.counts["branch_protections"] += 1
         else:
-            cap.skip(f"branches/{name}/protection", protection.reason or "unavailable")
+            cap.skip_missing(f"branches/{name}/protection", protection)
 
 
 # -- gists and accounts ----------------------------------------------------------------
@@ -407,7 +392,7 @@ def _capture_gist(cap: _Capture) -> None:
         cap.writer.add_json("comments.json", comments.value)
         cap.counts["gist_comments"] = len(comments.value)
     else:
-        cap.skip("comments", comments.reason or "unavailable")
+        cap.skip_missing("comments", comments)
     url = gist.get("git_pull_url")
     if not url:
         cap.skip("git", "the gist object has no git_pull_url")
@@ -437,11 +422,42 @@ def _capture_account(cap: _Capture) -> None:
             cap.writer.add_json(f"{name}.json", listing.value)
             cap.counts[name] = len(listing.value)
         else:
-            cap.skip(name, listing.reason or "unavailable")
+            cap.skip_missing(name, listing)
         cap.progress(name, 1, 5)
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _grouped_by_number(
+    cap: _Capture,
+    path: str,
+    what: str,
+    number_of: Callable[[dict[str, Any]], tuple[int | None, dict[str, Any]]],
+    params: dict[str, Any] | None = None,
+) -> dict[int, list[Any]]:
+    """A repository-wide listing grouped by issue or pull number, each group in the order of
+    the per-issue listings; ``number_of`` gives an object's number and the form to store."""
+    listing = cap.client.list_optional(path, params)
+    groups: dict[int, list[Any]] = defaultdict(list)
+    if not listing.present:
+        cap.skip_missing(what, listing)
+        return groups
+    for obj in listing.value:
+        number, stored = number_of(obj)
+        if number is not None:
+            groups[number].append(stored)
+    for group in groups.values():
+        group.sort(key=_chronological)
+    return groups
+
+
+def _event_without_issue(event: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """The repository-wide listing embeds the issue in each event; the per-issue listing
+    (python-github-backup's event_data) does not: store the latter form."""
+    stored = dict(event)
+    number = (stored.pop("issue", None) or {}).get("number")
+    return (number if isinstance(number, int) else None), stored
 
 
 def _chronological(obj: dict[str, Any]) -> int:
@@ -456,7 +472,3 @@ def _number_from_url(url: Any) -> int | None:
         return None
     tail = url.rstrip("/").rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

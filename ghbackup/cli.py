@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from rich.progress import (
 
 from ghbackup.credentials import Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, exit_code_for
+from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
 DEFAULT_API_URL = "https://api.github.com"
@@ -125,7 +125,7 @@ def _backup_item(args: argparse.Namespace) -> int:
         item = BackupItem.from_json({"kind": "account", "login": args.account})
     credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
     client = GitHubClient(args.api_url, credentials)
-    run_id = args.run_id or _default_run_id()
+    run_id = args.run_id or default_run_id()
     with _progress_bar() as report:
         result = backup_item(
             item, client, DirectoryDestination(args.out), run_id=run_id, progress=report
@@ -155,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     Credentials.from_mapping(
         os.environ, api_url=args.api_url
     )  # fail early, before any server starts
-    run_id = args.run_id or _default_run_id()
+    run_id = args.run_id or default_run_id()
     progress = _new_progress(TextColumn("{task.fields[failed]} failed"))
     with progress:
         task = progress.add_task(f"run {run_id}", total=None, failed=0)
@@ -249,10 +249,6 @@ def _progress_bar(single: bool = False) -> Iterator[Callable[[str, int, int | No
 
     with progress:
         yield report
-
-
-def _default_run_id() -> str:
-    return "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _configure_logging(verbose: bool) -> None:

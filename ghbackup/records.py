@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ghbackup.errors import InvalidItem
@@ -146,3 +147,13 @@ def item_zip_key(prefix: str, item: BackupItem) -> str:
 def item_result_key(prefix: str, item: BackupItem) -> str:
     """Key (or relative path) of an item's result record, beside its zip."""
     return f"{prefix.rstrip('/')}/items/{item.key}/result.json".lstrip("/")
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """The timestamps records carry: ``2026-11-26T13:04:05Z`` (UTC, whole seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_run_id(now: datetime | None = None) -> str:
+    """``run-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
+    return (now or datetime.now(UTC)).strftime("run-%Y%m%dT%H%M%SZ")

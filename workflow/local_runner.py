@@ -26,7 +26,6 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError
+from ghbackup.records import default_run_id
 from workflow import moto_fixes
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
@@ -74,11 +74,6 @@ Progress = Callable[[int, int, int], None]
 
 class LocalRunError(RuntimeError):
     """The local run could not be set up or did not finish."""
-
-
-def default_run_id(now: datetime | None = None) -> str:
-    """``run-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
-    return (now or datetime.now(UTC)).strftime("run-%Y%m%dT%H%M%SZ")
 
 
 def fill_placeholders(template: str, values: Mapping[str, str]) -> str:
