@@ -61,33 +61,23 @@ def peak_rss_mb_of(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> tup
     return code, peak, err
 
 
-def run_ghbackup(gh, names: list[str], out: Path, workers: int) -> dict:
-    env = {
-        **os.environ,
-        "GITHUB_TOKEN": gh.token,
-        "GITHUB_API_URL": gh.api_url,
-        "RUN_ID": "bench",
-        "BACKUP_OUTPUT_DIR": str(out),
-        "REQUESTS_CA_BUNDLE": gh.ca_bundle_path or "",
-        "SSL_CERT_FILE": gh.ca_bundle_path or "",
-        "GIT_SSL_CAINFO": gh.ca_bundle_path or "",
-        "LOG_LEVEL": "WARNING",
-    }
+def _measure(gh, names: list[str], out: Path, workers: int, one) -> dict:
+    """Run ``one(name) -> (exit code, peak MB, failure line)`` for every repository,
+    ``workers`` at a time, from a fresh request log and a fresh rate-limit budget."""
     peaks: list[float] = []
     failures: list[str] = []
 
-    def one(name: str) -> None:
-        item_env = {**env, "BACKUP_ITEM": json.dumps({"kind": "repository", "full_name": name})}
-        code, peak, err = peak_rss_mb_of([sys.executable, "-m", "container.entrypoint"], item_env)
+    def measured(name: str) -> None:
+        code, peak, failure = one(name)
         peaks.append(peak)
         if code:
-            failures.append(f"{name}: {err.strip().splitlines()[-1:]}")
+            failures.append(f"{name}: {failure}")
 
     gh.reset_request_log()
     gh.reset_rate_limits()  # each tool starts with GitHub's full 5,000 requests an hour
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(one, names))
+        list(pool.map(measured, names))
     wall = time.monotonic() - start
     return {
         "wall_s": round(wall, 1),
@@ -96,6 +86,33 @@ def run_ghbackup(gh, names: list[str], out: Path, workers: int) -> dict:
         "stored_mb": round(tree_bytes(out) / 1e6, 1),
         "failures": failures,
     }
+
+
+def _ghbackup_env(gh, out: Path) -> dict[str, str]:
+    """What ECS would pass the container, pointed at the stand-in (and its CA over TLS)."""
+    ca = gh.ca_bundle_path or ""
+    return {
+        **os.environ,
+        "GITHUB_TOKEN": gh.token,
+        "GITHUB_API_URL": gh.api_url,
+        "RUN_ID": "bench",
+        "BACKUP_OUTPUT_DIR": str(out),
+        "REQUESTS_CA_BUNDLE": ca,
+        "SSL_CERT_FILE": ca,
+        "GIT_SSL_CAINFO": ca,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def run_ghbackup(gh, names: list[str], out: Path, workers: int) -> dict:
+    env = _ghbackup_env(gh, out)
+
+    def one(name: str) -> tuple[int, float, str]:
+        item_env = {**env, "BACKUP_ITEM": json.dumps({"kind": "repository", "full_name": name})}
+        code, peak, err = peak_rss_mb_of([sys.executable, "-m", "container.entrypoint"], item_env)
+        return code, peak, str(err.strip().splitlines()[-1:])
+
+    return _measure(gh, names, out, workers, one)
 
 
 def run_python_github_backup(gh, names: list[str], out: Path, workers: int) -> dict:
@@ -110,31 +127,15 @@ def run_python_github_backup(gh, names: list[str], out: Path, workers: int) -> d
     env = {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca, "GIT_SSL_CAINFO": ca}
     owner = names[0].split("/")[0]
     base = [exe, owner, "-O", "-H", host, "-t", f"file://{token_file}", "-q", *PGB_CAPTURE_FLAGS]
-    peaks: list[float] = []
-    failures: list[str] = []
 
-    def one(name: str) -> None:
+    def one(name: str) -> tuple[int, float, str]:
         code, peak, err = peak_rss_mb_of([*base, "-R", name.split("/")[1], "-o", str(out)], env)
-        peaks.append(peak)
-        if code:
-            failures.append(
-                f"{name}: {err.strip().splitlines()[-1][:160] if err.strip() else code}"
-            )
+        return code, peak, err.strip().splitlines()[-1][:160] if err.strip() else str(code)
 
-    gh.reset_request_log()
-    gh.reset_rate_limits()  # each tool starts with GitHub's full 5,000 requests an hour
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(one, names))
-    wall = time.monotonic() - start
-    shutil.rmtree(token_file.parent, ignore_errors=True)
-    return {
-        "wall_s": round(wall, 1),
-        "requests": len(gh.request_log),
-        "peak_mb": round(max(peaks), 1),
-        "stored_mb": round(tree_bytes(out) / 1e6, 1),
-        "failures": failures,
-    }
+    try:
+        return _measure(gh, names, out, workers, one)
+    finally:
+        shutil.rmtree(token_file.parent, ignore_errors=True)
 
 
 def bench_large_asset(root: Path, asset_mb: int) -> dict:
@@ -146,14 +147,9 @@ def bench_large_asset(root: Path, asset_mb: int) -> dict:
         gh.add_large_asset(name, size=asset_mb * 1024 * 1024)
         out = root / "big-out"
         env = {
-            **os.environ,
-            "GITHUB_TOKEN": gh.token,
-            "GITHUB_API_URL": gh.api_url,
-            "RUN_ID": "bench",
-            "BACKUP_OUTPUT_DIR": str(out),
+            **_ghbackup_env(gh, out),
             "GHBACKUP_SCRATCH_DIR": str(root),
             "BACKUP_ITEM": json.dumps({"kind": "repository", "full_name": name}),
-            "LOG_LEVEL": "WARNING",
         }
         start = time.monotonic()
         code, peak, err = peak_rss_mb_of([sys.executable, "-m", "container.entrypoint"], env)

@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from ghbackup.backup import backup_item
-from ghbackup.credentials import Credentials, RedactingFilter, redact
+from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, StorageError, exit_code_for
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
@@ -35,7 +35,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         item = BackupItem.from_json(_required(env, "BACKUP_ITEM"))
         run_id = _required(env, "RUN_ID")
         credentials = Credentials.from_mapping(env)
-        api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+        api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
         destination = _destination(env)
         policy, git = _retry_settings(env)
     except BackupError as exc:

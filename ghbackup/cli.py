@@ -28,12 +28,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ghbackup.credentials import Credentials, RedactingFilter, redact
+from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, exit_code_for
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
-DEFAULT_API_URL = "https://api.github.com"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,10 @@ import requests
 
 from ghbackup.errors import AuthenticationFailed, ConfigurationError, GitHubUnavailable
 
+# Where the credentials are used unless GITHUB_API_URL says otherwise (GitHub Enterprise
+# Server: https://HOST/api/v3).
+DEFAULT_API_URL = "https://api.github.com"
+
 # Refresh an App installation token this long before GitHub says it expires (they last 1 h).
 APP_TOKEN_REFRESH_MARGIN = 300.0
 # A git process keeps using the credential it was given: start each with most of an hour.
@@ -90,7 +94,7 @@ class Credentials:
             # ECS injects the whole stored secret; it may be the JSON form the Lambdas read.
             if token.startswith("{"):
                 return Credentials.from_secret_value(
-                    token, api_url or env.get("GITHUB_API_URL") or "https://api.github.com"
+                    token, api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL
                 )
             return TokenCredentials(token)
         if app_id:
@@ -104,7 +108,7 @@ class Credentials:
                 app_id=app_id,
                 private_key=key,
                 installation_id=installation,
-                api_url=api_url or env.get("GITHUB_API_URL") or "https://api.github.com",
+                api_url=api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             )
         raise ConfigurationError(
             "no GitHub credentials: set GITHUB_TOKEN, or GITHUB_APP_ID with "

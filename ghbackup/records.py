@@ -139,6 +139,11 @@ def staging_prefix(run_id: str) -> str:
     return f"staging/{run_id}/"
 
 
+def items_list_key(run_id: str) -> str:
+    """Key of the JSON array of items the list step stores for the Distributed Map."""
+    return f"{staging_prefix(run_id)}items.json"
+
+
 def item_zip_key(prefix: str, item: BackupItem) -> str:
     """Key (or relative path) of an item's zip under a staging prefix or output directory."""
     return f"{prefix.rstrip('/')}/items/{item.key}/item.zip".lstrip("/")

@@ -54,17 +54,23 @@ TAIL_PART = 64 * MIB
 COPY_WORKERS = 8
 DELETE_BATCH = 1000
 
+DEFAULT_STORAGE_CLASS = "GLACIER"
 STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "STANDARD")
 RUN_MANIFEST_FORMAT = "ghbackup-run/1"
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
 
 
+def run_prefix(run_id: str) -> str:
+    """Where a run's outputs live: the run zip and its manifest."""
+    return f"runs/{run_id}/"
+
+
 def run_archive_key(run_id: str) -> str:
-    return f"runs/{run_id}/ghbackup-{run_id}.zip"
+    return f"{run_prefix(run_id)}ghbackup-{run_id}.zip"
 
 
 def run_manifest_key(run_id: str) -> str:
-    return f"runs/{run_id}/manifest.json"
+    return f"{run_prefix(run_id)}manifest.json"
 
 
 def _utcnow() -> datetime:
@@ -595,7 +601,7 @@ def assemble_run(
     bucket: str,
     run_id: str,
     items: list[BackupItem],
-    storage_class: str = "GLACIER",
+    storage_class: str = DEFAULT_STORAGE_CLASS,
     kms_key_id: str | None = None,
     started_at: str | None = None,
     clock: Callable[[], datetime] = _utcnow,

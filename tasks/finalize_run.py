@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ghbackup.errors import StorageError
-from ghbackup.records import BackupItem, staging_prefix
-from ghbackup.runarchive import assemble_run
+from ghbackup.records import BackupItem, items_list_key
+from ghbackup.runarchive import DEFAULT_STORAGE_CLASS, assemble_run
 from workflow.notification import notification
 
 logger = Logger()
@@ -39,8 +39,6 @@ s3 = boto3.client(
         connect_timeout=10,
     ),
 )
-
-DEFAULT_STORAGE_CLASS = "GLACIER"
 
 
 def read_items(bucket: str, key: str) -> list[BackupItem]:
@@ -61,7 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     logger.append_keys(run_id=run_id)
     listed = event.get("items") or {}
     bucket = listed.get("bucket") or os.environ["BACKUP_BUCKET"]
-    items = read_items(bucket, listed.get("key") or f"{staging_prefix(run_id)}items.json")
+    items = read_items(bucket, listed.get("key") or items_list_key(run_id))
     summary = assemble_run(
         s3,
         bucket=bucket,

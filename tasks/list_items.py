@@ -18,10 +18,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ghbackup.credentials import Credentials
+from ghbackup.credentials import DEFAULT_API_URL, Credentials
 from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
-from ghbackup.records import staging_prefix
+from ghbackup.records import items_list_key
 from ghbackup.selection import Selection, expand_selection
 
 logger = Logger()
@@ -30,12 +30,6 @@ metrics = Metrics(namespace="ghbackup")
 s3 = boto3.client("s3")
 
 CREDENTIALS_MAX_AGE_SECONDS = 300
-DEFAULT_GITHUB_API_URL = "https://api.github.com"
-
-
-def items_key(run_id: str) -> str:
-    """Where the list of items of a run is stored."""
-    return f"{staging_prefix(run_id)}items.json"
 
 
 def load_credentials(api_url: str) -> Credentials:
@@ -63,7 +57,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id = str(event["run_id"])
     logger.append_keys(run_id=run_id)
     bucket = os.environ["BACKUP_BUCKET"]
-    api_url = os.environ.get("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)
+    api_url = os.environ.get("GITHUB_API_URL", DEFAULT_API_URL)
     selection = Selection.from_json(event.get("selection") or {})
     # A rate-limit wait must end while the function still runs; longer, fail with a name the
     # state machine retries (RateLimitExceeded) instead of a Lambda timeout.
@@ -71,7 +65,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     policy = RetryPolicy(max_rate_limit_wait=max(10.0, remaining - 60.0))
     client = GitHubClient.from_credentials(api_url, load_credentials(api_url), policy=policy)
     items = expand_selection(client, selection)
-    key = items_key(run_id)
+    key = items_list_key(run_id)
     body = json.dumps([item.to_json() for item in items], separators=(",", ":"))
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
     for item in items:

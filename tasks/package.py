@@ -26,7 +26,9 @@ from pathlib import Path
 ZIP_NAME = "ghbackup-lambda.zip"
 SOURCE_PACKAGES = ("ghbackup", "tasks", "workflow")
 # boto3/botocore come with the Lambda runtime; shipping them would only add size.
-RUNTIME_PROVIDED = {"boto3", "botocore"}
+# In the Lambda runtime already, whose copies must win: never declared (boto3, botocore) nor
+# pulled in transitively (aws-xray-sdk needs botocore) into the zip.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 PIP_PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
@@ -69,11 +71,6 @@ def requirements_digest(requirements: tuple[str, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# Pulled in transitively (aws-xray-sdk needs botocore) but already in the Lambda runtime, whose
-# copies must win: shipping our own would only grow the zip and shadow the runtime's SDK.
-TRANSITIVE_RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
-
-
 def _remove_runtime_provided(site: Path) -> None:
     for entry in site.iterdir():
         name = (
@@ -81,7 +78,7 @@ def _remove_runtime_provided(site: Path) -> None:
             if entry.suffix == ".dist-info"
             else entry.name.lower()
         )
-        if name in TRANSITIVE_RUNTIME_PROVIDED:
+        if name in RUNTIME_PROVIDED:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ghbackup import cli
-from tests.roundtrip import refs_of
+from tests.roundtrip import lfs_oids, refs_of
 from tests.standin import AccountSpec, GitHubStandIn
 
 console = Console()
@@ -76,12 +76,8 @@ def main() -> int:
             return 1
         owner, repo = name.split("/")
         restored, source = refs_of(target / owner / f"{repo}.git"), refs_of(gh.bare_repo_path(name))
-        lfs = sorted(
-            p.name
-            for p in (target / owner / f"{repo}.git" / "lfs" / "objects").rglob("*")
-            if p.is_file()
-        )
-        same = restored == source and set(lfs) == set(gh.lfs_object_ids(name))
+        lfs = lfs_oids(target / owner / f"{repo}.git")
+        same = restored == source and lfs == set(gh.lfs_object_ids(name))
         colour = "green" if same else "red"
         console.print(
             f"[{colour}]{name}: {len(restored)} refs and {len(lfs)} LFS objects restored; "

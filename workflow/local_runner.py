@@ -34,7 +34,8 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError
-from ghbackup.records import default_run_id
+from ghbackup.records import default_run_id, items_list_key, staging_prefix
+from ghbackup.runarchive import DEFAULT_STORAGE_CLASS, run_prefix
 from workflow import moto_fixes
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
@@ -163,7 +164,7 @@ def deploy(
     credentials: str,
     default_input: Mapping[str, Any] | None = None,
     max_concurrency: int = 4,
-    storage_class: str = "GLACIER",
+    storage_class: str = DEFAULT_STORAGE_CLASS,
 ) -> LocalDeployment:
     """Create the resources Terraform creates, on the local AWS."""
     iam, s3, kms, sns, sqs, ssm, lam, ec2, ecs, sfn = (
@@ -312,14 +313,15 @@ class _ProgressWatcher:
     def __init__(self, s3: Any, bucket: str, run_id: str, progress: Progress | None) -> None:
         self._s3, self._bucket, self._run_id, self._progress = s3, bucket, run_id, progress
         self._seen: dict[str, str] = {}
-        self.total = 0
+        self.total: int | None = None  # None until items.json exists (0 is an empty run)
         self._last: tuple[int, int, int] | None = None
 
     def poll(self) -> None:
-        prefix = f"staging/{self._run_id}/"
-        if not self.total:
+        prefix = staging_prefix(self._run_id)
+        if self.total is None:
             with contextlib.suppress(self._s3.exceptions.NoSuchKey):
-                body = self._s3.get_object(Bucket=self._bucket, Key=f"{prefix}items.json")["Body"]
+                key = items_list_key(self._run_id)
+                body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
                 self.total = len(json.loads(body.read()))
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self._bucket, Prefix=f"{prefix}items/"
@@ -335,7 +337,7 @@ class _ProgressWatcher:
         self.report(len(self._seen), sum(1 for s in self._seen.values() if s != "succeeded"))
 
     def report(self, done: int, failed: int, total: int | None = None) -> None:
-        current = (done, failed, self.total if total is None else total)
+        current = (done, failed, (self.total or 0) if total is None else total)
         if self._progress is not None and current != self._last:
             self._last = current
             self._progress(*current)
@@ -368,7 +370,7 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, d
     out_dir = out_dir / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     exported = {}
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"runs/{run_id}/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=run_prefix(run_id))
     for page in pages:
         for entry in page.get("Contents", []):
             target = out_dir / entry["Key"].rsplit("/", 1)[-1]

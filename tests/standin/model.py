@@ -265,10 +265,6 @@ def asset_chunks(asset: Asset, start: int = 0, chunk: int = 1 << 16):
         pos += n
 
 
-def asset_bytes(asset: Asset) -> bytes:
-    return b"".join(asset_chunks(asset))
-
-
 def generate(spec: AccountSpec, tmpl: dict[str, TemplateInfo]) -> Account:
     """Build the account's data; git repositories are made from it afterwards."""
     rng = random.Random(f"standin:{spec.seed}:{spec.owner}")

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,13 +77,11 @@ class StandInState:
         account: Account,
         tokens: dict[str, Caller],
         git_root: Path,
-        lfs_root: Path,
         faults: Faults,
     ) -> None:
         self.account = account
         self.tokens = tokens
         self.git_root = git_root
-        self.lfs_root = lfs_root
         self.faults = faults
         self.lock = threading.Lock()
         self.budgets: dict[str, Budget] = {}
@@ -1084,13 +1082,8 @@ class Handler(BaseHTTPRequestHandler):
             captured["headers"] = headers
             return lambda data: None
 
-        result: Iterable[bytes] = st.lfs_app(environ, start_response)
-        try:
-            payload = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close:
-                close()
+        # make_lfs_app's wrapper has already read and closed giftless's response.
+        payload = b"".join(st.lfs_app(environ, start_response))
         headers = {k: v for k, v in captured["headers"] if k.lower() != "content-length"}
         ctype = headers.pop("Content-Type", "application/octet-stream")
         self.send(captured["status"], payload, headers, content_type=ctype)

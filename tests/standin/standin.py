@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import secrets
-import shutil
 import ssl
 import threading
 from pathlib import Path
@@ -58,7 +57,6 @@ class GitHubStandIn:
                 ),
             },
             self.git_root,
-            self.lfs_root,
             self.faults,
         )
 
@@ -251,7 +249,3 @@ class GitHubStandIn:
         ctx.load_cert_chain(cert_path, key_path)
         self.ca_bundle_path = cert_path
         return ctx
-
-    def remove(self) -> None:
-        """Delete everything under root (the server must be stopped)."""
-        shutil.rmtree(self.root, ignore_errors=True)
