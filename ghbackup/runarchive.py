@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -51,6 +52,8 @@ WHOLE_OBJECT_MAX = 1 * MIB
 TAIL_READ = zipformat.TAIL_WITH_EOCD + zipformat.ZIP64_EOCD_SIZE
 # Bytes per part when the central directory itself is larger than one part should be.
 TAIL_PART = 64 * MIB
+# Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
+# item zip ends (read ahead in order, so memory stays bounded by this many reads).
 COPY_WORKERS = 8
 DELETE_BATCH = 1000
 
@@ -58,6 +61,8 @@ DEFAULT_STORAGE_CLASS = "GLACIER"
 STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "STANDARD")
 RUN_MANIFEST_FORMAT = "ghbackup-run/1"
 RunStatus = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def run_prefix(run_id: str) -> str:
@@ -401,6 +406,31 @@ def _inspect_item_zip(s3: Any, bucket: str, result: ItemResult) -> _ItemZip:
     return _ItemZip(key, size, resp["ETag"], start, end.cd_offset, entries, region)
 
 
+def _try_inspect(s3: Any, bucket: str, result: ItemResult) -> _ItemZip | BackupError:
+    """An item zip that fails its checks fails that item, not the run."""
+    try:
+        return _inspect_item_zip(s3, bucket, result)
+    except BackupError as exc:
+        return exc
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], args: Iterable[T], ahead: int
+) -> Iterator[R]:
+    """``fn`` over ``args`` on ``pool``, yielded in order, at most ``ahead`` calls in flight."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for arg in args:
+            pending.append(pool.submit(fn, arg))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 # --------------------------------------------------------------------------- run zip
 
 
@@ -639,12 +669,14 @@ def assemble_run(
         dup = next(k for k in keys if keys.count(k) > 1)
         raise ArchiveCorrupt(f"item {dup} is listed twice for run {run_id}")
 
-    results = [_load_result(s3, bucket, run_id, item) for item in items]
-    run_items = {r.item.key: _run_item(r) for r in results}
     archive: dict[str, Any] | None = None
-    if any(r.status == "succeeded" for r in results):
-        archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
-                                 kms_key_id, copy_workers)  # fmt: skip
+    with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
+        results = list(_in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
+                                 items, copy_workers))  # fmt: skip
+        run_items = {r.item.key: _run_item(r) for r in results}
+        if any(r.status == "succeeded" for r in results):
+            archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
+                                     kms_key_id, copy_workers, readers)  # fmt: skip
 
     succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
     if archive is None:
@@ -680,6 +712,7 @@ def _build_archive(
     storage_class: str,
     kms_key_id: str | None,
     workers: int,
+    readers: ThreadPoolExecutor,
 ) -> dict[str, Any] | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
     Returns the manifest's ``archive`` record, or None when no item zip was usable."""
@@ -694,14 +727,13 @@ def _build_archive(
     writer = _RunZipWriter(s3, bucket, key, upload_id, workers)
     try:
         seen: dict[bytes, str] = {}
-        for result in results:
-            if result.status != "succeeded":
-                continue
+        succeeded = [r for r in results if r.status == "succeeded"]
+        inspected = _in_order(readers, lambda r: _try_inspect(s3, bucket, r), succeeded, workers)
+        for result, item_zip in zip(succeeded, inspected, strict=True):
             line = run_items[result.item.key]
-            try:
-                item_zip = _inspect_item_zip(s3, bucket, result)
-            except BackupError as exc:
-                line.status, line.error_type, line.error = "failed", type(exc).__name__, str(exc)
+            if isinstance(item_zip, BackupError):
+                line.status, line.error_type = "failed", type(item_zip).__name__
+                line.error = str(item_zip)
                 continue
             for entry in item_zip.entries:
                 other = seen.setdefault(entry.name, line.item_key)

@@ -33,7 +33,7 @@ COPY_WORKERS = 32
 s3 = boto3.client(
     "s3",
     config=Config(
-        max_pool_connections=COPY_WORKERS + 4,
+        max_pool_connections=2 * COPY_WORKERS + 4,  # copies and read-ahead GETs
         retries={"max_attempts": 5, "mode": "standard"},
         read_timeout=300,
         connect_timeout=10,

@@ -90,7 +90,10 @@ def entries_of(data: bytes) -> dict[str, bytes]:
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 import zlib  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
@@ -523,3 +526,37 @@ def test_more_than_10000_parts_is_a_clear_storage_error():
         for n in range(10_001):
             writer.add(f"i{n}", fake_item_zip(f"{n}.zip", 5 * MIB))
     writer.close()
+
+
+def test_reads_ahead_in_order_with_a_bounded_number_in_flight():
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_square(n: int) -> int:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.01 * (n % 3))  # later calls often finish first
+        with lock:
+            in_flight -= 1
+        return n * n
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        got = list(runarchive._in_order(pool, slow_square, range(40), ahead=4))
+    assert got == [n * n for n in range(40)]
+    assert most <= 4
+
+
+def test_read_ahead_raises_the_first_unexpected_error_in_order():
+    def boom(n: int) -> int:
+        if n == 3:
+            raise RuntimeError("three")
+        return n
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        seen = []
+        with pytest.raises(RuntimeError, match="three"):
+            for value in runarchive._in_order(pool, boom, range(10), ahead=4):
+                seen.append(value)
+    assert seen == [0, 1, 2]
