@@ -1,18 +1,27 @@
 """Benchmark: Finalize (server-side assembly) against a naive Finalize that streams bytes.
 
     .venv/bin/python bench/bench_finalize.py [--items 40] [--big-mb 2048] [--small-mb 2]
+                                             [--s3 refcopy,moto] [--latency-ms 0]
 
-Starts a moto S3 server on 127.0.0.1 in its own process, stages N per-item zips twice
-(totalling --big-mb and --small-mb, same entries per item), then measures, each in a fresh
-child process so peak RSS belongs to that run alone:
-  * assemble_run (ghbackup.runarchive) on both sets;
+For each S3 server in --s3 it starts that server on 127.0.0.1 in its own process, stages N
+per-item zips twice (totalling --big-mb and --small-mb, same entries per item), then
+measures, each in a fresh child process so peak RSS belongs to that run alone:
+  * assemble_run (ghbackup.runarchive), configured as the Finalize Lambda is, on both sets;
   * a naive finalize that downloads every item zip and re-zips its entries into a streamed
     multipart upload, on both sets.
-Printed per run: wall seconds, the process's CPU seconds, the S3 server's CPU seconds
-(moto does the copying that S3 would do), bytes GetObject returned to the process, peak
-traced Python memory (tracemalloc) and peak RSS (ru_maxrss).
+Printed per run: wall seconds, the process's CPU seconds, the S3 server's CPU seconds, the
+seconds spent inside UploadPartCopy / CompleteMultipartUpload calls, bytes GetObject
+returned to the process, peak traced Python memory (tracemalloc) and peak RSS (VmHWM).
+Each run zip assemble_run wrote is then downloaded and every entry's CRC checked.
 
-Disk: moto spools objects over 5 MB to $TMPDIR; the big set costs about 3x --big-mb there
+The S3 servers:
+  * refcopy (bench/refcopy_s3.py): moto with UploadPartCopy and CompleteMultipartUpload
+    keeping references instead of copying, as S3 does the copy on its side: Finalize's own
+    time. --latency-ms adds a round trip to every request.
+  * moto: moto as it is, which copies the bytes (and checksums the whole object in Python)
+    on this machine's cores: an upper bound that mostly measures moto.
+
+Disk: moto spools objects over 5 MB to $TMPDIR; the big set costs up to 3x --big-mb there
 (item zips, the run zip, the naive zip) until the server stops. Item zips are generated one
 at a time into a temporary file (random 1 MiB blocks reused: incompressible, cheap).
 Prints figures; it is not a pass/fail test.
@@ -23,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -35,7 +43,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -48,9 +57,14 @@ from ghbackup.records import (  # noqa: E402
     item_zip_key,
     staging_prefix,
 )
+from ghbackup.runarchive import COPY_WORKERS  # noqa: E402
 
 BUCKET = "bench"
 MIB = 1024 * 1024
+SERVERS = {
+    "refcopy": "moto, server-side copies by reference (bench/refcopy_s3.py)",
+    "moto": "moto as it is, copying bytes on this machine",
+}
 
 
 def client(endpoint: str) -> Any:
@@ -60,7 +74,7 @@ def client(endpoint: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16),
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=2 * COPY_WORKERS + 4),
     )
 
 
@@ -176,7 +190,8 @@ def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if mode == "assemble":
         runarchive.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
-                                storage_class="STANDARD", delete_staging_after=False)  # fmt: skip
+                                storage_class="STANDARD", delete_staging_after=False,
+                                copy_workers=COPY_WORKERS)  # fmt: skip
     else:
         naive_finalize(s3, run_id, items)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -184,7 +199,16 @@ def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]
     return {"wall_s": wall, "cpu_s": cpu, "get_bytes": sum(got), "gets": len(got),
             "s3_copy_s": _union(spans),
             "traced_peak": peak,
-            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}  # fmt: skip
+            "maxrss": peak_rss()}  # fmt: skip
+
+
+def peak_rss() -> int:
+    """This process's peak resident set in bytes: VmHWM, which starts afresh at exec (unlike
+    ru_maxrss, which carries over the parent's high-water mark from the fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _start_span(context: dict[str, Any], **_: Any) -> None:
@@ -212,26 +236,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=40)
-    parser.add_argument("--big-mb", type=int, default=2048)
-    parser.add_argument("--small-mb", type=float, default=2)
-    parser.add_argument("--skip-naive-big", action="store_true")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
-    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
-    parser.add_argument("--run", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure, args.endpoint, args.run, args.items)))
-        return
+def verify_run_zip(s3: Any, run_id: str, items: int) -> str:
+    """Download the run zip assemble_run wrote and test every entry's CRC."""
+    manifest = runarchive.read_run_manifest(s3, BUCKET, run_id)
+    assert manifest.archive is not None and manifest.counts["succeeded"] == items, manifest.counts
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "run.zip"
+        # One GET without a Range: moto answers every ranged GET by reading the whole object.
+        body = s3.get_object(Bucket=BUCKET, Key=manifest.archive["key"])["Body"]
+        with path.open("wb") as out:
+            for chunk in body.iter_chunks(MIB):
+                out.write(chunk)
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            entries = len(zf.infolist())
+        assert bad is None, f"{run_id}: entry {bad} fails its CRC"
+        assert entries == manifest.archive["entries"], (entries, manifest.archive["entries"])
+        return f"{path.stat().st_size / MIB:.1f} MiB, {entries} entries, every CRC good"
 
+
+def start_server(kind: str, port: int, latency_ms: float, env: dict[str, str]) -> Any:
+    if kind == "moto":
+        command = [sys.executable, "-m", "moto.server"]
+    else:
+        command = [sys.executable, "-m", "bench.refcopy_s3", "--latency-ms", str(latency_ms)]
+    return subprocess.Popen(command + ["-H", "127.0.0.1", "-p", str(port)], env=env,
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def bench_against(kind: str, args: argparse.Namespace) -> None:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=env)  # fmt: skip
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    latency = args.latency_ms if kind == "refcopy" else 0.0
+    print(f"--- S3: {SERVERS[kind]}" + (f", {latency:g} ms per request" if latency else ""))
+    server = start_server(kind, port, latency, env)
     try:
         s3 = client(endpoint)
         for _ in range(100):
@@ -268,20 +308,50 @@ def main() -> None:
                       f"{row['server_cpu_s']:6.2f}s | read {row['get_bytes'] / MIB:9.2f} MiB in "
                       f"{row['gets']:4} GETs | traced peak {row['traced_peak'] / MIB:7.2f} MiB "
                       f"| maxrss {row['maxrss'] / MIB:7.1f} MiB", flush=True)  # fmt: skip
+                if mode == "assemble" and args.verify:
+                    print(f"          run zip: {verify_run_zip(s3, f'bench-{name}', args.items)}",
+                          flush=True)  # fmt: skip
         by = {(r["mode"], r["set"]): r for r in rows}
         a_small, a_big = by[("assemble", "small")], by[("assemble", "big")]
-        own_big = a_big["wall_s"] - a_big["s3_copy_s"]
-        own_small = a_small["wall_s"] - a_small["s3_copy_s"]
         print(
-            f"assemble_run big/small: wall x{a_big['wall_s'] / a_small['wall_s']:.2f}, "
-            f"wall outside S3-side copy calls x{own_big / own_small:.2f} "
-            f"({own_big:.2f}s vs {own_small:.2f}s), "
+            f"assemble_run big/small against {kind}: wall x{a_big['wall_s'] / a_small['wall_s']:.2f}"
+            f" ({a_big['wall_s']:.2f}s vs {a_small['wall_s']:.2f}s), "
             f"process cpu x{a_big['cpu_s'] / a_small['cpu_s']:.2f}, "
-            f"peak rss {a_big['maxrss'] / MIB:.0f} MiB (target < 256 MiB, time within 2x)"
+            f"peak rss {max(a_big['maxrss'], a_small['maxrss']) / MIB:.0f} MiB "
+            f"(targets: time within 2x, peak memory < 256 MiB)",
+            flush=True,
         )
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=40)
+    parser.add_argument("--big-mb", type=int, default=2048)
+    parser.add_argument("--small-mb", type=float, default=2)
+    parser.add_argument("--s3", default="refcopy,moto",
+                        help="comma-separated S3 servers to measure against: " + "; ".join(
+                            f"{k}: {v}" for k, v in SERVERS.items()))  # fmt: skip
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="refcopy only: milliseconds added to every S3 response")  # fmt: skip
+    parser.add_argument("--skip-naive-big", action="store_true")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="do not download and CRC-check the run zips")  # fmt: skip
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.endpoint, args.run, args.items)))
+        return
+    kinds = [k.strip() for k in args.s3.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in SERVERS]
+    if unknown or not kinds:
+        parser.error(f"--s3 takes {', '.join(SERVERS)}; got {args.s3!r}")
+    for kind in kinds:
+        bench_against(kind, args)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ TAIL_READ = zipformat.TAIL_WITH_EOCD + zipformat.ZIP64_EOCD_SIZE
 # Bytes per part when the central directory itself is larger than one part should be.
 TAIL_PART = 64 * MIB
 # Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
-# item zip ends (read ahead in order, so memory stays bounded by this many reads).
-COPY_WORKERS = 8
+# item zip ends (read ahead in order, so memory stays bounded by this many reads). S3 moves
+# the bytes while Finalize waits: many copies in flight, and as many pooled connections
+# (twice this: copies and reads), keep a large run inside Lambda's 15 minutes.
+COPY_WORKERS = 32
 DELETE_BATCH = 1000
 
 DEFAULT_STORAGE_CLASS = "GLACIER"

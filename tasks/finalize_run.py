@@ -21,15 +21,12 @@ from botocore.config import Config
 
 from ghbackup.errors import StorageError
 from ghbackup.records import BackupItem, items_list_key
-from ghbackup.runarchive import DEFAULT_STORAGE_CLASS, assemble_run
+from ghbackup.runarchive import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
 from workflow.notification import notification
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
-# UploadPartCopy moves the bytes inside S3 while the function waits: many copies in flight
-# (and as many pooled connections) is what keeps a large run inside Lambda's 15 minutes.
-COPY_WORKERS = 32
 s3 = boto3.client(
     "s3",
     config=Config(
