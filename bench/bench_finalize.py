@@ -11,7 +11,8 @@ measures, each in a fresh child process so peak RSS belongs to that run alone:
     multipart upload, on both sets.
 Printed per run: wall seconds, the process's CPU seconds, the S3 server's CPU seconds, the
 seconds spent inside UploadPartCopy / CompleteMultipartUpload calls, bytes GetObject
-returned to the process, peak traced Python memory (tracemalloc) and peak RSS (VmHWM).
+returned to the process, and peak RSS (VmHWM). (No tracemalloc: it slows every allocation
+several-fold, which would be charged to Finalize's time.)
 Each run zip assemble_run wrote is then downloaded and every entry's CRC checked.
 
 The S3 servers:
@@ -38,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,6 @@ def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]
         s3.meta.events.register(f"after-call.s3.{op}", lambda context, **_: spans.append(
             (context["bench_started"], time.perf_counter())))  # fmt: skip
     items = items_for(count)
-    tracemalloc.start()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if mode == "assemble":
         runarchive.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
@@ -195,10 +194,8 @@ def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]
     else:
         naive_finalize(s3, run_id, items)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    _, peak = tracemalloc.get_traced_memory()
     return {"wall_s": wall, "cpu_s": cpu, "get_bytes": sum(got), "gets": len(got),
             "s3_copy_s": _union(spans),
-            "traced_peak": peak,
             "maxrss": peak_rss()}  # fmt: skip
 
 
@@ -306,7 +303,7 @@ def bench_against(kind: str, args: argparse.Namespace) -> None:
                       f"{row['wall_s']:7.2f}s (in S3-side copy calls {row['s3_copy_s']:6.2f}s)"
                       f" | cpu {row['cpu_s']:6.2f}s | S3-server cpu "
                       f"{row['server_cpu_s']:6.2f}s | read {row['get_bytes'] / MIB:9.2f} MiB in "
-                      f"{row['gets']:4} GETs | traced peak {row['traced_peak'] / MIB:7.2f} MiB "
+                      f"{row['gets']:4} GETs "
                       f"| maxrss {row['maxrss'] / MIB:7.1f} MiB", flush=True)  # fmt: skip
                 if mode == "assemble" and args.verify:
                     print(f"          run zip: {verify_run_zip(s3, f'bench-{name}', args.items)}",

@@ -13,6 +13,7 @@ and slices it). GetObject still returns the real bytes, assembled when read, so 
 zip can be checked. Part ETags of copies are derived from the source ETag and range rather
 than computed over the bytes, and no checksum is kept for completed uploads.
 
+Connections are kept alive (HTTP/1.1), as S3 keeps them; moto's server closes each one.
 ``--latency-ms`` adds that many milliseconds before every request is answered: a stand-in
 for S3's round trip, which on AWS dominates a Finalize that copies instead of reading.
 
@@ -192,11 +193,21 @@ def add_latency(seconds: float) -> None:
     DomainDispatcherApplication.__call__ = delayed  # type: ignore[method-assign]
 
 
+def keep_alive() -> None:
+    """Answer over persistent HTTP/1.1 connections, as S3 does. Werkzeug's server speaks
+    HTTP/1.0 by default, closing the connection after every response, which would charge
+    the client a TCP connection per request."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     ours, rest = parser.parse_known_args(argv)
     install()
+    keep_alive()
     if ours.latency_ms:
         add_latency(ours.latency_ms / 1000)
     from moto.server import main as serve
