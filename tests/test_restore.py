@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
+from ghbackup import restore as restore_module
 from ghbackup.archive import ItemArchiveWriter
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError
+from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.process import run_git
 from ghbackup.records import BackupItem
 from ghbackup.restore import restore_archive, verify_archive
@@ -365,3 +368,62 @@ def test_push_credentials_come_from_the_environment_not_the_url(monkeypatch):
     assert "https://github.example.com" in env["GIT_CONFIG_KEY_1"]
     assert "ghp_pushsecret123" not in env["GIT_CONFIG_VALUE_1"]
     assert _push_environment(str(Path("/tmp/x.git"))) == {}
+
+
+# -- history as old tools wrote it ------------------------------------------------------------
+
+
+def write_object(repo: Path, kind: str, body: bytes) -> str:
+    """Store an object exactly as given (no format checks), return its id."""
+    proc = subprocess.run(
+        ["git", "hash-object", "-t", kind, "-w", "--literally", "--stdin"],
+        cwd=repo, input=body, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return proc.stdout.decode().strip()
+
+
+def add_legacy_history(repo: Path) -> None:
+    """Objects that old git versions and importers wrote and GitHub still serves, intact
+    but flagged by today's fsck: a tree with a zero-padded file mode, a commit with a
+    two-digit time zone and no space before the committer's date, and a tag without a
+    tagger line."""
+    blob = git(repo, "rev-parse", "HEAD:f0.txt").strip()
+    tree = write_object(repo, "tree", b"0100644 f0.txt\0" + bytes.fromhex(blob))
+    parent = git(repo, "rev-parse", "HEAD").strip()
+    commit = write_object(repo, "commit", (
+        f"tree {tree}\nparent {parent}\n"
+        "author Old Timer <old@example.com> 1112911993 +05\n"
+        "committer Old Timer <old@example.com>1112911993 -0700\n\nimported long ago\n"
+    ).encode())  # fmt: skip
+    tag = write_object(repo, "tag", f"object {commit}\ntype commit\ntag v0.1\n\nold\n".encode())
+    git(repo, "update-ref", "refs/heads/legacy", commit)
+    git(repo, "update-ref", "refs/tags/v0.1", tag)
+
+
+def test_history_in_legacy_formats_restores_as_it_was(tmp_path):
+    source = make_repo(tmp_path / "src")
+    add_legacy_history(source)
+    with pytest.raises(GitCommandFailed):  # today's fsck rejects it...
+        git(source, "fsck", "--full")
+    path = write_item(tmp_path / "item.zip", REPO, source)
+    verify_archive(path)
+    restore_archive(path, tmp_path / "out")  # ...a restore keeps it, byte for byte
+    mirror = tmp_path / "out" / "acme" / "widget.git"
+    assert refs_of(mirror) == refs_of(source)
+    for ref in ("refs/heads/legacy", "refs/tags/v0.1"):
+        assert git(mirror, "cat-file", "-p", ref) == git(source, "cat-file", "-p", ref)
+
+
+@pytest.mark.parametrize("damage", ["missing", "altered"])
+def test_fsck_still_fails_on_missing_or_altered_objects(tmp_path, damage):
+    repo = make_repo(tmp_path / "repo")
+    add_legacy_history(repo)
+    blob = git(repo, "rev-parse", "HEAD:f1.txt").strip()
+    loose = repo / ".git" / "objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    if damage == "missing":
+        loose.unlink()
+    else:
+        loose.write_bytes(zlib.compress(b"blob 9\0tampered!"))
+    with pytest.raises(ArchiveCorrupt, match="git fsck failed"):
+        restore_module._fsck(repo / ".git")
