@@ -32,6 +32,33 @@ def fsck(repo: Path) -> None:
     )
 
 
+def add_legacy_history(repo: Path) -> dict[str, str]:
+    """Add objects that old git versions and importers wrote and GitHub still serves, intact
+    but flagged by today's fsck, on top of HEAD (bare or not): a tree with a zero-padded file
+    mode, a commit with a two-digit time zone and no space before the committer's date, and
+    a tag without a tagger line. Returns the refs it set: refs/heads/legacy, refs/tags/v0.1."""
+
+    def git(*args: str, body: bytes | None = None) -> str:
+        return subprocess.run(["git", *args], cwd=repo, input=body, capture_output=True,
+                              check=True, timeout=60).stdout.decode().strip()  # fmt: skip
+
+    def store(kind: str, body: bytes) -> str:
+        return git("hash-object", "-t", kind, "-w", "--literally", "--stdin", body=body)
+
+    parent = git("rev-parse", "HEAD")
+    blob = next(line.split()[2] for line in git("ls-tree", "HEAD").splitlines() if " blob " in line)
+    tree = store("tree", b"0100644 legacy.txt\0" + bytes.fromhex(blob))
+    commit = store("commit", (
+        f"tree {tree}\nparent {parent}\n"
+        "author Old Timer <old@example.com> 1112911993 +05\n"
+        "committer Old Timer <old@example.com>1112911993 -0700\n\nimported long ago\n"
+    ).encode())  # fmt: skip
+    tag = store("tag", f"object {commit}\ntype commit\ntag v0.1\n\nold\n".encode())
+    git("update-ref", "refs/heads/legacy", commit)
+    git("update-ref", "refs/tags/v0.1", tag)
+    return {"refs/heads/legacy": commit, "refs/tags/v0.1": tag}
+
+
 def lfs_oids(repo: Path) -> set[str]:
     root = repo / "lfs" / "objects"
     return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()

@@ -20,7 +20,7 @@ import pytest
 
 from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
 from ghbackup.restore import restore_archive
-from tests.roundtrip import assert_repository_round_trips
+from tests.roundtrip import add_legacy_history, assert_repository_round_trips, refs_of
 
 pytestmark = pytest.mark.integration
 
@@ -304,3 +304,30 @@ def test_a_repository_failing_permanently_exits_non_zero_with_a_record(standin, 
         gh.faults.clear()
     assert proc.returncode != 0
     assert result.error_type == "GitHubUnavailable"
+
+
+# -- history as old tools wrote it ------------------------------------------------------------
+
+
+def test_history_in_legacy_formats_is_captured_and_restored_as_it_was(standin, tmp_path):
+    """Commits and tags written by old git versions (which today's fsck flags) are backed up
+    and restored byte for byte: a backup must not refuse the history GitHub serves."""
+    gh = standin
+    name = next(n for n in gh.repository_names() if refs_of(gh.bare_repo_path(n)))
+    legacy = add_legacy_history(gh.bare_repo_path(name))
+    proc = run_entrypoint(gh, repo_item(name), tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    restored = tmp_path / "restored"
+    restore_archive(zip_of(tmp_path / "out", repo_item(name)), restored, repo=name)
+    owner, short = name.split("/")
+    mirror = restored / owner / f"{short}.git"
+    assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
+    for ref, sha in legacy.items():
+        assert refs_of(mirror)[ref] == sha
+        show = ["git", "cat-file", "-p", sha]
+        assert (
+            subprocess.run(show, cwd=mirror, capture_output=True, check=True).stdout
+            == (
+                subprocess.run(show, cwd=gh.bare_repo_path(name), capture_output=True, check=True)
+            ).stdout
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import subprocess
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +17,7 @@ from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.process import run_git
 from ghbackup.records import BackupItem
 from ghbackup.restore import restore_archive, verify_archive
+from tests.roundtrip import add_legacy_history
 
 AUTHOR = {
     "GIT_AUTHOR_NAME": "Test",
@@ -371,33 +371,6 @@ def test_push_credentials_come_from_the_environment_not_the_url(monkeypatch):
 
 
 # -- history as old tools wrote it ------------------------------------------------------------
-
-
-def write_object(repo: Path, kind: str, body: bytes) -> str:
-    """Store an object exactly as given (no format checks), return its id."""
-    proc = subprocess.run(
-        ["git", "hash-object", "-t", kind, "-w", "--literally", "--stdin"],
-        cwd=repo, input=body, capture_output=True, check=True, timeout=60,
-    )  # fmt: skip
-    return proc.stdout.decode().strip()
-
-
-def add_legacy_history(repo: Path) -> None:
-    """Objects that old git versions and importers wrote and GitHub still serves, intact
-    but flagged by today's fsck: a tree with a zero-padded file mode, a commit with a
-    two-digit time zone and no space before the committer's date, and a tag without a
-    tagger line."""
-    blob = git(repo, "rev-parse", "HEAD:f0.txt").strip()
-    tree = write_object(repo, "tree", b"0100644 f0.txt\0" + bytes.fromhex(blob))
-    parent = git(repo, "rev-parse", "HEAD").strip()
-    commit = write_object(repo, "commit", (
-        f"tree {tree}\nparent {parent}\n"
-        "author Old Timer <old@example.com> 1112911993 +05\n"
-        "committer Old Timer <old@example.com>1112911993 -0700\n\nimported long ago\n"
-    ).encode())  # fmt: skip
-    tag = write_object(repo, "tag", f"object {commit}\ntype commit\ntag v0.1\n\nold\n".encode())
-    git(repo, "update-ref", "refs/heads/legacy", commit)
-    git(repo, "update-ref", "refs/tags/v0.1", tag)
 
 
 def test_history_in_legacy_formats_restores_as_it_was(tmp_path):
