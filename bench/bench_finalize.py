@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_finalize.py [--items 40] [--big-mb 2048] [--small-mb 2]
                                              [--s3 refcopy,moto] [--latency-ms 0]
+                                             [--copy-mibps 0]
 
 For each S3 server in --s3 it starts that server on 127.0.0.1 in its own process, stages N
 per-item zips twice (totalling --big-mb and --small-mb, same entries per item), then
@@ -17,8 +18,8 @@ Each run zip assemble_run wrote is then downloaded and every entry's CRC checked
 
 The S3 servers:
   * refcopy (bench/refcopy_s3.py): moto with UploadPartCopy and CompleteMultipartUpload
-    keeping references instead of copying, as S3 does the copy on its side: Finalize's own
-    time. --latency-ms adds a round trip to every request.
+    keeping references instead of copying: Finalize's own time, S3's copy time excluded.
+    --latency-ms adds a round trip to every request; --copy-mibps models S3's copy time.
   * moto: moto as it is, which copies the bytes (and checksums the whole object in Python)
     on this machine's cores: an upper bound that mostly measures moto.
 
@@ -252,11 +253,12 @@ def verify_run_zip(s3: Any, run_id: str, items: int) -> str:
         return f"{path.stat().st_size / MIB:.1f} MiB, {entries} entries, every CRC good"
 
 
-def start_server(kind: str, port: int, latency_ms: float, env: dict[str, str]) -> Any:
+def start_server(kind: str, port: int, args: argparse.Namespace, env: dict[str, str]) -> Any:
     if kind == "moto":
         command = [sys.executable, "-m", "moto.server"]
     else:
-        command = [sys.executable, "-m", "bench.refcopy_s3", "--latency-ms", str(latency_ms)]
+        command = [sys.executable, "-m", "bench.refcopy_s3", "--latency-ms", str(args.latency_ms),
+                   "--copy-mibps", str(args.copy_mibps)]  # fmt: skip
     return subprocess.Popen(command + ["-H", "127.0.0.1", "-p", str(port)], env=env,
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
@@ -266,9 +268,13 @@ def bench_against(kind: str, args: argparse.Namespace) -> None:
     endpoint = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-    latency = args.latency_ms if kind == "refcopy" else 0.0
-    print(f"--- S3: {SERVERS[kind]}" + (f", {latency:g} ms per request" if latency else ""))
-    server = start_server(kind, port, latency, env)
+    model = []
+    if kind == "refcopy" and args.latency_ms:
+        model.append(f"{args.latency_ms:g} ms per request")
+    if kind == "refcopy" and args.copy_mibps:
+        model.append(f"copies at {args.copy_mibps:g} MiB/s each")
+    print(f"--- S3: {SERVERS[kind]}" + "".join(f", {m}" for m in model))
+    server = start_server(kind, port, args, env)
     try:
         s3 = client(endpoint)
         for _ in range(100):
@@ -333,6 +339,8 @@ def main() -> None:
                             f"{k}: {v}" for k, v in SERVERS.items()))  # fmt: skip
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="refcopy only: milliseconds added to every S3 response")  # fmt: skip
+    parser.add_argument("--copy-mibps", type=float, default=0.0,
+                        help="refcopy only: model S3's copy time, MiB/s per UploadPartCopy")  # fmt: skip
     parser.add_argument("--skip-naive-big", action="store_true")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not download and CRC-check the run zips")  # fmt: skip

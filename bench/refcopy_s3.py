@@ -1,6 +1,6 @@
 """moto's S3 server with server-side copies that cost the benchmark machine nothing.
 
-    python -m bench.refcopy_s3 -H 127.0.0.1 -p PORT [--latency-ms N]
+    python -m bench.refcopy_s3 -H 127.0.0.1 -p PORT [--latency-ms N] [--copy-mibps R]
 
 On AWS, UploadPartCopy and CompleteMultipartUpload move bytes inside S3: the Lambda that
 calls them waits, but spends no CPU, memory or bandwidth of its own. moto carries both out
@@ -15,7 +15,9 @@ than computed over the bytes, and no checksum is kept for completed uploads.
 
 Connections are kept alive (HTTP/1.1), as S3 keeps them; moto's server closes each one.
 ``--latency-ms`` adds that many milliseconds before every request is answered: a stand-in
-for S3's round trip, which on AWS dominates a Finalize that copies instead of reading.
+for S3's round trip. ``--copy-mibps`` makes each UploadPartCopy take its bytes at that many
+MiB/s: a stand-in for the time S3 itself spends copying, which is not measured here (no
+real S3) and which Finalize waits for, 32 copies at a time.
 
 Only for benchmarks: deleting a source object that a completed object refers to is not
 supported (the benchmark keeps staging).
@@ -85,6 +87,7 @@ class RangedContent:
 
 
 _request = threading.local()
+_copy_rate = 0.0  # bytes per second of one UploadPartCopy; 0: instantaneous
 
 
 def ranges_of(key: Any) -> Ranges:
@@ -140,6 +143,8 @@ def install() -> None:
         ranges = ranges_of(source)
         if start_byte is not None and end_byte is not None:
             ranges = ranges.slice(start_byte, end_byte + 1)
+        if _copy_rate:  # S3's own copy time, modelled: this request's bytes at the rate given
+            time.sleep(len(ranges) / _copy_rate)
         part = multipart.set_part(part_id, ranges)
         part._etag = hashlib.md5(f"{source.etag}:{start_byte}-{end_byte}".encode()).hexdigest()
         return part
@@ -149,17 +154,20 @@ def install() -> None:
         segments: list[Segment] = []
         md5s = bytearray()
         last = None
-        for number, etag in body:
+        parts = []
+        for number, etag in body:  # check every part before touching any
             part = self.parts.get(number)
             if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
                 raise InvalidPart()
             if last is not None and last.contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
                 raise EntityTooSmall()
-            md5s.extend(decode_hex(part.etag.replace('"', ""))[0])
-            segments.extend(ranges_of(_detached(part)).segments)
+            parts.append(part)
             last = part
         if last is None:
             raise MalformedXML()
+        for part in parts:
+            md5s.extend(decode_hex(part.etag.replace('"', ""))[0])
+            segments.extend(ranges_of(_detached(part)).segments)
         count = len(md5s) // 16
         return Ranges(segments), f"{hashlib.md5(bytes(md5s)).hexdigest()}-{count}", None
 
@@ -205,7 +213,10 @@ def keep_alive() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--copy-mibps", type=float, default=0.0)
     ours, rest = parser.parse_known_args(argv)
+    global _copy_rate
+    _copy_rate = ours.copy_mibps * 1024 * 1024
     install()
     keep_alive()
     if ours.latency_ms:

@@ -29,6 +29,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ WHOLE_OBJECT_MAX = 1 * MIB
 TAIL_READ = zipformat.TAIL_WITH_EOCD + zipformat.ZIP64_EOCD_SIZE
 # Bytes per part when the central directory itself is larger than one part should be.
 TAIL_PART = 64 * MIB
+# The smallest range a large item zip is split into for copying (see copy_part_size).
+COPY_PART_MIN = 16 * MIB
 # Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
 # item zip ends (read ahead in order, so memory stays bounded by this many reads). S3 moves
 # the bytes while Finalize waits: many copies in flight, and as many pooled connections
@@ -436,6 +439,17 @@ def _in_order(
 # --------------------------------------------------------------------------- run zip
 
 
+def copy_part_size(results: list[ItemResult], workers: int) -> int:
+    """The largest range one UploadPartCopy takes. S3 copies while Finalize waits, so the
+    copied bytes are spread over about twice as many parts as there are copies in flight:
+    one large repository no longer means one long copy while the other workers idle. At
+    least COPY_PART_MIN (a copy has a cost of its own) and few enough parts to stay far
+    below S3's 10,000; at most S3's 5 GiB."""
+    copied = sum(r.zip_bytes for r in results if r.zip_bytes >= MIN_PART)
+    spread = math.ceil(copied / (2 * workers))
+    return min(MAX_PART, max(COPY_PART_MIN, spread, math.ceil(copied / (MAX_PARTS // 2))))
+
+
 @dataclass
 class _Placement:
     """Where an item's region went: part number and offset inside that part."""
@@ -449,8 +463,12 @@ class _Placement:
 class _RunZipWriter:
     """The multipart upload of one run zip: copy parts, buffered parts, tail part."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, upload_id: str, workers: int) -> None:
+    def __init__(
+        self, s3: Any, bucket: str, key: str, upload_id: str, workers: int,
+        copy_part: int = MAX_PART,
+    ) -> None:  # fmt: skip
         self.s3, self.bucket, self.key, self.upload_id = s3, bucket, key, upload_id
+        self.copy_part = copy_part  # largest UploadPartCopy range
         self.part_sizes: dict[int, int] = {}
         self.etags: dict[int, str] = {}
         self.next_part = 1
@@ -474,7 +492,7 @@ class _RunZipWriter:
         if item.region_length >= MIN_PART:
             self._add_copied(item_key, item)
             return
-        data = item.region
+        data, item.region = item.region, None  # kept in the buffer only, not for the run
         if data is None:
             data = _get_range(self.s3, self.bucket, item.key, item.region_start, item.region_end)
         # The buffer's part number is taken when it is sent, so copy parts issued meanwhile
@@ -488,7 +506,8 @@ class _RunZipWriter:
 
     def _add_copied(self, item_key: str, item: _ItemZip) -> None:
         length = item.region_length
-        pieces = math.ceil(length / MAX_PART)
+        # Pieces of at most copy_part bytes, each still at least S3's 5 MiB part minimum.
+        pieces = max(1, min(math.ceil(length / self.copy_part), length // MIN_PART))
         step = math.ceil(length / pieces)
         first = None
         for begin in range(item.region_start, item.region_end, step):
@@ -726,26 +745,27 @@ def _build_archive(
         )["UploadId"]  # fmt: skip
     except ClientError as exc:
         raise _client_error("CreateMultipartUpload", bucket, key, exc) from None
-    writer = _RunZipWriter(s3, bucket, key, upload_id, workers)
+    succeeded = [r for r in results if r.status == "succeeded"]
+    writer = _RunZipWriter(s3, bucket, key, upload_id, workers, copy_part_size(succeeded, workers))
     try:
         seen: dict[bytes, str] = {}
-        succeeded = [r for r in results if r.status == "succeeded"]
-        inspected = _in_order(readers, lambda r: _try_inspect(s3, bucket, r), succeeded, workers)
-        for result, item_zip in zip(succeeded, inspected, strict=True):
-            line = run_items[result.item.key]
-            if isinstance(item_zip, BackupError):
-                line.status, line.error_type = "failed", type(item_zip).__name__
-                line.error = str(item_zip)
-                continue
-            for entry in item_zip.entries:
-                other = seen.setdefault(entry.name, line.item_key)
-                if other != line.item_key:
-                    raise ArchiveCorrupt(
-                        f"entry {entry.filename!r} is in both {other} and {line.item_key}"
-                    )
-            line.zip_etag = item_zip.etag
-            line.entries = len(item_zip.entries)
-            writer.add(line.item_key, item_zip)
+        reads = _in_order(readers, lambda r: _try_inspect(s3, bucket, r), succeeded, workers)
+        with closing(reads) as inspected:  # an error below stops the reads still queued
+            for result, item_zip in zip(succeeded, inspected, strict=True):
+                line = run_items[result.item.key]
+                if isinstance(item_zip, BackupError):
+                    line.status, line.error_type = "failed", type(item_zip).__name__
+                    line.error = str(item_zip)
+                    continue
+                for entry in item_zip.entries:
+                    other = seen.setdefault(entry.name, line.item_key)
+                    if other != line.item_key:
+                        raise ArchiveCorrupt(
+                            f"entry {entry.filename!r} is in both {other} and {line.item_key}"
+                        )
+                line.zip_etag = item_zip.etag
+                line.entries = len(item_zip.entries)
+                writer.add(line.item_key, item_zip)
         if not writer.placements:
             writer.abort()
             return None

@@ -87,11 +87,11 @@ def entries_of(data: bytes) -> dict[str, bytes]:
 
 # --------------------------------------------------------------------------- tests
 
+import math  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
-import time  # noqa: E402
 import zlib  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
@@ -500,6 +500,37 @@ def test_regions_over_5_gib_are_copied_in_parts_of_at_most_5_gib():
     assert all(nxt[0] == prev[1] + 1 for prev, nxt in zip(bounds, bounds[1:], strict=False))
 
 
+def copied_ranges(s3: RecordingS3) -> list[tuple[int, int]]:
+    ranges = [r for _, r in sorted(s3.copies)]
+    return [tuple(int(x) for x in r.removeprefix("bytes=").split("-")) for r in ranges]
+
+
+def test_large_regions_are_spread_over_copies_of_the_chosen_size_never_under_5_mib():
+    s3 = RecordingS3()
+    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2, copy_part=16 * MIB)
+    writer.add("big", fake_item_zip("big.zip", 51 * MIB))
+    writer.add("six", fake_item_zip("six.zip", 6 * MIB))  # 2 pieces would be under 5 MiB
+    writer.close()
+    bounds = copied_ranges(s3)
+    big, six = bounds[:4], bounds[4:]
+    assert [b - a + 1 for a, b in big] == [51 * MIB // 4] * 4
+    assert big[0][0] == 0 and big[-1][1] == 51 * MIB - 1
+    assert all(nxt[0] == prev[1] + 1 for prev, nxt in zip(big, big[1:], strict=False))
+    assert six == [(0, 6 * MIB - 1)]
+
+
+def test_copy_part_size_spreads_the_copied_bytes_over_twice_the_copies_in_flight():
+    def results(*sizes: int) -> list[ItemResult]:
+        return [ItemResult(BackupItem(kind="repository", full_name=f"a/r{n}"), "succeeded",
+                           RUN, STAMP, STAMP, zip_key=f"k{n}", zip_bytes=size)
+                for n, size in enumerate(sizes)]  # fmt: skip
+
+    size = runarchive.copy_part_size
+    assert size(results(*[51 * MIB] * 40, 1000), workers=32) == math.ceil(40 * 51 * MIB / 64)
+    assert size(results(2 * MIB, 6 * MIB), workers=32) == runarchive.COPY_PART_MIN
+    assert size(results(500 * 1024**3), workers=32) == 5 * 1024**3  # S3's largest part
+
+
 def test_a_short_buffer_waiting_behind_copy_parts_becomes_the_last_part():
     s3 = RecordingS3()
     writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
@@ -517,6 +548,7 @@ def test_a_short_buffer_waiting_behind_copy_parts_becomes_the_last_part():
         ("c", 6 * MIB + 1000),
     ]
     assert cd_offset == 6 * MIB + 3000
+    assert all(p.zip.region is None for p in placements)  # bytes held once, in the buffer
 
 
 def test_more_than_10000_parts_is_a_clear_storage_error():
@@ -529,23 +561,46 @@ def test_more_than_10000_parts_is_a_clear_storage_error():
 
 
 def test_reads_ahead_in_order_with_a_bounded_number_in_flight():
+    ahead = 4
+    # The first `ahead` calls only return once all of them are running: a sequential map
+    # would break the barrier (its timeout) instead of passing.
+    first_batch = threading.Barrier(ahead, timeout=10)
     in_flight, most = 0, 0
     lock = threading.Lock()
 
-    def slow_square(n: int) -> int:
+    def square(n: int) -> int:
         nonlocal in_flight, most
         with lock:
             in_flight += 1
             most = max(most, in_flight)
-        time.sleep(0.01 * (n % 3))  # later calls often finish first
+        if n < ahead:
+            first_batch.wait()
         with lock:
             in_flight -= 1
         return n * n
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        got = list(runarchive._in_order(pool, slow_square, range(40), ahead=4))
+        got = list(runarchive._in_order(pool, square, range(40), ahead=ahead))
     assert got == [n * n for n in range(40)]
-    assert most <= 4
+    assert most == ahead
+
+
+def test_a_consumer_that_stops_early_cancels_the_reads_still_queued():
+    started: list[int] = []
+    release = threading.Event()
+
+    def read(n: int) -> int:
+        started.append(n)
+        if n:
+            release.wait(timeout=10)  # read 1 is still running when the consumer stops
+        return n
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reads = runarchive._in_order(pool, read, range(10), ahead=4)
+        assert next(reads) == 0
+        reads.close()  # what `closing` does when Finalize stops on an error
+        release.set()
+    assert started in ([0], [0, 1])  # reads 2 and 3 were queued and never ran
 
 
 def test_read_ahead_raises_the_first_unexpected_error_in_order():
