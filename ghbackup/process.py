@@ -69,11 +69,30 @@ def run_git(
         raise GitCommandFailed(f"cannot run git: {exc.strerror}") from None
     if proc.returncode != 0:
         # Scrub before cutting: a secret split by the cut would survive in part.
-        output = _scrub(proc.stderr or proc.stdout or "", secrets)
-        log.warning("git %s failed (exit %d): %s", args[0], proc.returncode, _tail(output, 12))
-        detail = _tail(output, 1)[:300] or "no output"
-        raise GitCommandFailed(f"git {args[0]} failed (exit {proc.returncode}): {detail}")
+        output = _scrub(f"{proc.stdout or ''}\n{proc.stderr or ''}", secrets)
+        name = _command_name(args)
+        log.warning("git %s failed (exit %d): %s", name, proc.returncode, _tail(output, 12))
+        detail = _tail(_without_warnings(output) or output, 1)[:300] or "no output"
+        raise GitCommandFailed(f"git {name} failed (exit {proc.returncode}): {detail}", output)
     return proc.stdout
+
+
+def _command_name(args: Sequence[str]) -> str:
+    """The git subcommand, past ``-c name=value`` and other leading options."""
+    words = iter(args)
+    for word in words:
+        if word in ("-c", "-C"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return "git"
+
+
+def _without_warnings(text: str) -> str:
+    """git's output less its warnings and hints, so an error names the failure."""
+    return "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith(("warning", "hint:"))
+    )
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:

@@ -398,5 +398,13 @@ def test_fsck_still_fails_on_missing_or_altered_objects(tmp_path, damage):
         loose.unlink()
     else:
         loose.write_bytes(zlib.compress(b"blob 9\0tampered!"))
-    with pytest.raises(ArchiveCorrupt, match="git fsck failed"):
+    with pytest.raises(ArchiveCorrupt, match="git fsck failed") as failed:
         restore_module._fsck(repo / ".git")
+    assert blob[2:] in str(failed.value)  # the damaged object is named, not a legacy warning
+
+
+def test_a_failing_git_command_is_named_and_its_error_is_not_a_warning(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    with pytest.raises(GitCommandFailed) as failed:
+        git(repo, "-c", "core.abbrev=12", "rev-parse", "--verify", "refs/heads/nope")
+    assert str(failed.value).startswith("git rev-parse failed (exit 128): fatal: ")
