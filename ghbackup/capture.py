@@ -165,8 +165,11 @@ def _capture_git(cap: _Capture, repo: dict[str, Any]) -> None:
     cap.progress("git clone", 0, None)
     state = mirror_clone(clone_url, mirror, cap.client.credentials, settings=cap.git)
     cap.counts["refs"] = len(state.refs)
-    objects, size = fetch_lfs_objects(mirror, clone_url, cap.client.credentials, settings=cap.git)
-    cap.lfs = {"objects": objects, "bytes": size}
+    lfs = fetch_lfs_objects(mirror, clone_url, cap.client.credentials, settings=cap.git)
+    if lfs.missing:
+        cap.skip("lfs", lfs.missing)
+    objects = lfs.objects
+    cap.lfs = {"objects": objects, "bytes": lfs.bytes}
     cap.counts["lfs_objects"] = objects
     if state.refs:
         bundle = cap.scratch / "repository.bundle"
@@ -248,7 +251,8 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
             lambda c: (_number_from_url(c.get("issue_url")), c),
             {"sort": "created", "direction": "asc"},
         )
-    if issues:
+        # Pull requests are issues to GitHub: their timeline events (merged, closed,
+        # review requested...) are in the same listing.
         events_by_number = _grouped_by_number(
             cap, f"{base}/issues/events", "issue_events", _event_without_issue
         )
@@ -278,6 +282,7 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
         record = dict(pull)
         record["comment_regular_data"] = comments_by_number.get(number, [])
         record["comment_data"] = review_comments.get(number, [])
+        record["event_data"] = events_by_number.get(number, [])
         reviews = cap.client.list_optional(f"{base}/pulls/{number}/reviews")
         record["review_data"] = reviews.value if reviews.present else []
         commits = cap.client.list_optional(f"{base}/pulls/{number}/commits")
@@ -297,6 +302,7 @@ def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) ->
         cap.counts["pull_review_comments"] += len(record["comment_data"])
         cap.counts["pull_reviews"] += len(record["review_data"])
         cap.counts["pull_commits"] += len(record["commit_data"])
+        cap.counts["pull_events"] += len(record["event_data"])
         cap.progress("pulls", 1, len(pulls))
 
 
@@ -346,15 +352,30 @@ def _capture_releases(cap: _Capture, base: str) -> None:
 
 
 def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -> None:
-    """Download to scratch first (a cut download restarts cleanly), then store in the zip."""
+    """Download to scratch first (a cut download restarts cleanly), then store in the zip.
+
+    An asset whose upload never finished (``state`` other than ``uploaded``: GitHub lists
+    it but cannot serve it) or that is gone by the time it is fetched is recorded as
+    skipped; the rest of the repository is still captured.
+    """
     url = asset.get("url")
     name = safe_name(asset.get("name") or f"asset-{asset.get('id')}")
+    what = f"releases/{tag}/{name}"
     if not url:
-        cap.skip(f"releases/{tag}/{name}", "asset has no API url")
+        cap.skip(what, "asset has no API url")
+        return
+    state = asset.get("state", "uploaded")
+    if state != "uploaded":
+        cap.skip(what, f"asset upload not finished on GitHub (state {state!r})")
         return
     path = cap.scratch / "asset.bin"
-    with open(path, "w+b") as sink:
-        size = cap.client.download(url, sink, expected_size=asset.get("size"))
+    try:
+        with open(path, "w+b") as sink:
+            size = cap.client.download(url, sink, expected_size=asset.get("size"))
+    except NotFound as exc:
+        path.unlink(missing_ok=True)
+        cap.skip(what, f"asset not found when downloaded ({exc})")
+        return
     cap.writer.add_file(f"releases/{tag}/{name}", path)
     path.unlink()
     cap.counts["release_assets"] += 1

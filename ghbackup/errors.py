@@ -53,9 +53,14 @@ class GitHubUnavailable(GitHubError):
 
 
 class GitCommandFailed(BackupError):
-    """A git or git-lfs process failed or timed out."""
+    """A git or git-lfs process failed or timed out; ``output`` is what it printed
+    (secrets scrubbed), for callers that tell one failure from another."""
 
     exit_code = 4
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class StorageError(BackupError):

@@ -8,6 +8,7 @@ keeps the plain clone URL, so no token can end up inside an archive.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -98,6 +99,23 @@ def read_state(repo: Path, settings: GitSettings | None = None) -> MirrorState:
     return MirrorState(refs=refs, head=head)
 
 
+@dataclass
+class LfsFetch:
+    """The LFS objects a fetch left in the mirror, and why any are missing."""
+
+    objects: int = 0
+    bytes: int = 0
+    missing: str | None = None  # GitHub could not serve some objects: the reason
+
+
+# git-lfs naming an object the server answered 404 for, "[oid] <message>: [404] <message>"
+# (GitHub's message: "Object does not exist on the server"): a pointer pushed without its
+# object.
+_LFS_NOT_ON_SERVER = re.compile(r"^\[([0-9a-f]{64})\] [^\n]*\[404\]", re.MULTILINE)
+# GitHub refusing LFS downloads for the owner's exhausted bandwidth quota.
+_LFS_OVER_QUOTA = "over its data quota"
+
+
 def fetch_lfs_objects(
     repo: Path,
     url: str,
@@ -105,15 +123,20 @@ def fetch_lfs_objects(
     *,
     settings: GitSettings | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[int, int]:
-    """``git lfs fetch --all`` into the mirror; returns (objects, bytes) now present.
+) -> LfsFetch:
+    """``git lfs fetch --all`` into the mirror; returns the objects now present.
 
     Skipped cheaply when no ref ever had a ``filter=lfs`` attribute. Retries are bounded;
-    git-lfs resumes from the objects it already has.
+    git-lfs resumes from the objects it already has. Objects GitHub does not have (old
+    repositories carry pointers whose objects were never uploaded) or will not serve (the
+    owner's LFS bandwidth quota is used up) do not fail the capture: no retry would bring
+    them, so the rest is kept and ``missing`` says what is absent. Any other failure, after
+    the retries, raises GitCommandFailed.
     """
     settings = settings or GitSettings()
     if not uses_lfs(repo, settings):
-        return 0, 0
+        return LfsFetch()
+    missing = None
     for attempt in range(1, settings.attempts + 1):
         env = git_credential_environment(credentials, url)  # fresh per attempt (App tokens)
         try:
@@ -126,12 +149,27 @@ def fetch_lfs_objects(
             )
             break
         except GitCommandFailed as exc:
+            missing = _unservable(exc.output)
+            if missing is not None:
+                log.warning("LFS objects missing on GitHub: %s", missing)
+                break
             if attempt == settings.attempts:
                 raise GitCommandFailed(f"LFS objects could not be fetched: {exc}") from None
             log.warning("git lfs fetch failed (attempt %d): %s", attempt, exc)
             sleep(settings.retry_delay * attempt)
     objects = [p for p in (repo / "lfs" / "objects").rglob("*") if p.is_file()]
-    return len(objects), sum(p.stat().st_size for p in objects)
+    return LfsFetch(len(objects), sum(p.stat().st_size for p in objects), missing)
+
+
+def _unservable(output: str) -> str | None:
+    """Why GitHub cannot serve some LFS objects, from git-lfs's output; None otherwise."""
+    if _LFS_OVER_QUOTA in output:
+        return "GitHub refused LFS downloads: the owner's LFS bandwidth quota is used up"
+    oids = sorted(set(_LFS_NOT_ON_SERVER.findall(output)))
+    if oids:
+        shown = ", ".join(oid[:12] for oid in oids[:5]) + (" ..." if len(oids) > 5 else "")
+        return f"{len(oids)} LFS object(s) not on GitHub: {shown}"
+    return None
 
 
 def uses_lfs(repo: Path, settings: GitSettings | None = None) -> bool:

@@ -140,6 +140,9 @@ def assert_repository_round_trips(gh: Any, restored: Path, full_name: str) -> No
         assert saved.pop("comment_regular_data") == served_or_empty(
             gh, f"repos/{full_name}/issues/{pull['number']}/comments"
         )
+        assert saved.pop("event_data") == served_or_empty(
+            gh, f"repos/{full_name}/issues/{pull['number']}/events"
+        )
         assert saved == pull
     labels = served(gh, f"repos/{full_name}/labels")
     assert json.loads((meta / "labels" / "labels.json").read_text()) == labels

@@ -331,3 +331,25 @@ def test_history_in_legacy_formats_is_captured_and_restored_as_it_was(standin, t
                 subprocess.run(show, cwd=gh.bare_repo_path(name), capture_output=True, check=True)
             ).stdout
         )
+
+
+def test_an_lfs_object_missing_on_github_is_skipped_and_the_rest_kept(standin, tmp_path):
+    """Old repositories carry LFS pointers whose objects never reached GitHub: git-lfs
+    cannot fetch them, no retry will, and the repository must still be backed up."""
+    gh = standin
+    name = next(n for n in gh.repository_names() if gh.repository(n).lfs)
+    oids = sorted(gh.lfs_object_ids(name))
+    assert len(oids) >= 2
+    (gh.lfs_root / name / oids[0]).unlink()
+    proc = run_entrypoint(gh, repo_item(name), tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    result = result_of(tmp_path / "out", repo_item(name))
+    assert result.status == "succeeded"
+    assert result.skipped["lfs"] == f"1 LFS object(s) not on GitHub: {oids[0][:12]}"
+    restored = tmp_path / "restored"
+    restore_archive(zip_of(tmp_path / "out", repo_item(name)), restored, repo=name)
+    owner, short = name.split("/")
+    mirror = restored / owner / f"{short}.git"
+    assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
+    kept = {p.name for p in (mirror / "lfs" / "objects").rglob("*") if p.is_file()}
+    assert kept == set(oids[1:])
