@@ -76,6 +76,7 @@ _OPTIONAL_STATUSES = {
     404: "not found",
     409: "repository is empty",
     410: "disabled",
+    451: "unavailable for legal reasons",
 }
 
 
@@ -103,6 +104,7 @@ class GitHubClient:
         rng: random.Random | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._api_origin = _origin(self.api_url)
         self.credentials = credentials
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -258,10 +260,11 @@ class GitHubClient:
             self._wait_for_primary_reset()
             headers = {
                 "Accept": accept,
-                "Authorization": f"Bearer {self.credentials.token()}",
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": USER_AGENT,
             }
+            if _origin(url) == self._api_origin:  # a URL from a response may point elsewhere
+                headers["Authorization"] = f"Bearer {self.credentials.token()}"
             if etag:
                 headers["If-None-Match"] = etag
             with self._lock:
@@ -396,9 +399,22 @@ def _error_message(resp: requests.Response) -> str:
     try:
         body = resp.json()
         message = body.get("message", "") if isinstance(body, dict) else ""
+        block = body.get("block") if isinstance(body, dict) else None
+        if isinstance(block, dict):  # 451 or 403: GitHub blocked the repository (DMCA, ToS)
+            why = block.get("reason") or "unspecified reason"
+            message = f"{message or 'Repository access blocked'} by GitHub ({why})"
+            if block.get("html_url"):
+                message += f": {block['html_url']}"
     except ValueError:
         message = resp.text[:200] if resp.text else ""
     return redact(" ".join(str(message).split()))[:200]
+
+
+def _origin(url: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _describe(exc: BaseException) -> str:

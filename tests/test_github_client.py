@@ -14,7 +14,13 @@ import pytest
 import requests
 
 from ghbackup.credentials import TokenCredentials
-from ghbackup.errors import AuthenticationFailed, GitHubUnavailable, NotFound, RateLimitExceeded
+from ghbackup.errors import (
+    AuthenticationFailed,
+    GitHubError,
+    GitHubUnavailable,
+    NotFound,
+    RateLimitExceeded,
+)
 from ghbackup.github import GitHubClient, RetryPolicy, _next_link
 
 TOKEN = "ghp_unit_test_token_0123456789"
@@ -307,3 +313,27 @@ def test_a_trickling_download_is_abandoned_and_retried():
     sink = io.BytesIO()
     assert client.download(f"{API}/repos/o/r/releases/assets/1", sink, expected_size=10240) == 10240
     assert sink.getvalue() == b"y" * 10240 and len(session.calls) == 2
+
+
+def test_the_token_goes_only_to_the_api_host():
+    elsewhere = "https://objects.example.net/some/file"
+    client, session, _ = client_with([response(200, {}), response(200, {}), response(200, {})])
+    client.get("repos/o/r")
+    client.get(f"{API}/repositories/42")
+    client.get(elsewhere)
+    sent = [call["headers"].get("Authorization") for call in session.calls]
+    assert sent == [f"Bearer {TOKEN}", f"Bearer {TOKEN}", None]
+
+
+def test_a_blocked_repository_says_why_and_where():
+    block = {"reason": "dmca", "created_at": "2024-01-01T00:00:00Z",
+             "html_url": "https://github.com/github/dmca/blob/master/2024/01/notice.md"}  # fmt: skip
+    client, _, _ = client_with(
+        [response(451, {"message": "Repository access blocked", "block": block})]
+    )
+    with pytest.raises(GitHubError) as failed:
+        client.get("repos/o/taken-down")
+    assert str(failed.value) == (
+        "/repos/o/taken-down: HTTP 451 Repository access blocked by GitHub (dmca): "
+        "https://github.com/github/dmca/blob/master/2024/01/notice.md"
+    )
