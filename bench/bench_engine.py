@@ -194,7 +194,14 @@ def main() -> None:
                         figures.update(tool=tool, workers=workers, repositories=len(names))
                         rows.append(figures)
                         print(
-                            json.dumps({**figures, "failures": figures["failures"][:3]}), flush=True
+                            json.dumps(
+                                {
+                                    **figures,
+                                    "failed": len(figures["failures"]),
+                                    "failures": figures["failures"][:3],
+                                }
+                            ),  # the first 3
+                            flush=True,
                         )
                         shutil.rmtree(out, ignore_errors=True)
             print()
