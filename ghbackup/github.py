@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 USER_AGENT = "ghbackup/0.1 (+https://github.com/ghbackup/ghbackup)"
 PER_PAGE = 100
+# The smallest page asked for when GitHub keeps timing out on a large one.
+MIN_PER_PAGE = 25
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,20 @@ class GitHubClient:
         ``wrapped_in``: for endpoints that answer ``{"total_count": N, "<key>": [...]}``
         (``/installation/repositories`` wraps its list in ``repositories``).
         """
-        query = {"per_page": PER_PAGE, **(params or {})}
+        query: dict[str, Any] | None = {"per_page": PER_PAGE, **(params or {})}
         url: str | None = self._url(path)
         while url:
-            body, headers = self._get_json(url, query)
+            try:
+                body, headers = self._get_json(url, query)
+            except GitHubUnavailable as exc:
+                # GitHub times out building some pages of very large listings (502/504 on
+                # every try): ask for the same items in smaller pages.
+                smaller = _smaller_pages(url, query) if exc.status in (502, 504) else None
+                if smaller is None:
+                    raise
+                log.warning("%s: %s; asking for smaller pages", _path_of(url), exc)
+                url, query = smaller
+                continue
             query = None  # the next link carries every parameter
             if wrapped_in is not None and isinstance(body, dict):
                 body = body.get(wrapped_in)
@@ -377,6 +389,27 @@ def _new_session() -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _smaller_pages(
+    url: str, query: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None] | None:
+    """The request for the first half of the page ``url`` (+ ``query``) asks for, in pages
+    half the size; None below MIN_PER_PAGE. Page-numbered listings keep their place (page n
+    of size p starts where page 2n-1 of size p/2 does); cursor listings just shrink."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    fields = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if query is not None:
+        fields.update({k: str(v) for k, v in query.items()})
+    size = int(fields.get("per_page", 30))  # GitHub's default page size
+    if size // 2 < MIN_PER_PAGE:
+        return None
+    fields["per_page"] = str(size // 2)
+    if "page" in fields:
+        fields["page"] = str(2 * int(fields["page"]) - 1)
+    return urlunsplit(parts._replace(query=urlencode(fields))), None
 
 
 def _next_link(link_header: str) -> str | None:

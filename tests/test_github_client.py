@@ -337,3 +337,38 @@ def test_a_blocked_repository_says_why_and_where():
         "/repos/o/taken-down: HTTP 451 Repository access blocked by GitHub (dmca): "
         "https://github.com/github/dmca/blob/master/2024/01/notice.md"
     )
+
+
+def test_a_page_github_keeps_timing_out_on_is_asked_for_in_smaller_pages():
+    timeout = response(502, {"message": "Server Error"})
+    half = response(200, [1, 2], {"Link": f'<{API}/repositories/42/issues?per_page=50&page=2>; rel="next"'})  # fmt: skip
+    rest = response(200, [3])
+    client, session, _ = client_with([timeout, timeout, half, rest], max_attempts=2)
+    assert list(client.paginate("repos/o/r/issues", {"state": "all"})) == [1, 2, 3]
+    assert session.calls[2]["url"] == f"{API}/repos/o/r/issues?per_page=50&state=all"
+    assert session.calls[2]["params"] is None
+    assert session.calls[3]["url"] == f"{API}/repositories/42/issues?per_page=50&page=2"
+
+
+def test_a_later_page_keeps_its_place_when_pages_shrink():
+    first = response(200, [1], {"Link": f'<{API}/repositories/42/issues?per_page=100&page=3>; rel="next"'})  # fmt: skip
+    timeout = response(504, {"message": "Gateway Timeout"})
+    client, session, _ = client_with(
+        [first, timeout, timeout, timeout, timeout, response(200, [2])], max_attempts=2
+    )
+    assert list(client.paginate("repos/o/r/issues")) == [1, 2]
+    # page 3 of 100 starts at item 200: page 5 of 50, then page 9 of 25
+    assert session.calls[3]["url"] == f"{API}/repositories/42/issues?per_page=50&page=5"
+    assert session.calls[5]["url"] == f"{API}/repositories/42/issues?per_page=25&page=9"
+
+
+def test_pages_stop_shrinking_at_25_and_the_error_is_raised():
+    timeout = response(502, {"message": "Server Error"})
+    client, session, _ = client_with([timeout] * 6, max_attempts=2)
+    with pytest.raises(GitHubUnavailable):
+        list(client.paginate("repos/o/r/issues"))
+    assert [c["url"] for c in session.calls[::2]] == [
+        f"{API}/repos/o/r/issues",  # per_page=100 in the params
+        f"{API}/repos/o/r/issues?per_page=50",
+        f"{API}/repos/o/r/issues?per_page=25",
+    ]
