@@ -353,3 +353,30 @@ def test_an_lfs_object_missing_on_github_is_skipped_and_the_rest_kept(standin, t
     assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
     kept = {p.name for p in (mirror / "lfs" / "objects").rglob("*") if p.is_file()}
     assert kept == set(oids[1:])
+
+
+def test_restore_pushes_over_https_with_the_token_from_the_environment(
+    standin, tmp_path, monkeypatch
+):
+    """``ghbackup restore --push`` to an http(s) remote: the token reaches git through the
+    credential helper (never the URL or a command line) and the refs come back."""
+    gh = standin
+    name = next(
+        n for n in gh.repository_names()
+        if refs_of(gh.bare_repo_path(n)) and not gh.repository(n).lfs
+    )  # fmt: skip
+    bare = gh.bare_repo_path(name)
+    proc = run_entrypoint(gh, repo_item(name), tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    before = refs_of(bare)
+    lost = sorted(r for r in before if r.startswith(("refs/heads/", "refs/tags/")))[:2]
+    for ref in lost:  # what the restore must bring back
+        subprocess.run(["git", "update-ref", "-d", ref], cwd=bare, check=True, timeout=60)
+    monkeypatch.setenv("GITHUB_TOKEN", gh.token)
+    push_url = f"{gh.web_url}/{name}.git"
+    report = restore_archive(
+        zip_of(tmp_path / "out", repo_item(name)), tmp_path / "restored", repo=name,
+        push_url=push_url,
+    )  # fmt: skip
+    assert report.pushed_to == push_url
+    assert refs_of(bare) == before

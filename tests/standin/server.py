@@ -930,7 +930,9 @@ class Handler(BaseHTTPRequestHandler):
         delay = st.faults.delay_ms("git", logical)
         if delay:
             time.sleep(delay / 1000)
-        user, ok = self.git_auth(private or target is None)
+        # As on GitHub, a push (receive-pack) always needs credentials, public repository or not.
+        pushing = "git-receive-pack" in rest or "service=git-receive-pack" in query
+        user, ok = self.git_auth(private or target is None or pushing)
         if not ok:
             return 401
         if target is None:
