@@ -114,6 +114,8 @@ class LfsFetch:
 _LFS_NOT_ON_SERVER = re.compile(r"^\[([0-9a-f]{64})\] [^\n]*\[404\]", re.MULTILINE)
 # GitHub refusing LFS downloads for the owner's exhausted bandwidth quota.
 _LFS_OVER_QUOTA = "over its data quota"
+# git-lfs lines that report progress or sum up, not a failure of their own.
+_LFS_PROGRESS = ("fetch:", "Downloading LFS objects", "error: failed to fetch some objects")
 
 
 def fetch_lfs_objects(
@@ -162,7 +164,19 @@ def fetch_lfs_objects(
 
 
 def _unservable(output: str) -> str | None:
-    """Why GitHub cannot serve some LFS objects, from git-lfs's output; None otherwise."""
+    """Why GitHub cannot serve some LFS objects, from git-lfs's output, when that is the
+    only failure in it; None when anything else failed too (a 5xx, a cut connection), so
+    the caller retries: git-lfs resumes, and objects that were only unlucky still come."""
+    unexplained = [
+        line
+        for line in output.splitlines()
+        if line.strip()
+        and not _LFS_NOT_ON_SERVER.match(line)
+        and _LFS_OVER_QUOTA not in line
+        and not line.startswith(_LFS_PROGRESS)
+    ]
+    if unexplained:
+        return None
     if _LFS_OVER_QUOTA in output:
         return "GitHub refused LFS downloads: the owner's LFS bandwidth quota is used up"
     oids = sorted(set(_LFS_NOT_ON_SERVER.findall(output)))

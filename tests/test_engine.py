@@ -353,6 +353,17 @@ def test_an_lfs_object_missing_on_github_is_skipped_and_the_rest_kept(standin, t
     assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
     kept = {p.name for p in (mirror / "lfs" / "objects").rglob("*") if p.is_file()}
     assert kept == set(oids[1:])
+    # --push carries what there is to a new remote instead of failing on the missing object
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True, timeout=60)
+    restore_archive(zip_of(tmp_path / "out", repo_item(name)), tmp_path / "again", repo=name,
+                    push_url=str(remote))  # fmt: skip
+    assert refs_of(remote) == {
+        r: sha for r, sha in refs_of(gh.bare_repo_path(name)).items()
+        if not r.startswith("refs/pull/")
+    }  # fmt: skip
+    pushed = {p.name for p in (remote / "lfs" / "objects").rglob("*") if p.is_file()}
+    assert pushed == set(oids[1:])
 
 
 def test_restore_pushes_over_https_with_the_token_from_the_environment(

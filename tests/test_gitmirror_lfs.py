@@ -9,7 +9,8 @@ OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
 
 def test_objects_github_does_not_have_are_counted_and_named():
     oids = [f"{n:x}" * 64 for n in range(7)]
-    output = "\n".join(f"[{oid}] Object does not exist on the server: [404] Object does not "
+    output = "fetch: 9 objects found, done.\nfetch: Fetching all references...\n"
+    output += "\n".join(f"[{oid}] Object does not exist on the server: [404] Object does not "
                        "exist on the server" for oid in [*oids, oids[0]])  # fmt: skip
     output += "\nerror: failed to fetch some objects from 'https://github.com/a/b.git/info/lfs'"
     assert _unservable(output) == (
@@ -26,8 +27,13 @@ def test_an_exhausted_bandwidth_quota_is_reported_as_such():
     assert "quota is used up" in (_unservable(output) or "")
 
 
-def test_other_failures_are_left_to_the_retries():
+def test_other_failures_are_left_to_the_retries_even_beside_a_missing_object():
+    missing = (
+        f"[{OID}] Object does not exist on the server: [404] Object does not exist on the server"
+    )
     for output in (
+        f"{missing}\nFatal error: Server error https://github.com/a/b.git/info/lfs from HTTP 502",
+        f"{missing}\n[{'e' * 64}] Error: [500] Internal Server Error",
         'batch response: Post "https://github.com/a/b.git/info/lfs/objects/batch": EOF',
         f"[{OID}] Error: [500] Internal Server Error",
         f"[{OID}] Object does not exist: [403] Forbidden",
