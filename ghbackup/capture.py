@@ -361,20 +361,23 @@ def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -
     url = asset.get("url")
     name = safe_name(asset.get("name") or f"asset-{asset.get('id')}")
     what = f"releases/{tag}/{name}"
-    if not url:
-        cap.skip(what, "asset has no API url")
-        return
     state = asset.get("state", "uploaded")
-    if state != "uploaded":
-        cap.skip(what, f"asset upload not finished on GitHub (state {state!r})")
-        return
+    reason = None
+    if not url:
+        reason = "asset has no API url"
+    elif state != "uploaded":
+        reason = f"asset upload not finished on GitHub (state {state!r})"
     path = cap.scratch / "asset.bin"
-    try:
-        with open(path, "w+b") as sink:
-            size = cap.client.download(url, sink, expected_size=asset.get("size"))
-    except NotFound as exc:
-        path.unlink(missing_ok=True)
-        cap.skip(what, f"asset not found when downloaded ({exc})")
+    if reason is None:
+        try:
+            with open(path, "w+b") as sink:
+                size = cap.client.download(url, sink, expected_size=asset.get("size"))
+        except NotFound as exc:
+            path.unlink(missing_ok=True)
+            reason = f"asset not found when downloaded ({exc})"
+    if reason is not None:
+        cap.skip(what, reason)
+        cap.progress("release assets", 1, total)
         return
     cap.writer.add_file(f"releases/{tag}/{name}", path)
     path.unlink()

@@ -87,7 +87,11 @@ def _optional_or_raise(exc: GitHubError) -> OptionalResource:
     that outlasted its waits, GitHub unavailable, bad credentials) must fail the capture,
     never pass as a skipped part."""
     if type(exc) in (GitHubError, NotFound) and exc.status in _OPTIONAL_STATUSES:
-        return OptionalResource(reason=f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})")
+        reason = f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
+        message = str(exc)
+        if "blocked by GitHub" in message:  # say which notice (DMCA, ToS) and where
+            reason += ": " + message.split(f"HTTP {exc.status} ", 1)[-1]
+        return OptionalResource(reason=reason)
     raise exc
 
 
@@ -275,8 +279,14 @@ class GitHubClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": USER_AGENT,
             }
-            if _origin(url) == self._api_origin:  # a URL from a response may point elsewhere
-                headers["Authorization"] = f"Bearer {self.credentials.token()}"
+            if _origin(url) != self._api_origin:
+                # A URL from a response (a next page, an asset) on another host: never send
+                # it the token, and never quietly fetch without it either.
+                raise GitHubError(
+                    f"GitHub returned a URL on {_origin(url)[1]}, not the API host "
+                    f"{self._api_origin[1]}; set GITHUB_API_URL to the host GitHub answers with"
+                )
+            headers["Authorization"] = f"Bearer {self.credentials.token()}"
             if etag:
                 headers["If-None-Match"] = etag
             with self._lock:
@@ -400,16 +410,27 @@ def _smaller_pages(
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    fields = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if query is not None:
-        fields.update({k: str(v) for k, v in query.items()})
-    size = int(fields.get("per_page", 30))  # GitHub's default page size
+    pairs = parse_qsl(parts.query, keep_blank_values=True)  # repeated keys kept, in order
+    pairs += [(k, str(v)) for k, v in (query or {}).items()]
+    fields = dict(pairs)
+    try:
+        size = int(fields.get("per_page", 30))  # GitHub's default page size
+        page = int(fields["page"]) if "page" in fields else None
+    except ValueError:
+        return None
     if size // 2 < MIN_PER_PAGE:
         return None
-    fields["per_page"] = str(size // 2)
-    if "page" in fields:
-        fields["page"] = str(2 * int(fields["page"]) - 1)
-    return urlunsplit(parts._replace(query=urlencode(fields))), None
+    changed = {"per_page": str(size // 2)}
+    if page is not None:
+        changed["page"] = str(2 * page - 1)
+    kept: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key not in changed:
+            kept.append((key, value))
+        elif all(k != key for k, _ in kept):  # a changed key once, where it first stood
+            kept.append((key, changed[key]))
+    kept += [(k, v) for k, v in changed.items() if all(k != x for x, _ in kept)]
+    return urlunsplit(parts._replace(query=urlencode(kept))), None
 
 
 def _next_link(link_header: str) -> str | None:
@@ -444,10 +465,14 @@ def _error_message(resp: requests.Response) -> str:
 
 
 def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host[:port]) with the scheme's default port left out."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    port = parts.port if parts.port not in (None, default) else None
+    return scheme, host if port is None else f"{host}:{port}"
 
 
 def _describe(exc: BaseException) -> str:

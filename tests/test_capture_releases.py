@@ -37,7 +37,7 @@ def asset(n: int, **extra) -> dict:
 
 def test_unfinished_and_vanished_assets_are_skipped_and_the_rest_captured(tmp_path):
     client = Releases(
-        [asset(1, state="uploaded"), asset(2, state="starter"), asset(3), asset(4)],
+        [asset(1, state="uploaded"), asset(2, state="open"), asset(3), asset(4)],
         gone={"https://api/assets/3"},
     )
     with ItemArchiveWriter(tmp_path / "item.zip", ITEM) as writer:
@@ -47,7 +47,7 @@ def test_unfinished_and_vanished_assets_are_skipped_and_the_rest_captured(tmp_pa
     assert client.downloaded == ["https://api/assets/1", "https://api/assets/4"]
     assert cap.counts["release_assets"] == 2
     assert cap.skipped == {
-        "releases/v1/a2.bin": "asset upload not finished on GitHub (state 'starter')",
+        "releases/v1/a2.bin": "asset upload not finished on GitHub (state 'open')",
         "releases/v1/a3.bin": "asset not found when downloaded (https://api/assets/3: HTTP 404 Not Found)",
     }
     with zipfile.ZipFile(tmp_path / "item.zip") as zf:

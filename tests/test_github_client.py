@@ -316,13 +316,13 @@ def test_a_trickling_download_is_abandoned_and_retried():
 
 
 def test_the_token_goes_only_to_the_api_host():
-    elsewhere = "https://objects.example.net/some/file"
-    client, session, _ = client_with([response(200, {}), response(200, {}), response(200, {})])
+    client, session, _ = client_with([response(200, {}), response(200, {})])
     client.get("repos/o/r")
-    client.get(f"{API}/repositories/42")
-    client.get(elsewhere)
-    sent = [call["headers"].get("Authorization") for call in session.calls]
-    assert sent == [f"Bearer {TOKEN}", f"Bearer {TOKEN}", None]
+    client.get("https://API.example.test:443/repositories/42")  # same origin, spelled out
+    assert [c["headers"]["Authorization"] for c in session.calls] == [f"Bearer {TOKEN}"] * 2
+    with pytest.raises(GitHubError, match="objects.example.net, not the API host"):
+        client.get("https://objects.example.net/some/file")  # neither token nor a quiet 404
+    assert len(session.calls) == 2
 
 
 def test_a_blocked_repository_says_why_and_where():
@@ -372,3 +372,27 @@ def test_pages_stop_shrinking_at_25_and_the_error_is_raised():
         f"{API}/repos/o/r/issues?per_page=50",
         f"{API}/repos/o/r/issues?per_page=25",
     ]
+
+
+def test_a_blocked_part_is_skipped_with_the_notice():
+    block = {"reason": "tos", "html_url": "https://github.com/tos"}
+    client, _, _ = client_with([response(451, {"message": "Repository access blocked", "block": block})])  # fmt: skip
+    part = client.list_optional("repos/o/r/releases")
+    assert part.reason == (
+        "unavailable for legal reasons (HTTP 451): Repository access blocked by GitHub (tos): "
+        "https://github.com/tos"
+    )
+
+
+def test_smaller_pages_keep_repeated_parameters_and_cursors():
+    from ghbackup.github import _smaller_pages
+
+    assert _smaller_pages(f"{API}/x?page=3&per_page=100&labels=a&labels=b", None) == (
+        f"{API}/x?page=5&per_page=50&labels=a&labels=b",
+        None,
+    )
+    assert _smaller_pages(f"{API}/x?after=Y2%2B&per_page=100", None) == (
+        f"{API}/x?after=Y2%2B&per_page=50",
+        None,
+    )
+    assert _smaller_pages(f"{API}/x?page=last", None) is None
