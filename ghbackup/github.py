@@ -425,11 +425,12 @@ def _smaller_pages(
         changed["page"] = str(2 * page - 1)
     kept: list[tuple[str, str]] = []
     for key, value in pairs:
-        if key not in changed:
-            kept.append((key, value))
-        elif all(k != key for k, _ in kept):  # a changed key once, where it first stood
-            kept.append((key, changed[key]))
-    kept += [(k, v) for k, v in changed.items() if all(k != x for x, _ in kept)]
+        if key in changed:  # once, where it first stood
+            value = changed.pop(key)
+        elif key in ("per_page", "page"):
+            continue  # a repeat of a key already changed
+        kept.append((key, value))
+    kept += changed.items()  # not in the request before
     return urlunsplit(parts._replace(query=urlencode(kept))), None
 
 

@@ -167,22 +167,21 @@ def _unservable(output: str) -> str | None:
     """Why GitHub cannot serve some LFS objects, from git-lfs's output, when that is the
     only failure in it; None when anything else failed too (a 5xx, a cut connection), so
     the caller retries: git-lfs resumes, and objects that were only unlucky still come."""
-    unexplained = [
-        line
-        for line in output.splitlines()
-        if line.strip()
-        and not _LFS_NOT_ON_SERVER.match(line)
-        and _LFS_OVER_QUOTA not in line
-        and not line.startswith(_LFS_PROGRESS)
-    ]
-    if unexplained:
-        return None
-    if _LFS_OVER_QUOTA in output:
+    oids: set[str] = set()
+    over_quota = False
+    for line in output.splitlines():
+        if found := _LFS_NOT_ON_SERVER.match(line):
+            oids.add(found.group(1))
+        elif _LFS_OVER_QUOTA in line:
+            over_quota = True
+        elif line.strip() and not line.startswith(_LFS_PROGRESS):
+            return None  # something else failed too
+    if over_quota:
         return "GitHub refused LFS downloads: the owner's LFS bandwidth quota is used up"
-    oids = sorted(set(_LFS_NOT_ON_SERVER.findall(output)))
     if oids:
-        shown = ", ".join(oid[:12] for oid in oids[:5]) + (" ..." if len(oids) > 5 else "")
-        return f"{len(oids)} LFS object(s) not on GitHub: {shown}"
+        listed = sorted(oids)
+        shown = ", ".join(oid[:12] for oid in listed[:5]) + (" ..." if len(listed) > 5 else "")
+        return f"{len(listed)} LFS object(s) not on GitHub: {shown}"
     return None
 
 

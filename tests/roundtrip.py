@@ -92,10 +92,16 @@ def served_or_empty(gh: Any, path: str, **params: Any) -> Any:
         raise
 
 
+def restored_mirror(restored: Path, full_name: str) -> Path:
+    """Where ``ghbackup restore`` puts the bare mirror of ``owner/name``."""
+    owner, name = full_name.split("/")
+    return restored / owner / f"{name}.git"
+
+
 def assert_repository_round_trips(gh: Any, restored: Path, full_name: str) -> None:
     """Refs, fsck, LFS objects, wiki refs and metadata JSON equal to the source."""
     owner, name = full_name.split("/")
-    mirror = restored / owner / f"{name}.git"
+    mirror = restored_mirror(restored, full_name)
     source_refs = refs_of(gh.bare_repo_path(full_name))
     assert refs_of(mirror) == source_refs, f"{full_name}: refs differ"
     if source_refs:

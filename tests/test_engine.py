@@ -20,7 +20,12 @@ import pytest
 
 from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
 from ghbackup.restore import restore_archive
-from tests.roundtrip import add_legacy_history, assert_repository_round_trips, refs_of
+from tests.roundtrip import (
+    add_legacy_history,
+    assert_repository_round_trips,
+    refs_of,
+    restored_mirror,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -319,8 +324,7 @@ def test_history_in_legacy_formats_is_captured_and_restored_as_it_was(standin, t
     assert proc.returncode == 0, proc.stderr
     restored = tmp_path / "restored"
     restore_archive(zip_of(tmp_path / "out", repo_item(name)), restored, repo=name)
-    owner, short = name.split("/")
-    mirror = restored / owner / f"{short}.git"
+    mirror = restored_mirror(restored, name)
     assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
     for ref, sha in legacy.items():
         assert refs_of(mirror)[ref] == sha
@@ -348,8 +352,7 @@ def test_an_lfs_object_missing_on_github_is_skipped_and_the_rest_kept(standin, t
     assert result.skipped["lfs"] == f"1 LFS object(s) not on GitHub: {oids[0][:12]}"
     restored = tmp_path / "restored"
     restore_archive(zip_of(tmp_path / "out", repo_item(name)), restored, repo=name)
-    owner, short = name.split("/")
-    mirror = restored / owner / f"{short}.git"
+    mirror = restored_mirror(restored, name)
     assert refs_of(mirror) == refs_of(gh.bare_repo_path(name))
     kept = {p.name for p in (mirror / "lfs" / "objects").rglob("*") if p.is_file()}
     assert kept == set(oids[1:])

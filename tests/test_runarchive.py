@@ -487,22 +487,21 @@ def fake_item_zip(key: str, length: int, region: bytes | None = None):
     return runarchive._ItemZip(key, length + 100, '"e"', 0, length, [], region)
 
 
+def copied_ranges(s3: RecordingS3) -> list[tuple[int, int]]:
+    ranges = [r for _, r in sorted(s3.copies)]
+    return [tuple(int(x) for x in r.removeprefix("bytes=").split("-")) for r in ranges]
+
+
 def test_regions_over_5_gib_are_copied_in_parts_of_at_most_5_gib():
     s3 = RecordingS3()
     writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
     gib = 1 << 30
     writer.add("repository/acme/huge", fake_item_zip("huge.zip", 11 * gib))
     writer.close()
-    ranges = [r for _, r in sorted(s3.copies)]
-    bounds = [tuple(int(x) for x in r.removeprefix("bytes=").split("-")) for r in ranges]
+    bounds = copied_ranges(s3)
     assert len(bounds) == 3 and bounds[0][0] == 0 and bounds[-1][1] == 11 * gib - 1
     assert all(b[1] - b[0] + 1 <= 5 * gib for b in bounds)
     assert all(nxt[0] == prev[1] + 1 for prev, nxt in zip(bounds, bounds[1:], strict=False))
-
-
-def copied_ranges(s3: RecordingS3) -> list[tuple[int, int]]:
-    ranges = [r for _, r in sorted(s3.copies)]
-    return [tuple(int(x) for x in r.removeprefix("bytes=").split("-")) for r in ranges]
 
 
 def test_large_regions_are_spread_over_copies_of_the_chosen_size_never_under_5_mib():

@@ -14,13 +14,12 @@ import sys
 import textwrap
 import time
 
-import boto3
 import moto
 import pytest
 
 from workflow import moto_fixes
-from workflow.local_aws import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, start_local_aws
-from workflow.local_runner import ROLE_NAME, _local_only_environment, deploy
+from workflow.local_aws import ACCOUNT_ID, start_local_aws
+from workflow.local_runner import ROLE_NAME, _client, _local_only_environment, deploy
 
 pytestmark = pytest.mark.integration
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
@@ -47,16 +46,6 @@ def aws():
         moto_fixes.set_retry_delay_scale(1.0)
         moto_fixes.configure_container(None)
         local.stop()
-
-
-def _client(local, service):
-    return boto3.client(
-        service,
-        endpoint_url=local.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def _run(local, definition: dict, execution_input: dict | None = None, timeout: float = 60):
@@ -95,6 +84,12 @@ def _ecs_parameters(deployment) -> dict:
     }
 
 
+def _one_ecs_task(deployment, resource: str, **state) -> dict:
+    """A machine of one ECS task state (``state``: Retry and the like)."""
+    run = {"Type": "Task", "Resource": resource, "Parameters": _ecs_parameters(deployment)}
+    return {"StartAt": "Run", "States": {"Run": {**run, **state, "End": True}}}
+
+
 def _container(script: str) -> moto_fixes.LocalContainer:
     return moto_fixes.LocalContainer(command=[sys.executable, "-c", textwrap.dedent(script)])
 
@@ -111,17 +106,7 @@ FAIL_ON_FIRST_ATTEMPT = """
 def test_ecs_run_task_parameters_and_response_are_converted(aws):
     local, deployment = aws
     moto_fixes.configure_container(_container("pass"))
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::ecs:runTask",
-                "Parameters": _ecs_parameters(deployment),
-                "End": True,
-            }
-        },
-    }
+    definition = _one_ecs_task(deployment, "arn:aws:states:::ecs:runTask")
     described, _ = _run(local, definition, {"file": "/dev/null"})
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"])["Tasks"][0]["ClusterArn"].endswith("cluster/ghbackup")
@@ -149,20 +134,11 @@ def test_sync_task_fails_on_a_non_zero_exit_and_its_retry_succeeds(aws, tmp_path
     local, deployment = aws
     moto_fixes.configure_container(_container(FAIL_ON_FIRST_ATTEMPT))
     attempts = tmp_path / "attempts"
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::ecs:runTask.sync",
-                "Parameters": _ecs_parameters(deployment),
-                "Retry": [
-                    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 2}
-                ],
-                "End": True,
-            }
-        },
-    }
+    definition = _one_ecs_task(
+        deployment,
+        "arn:aws:states:::ecs:runTask.sync",
+        Retry=[{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+    )
     described, events = _run(local, definition, {"file": str(attempts)})
     # Without the retry fix the 2nd attempt reports States.Timeout although it succeeded.
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
@@ -183,17 +159,7 @@ def test_sync_task_runs_the_container_process_and_waits_for_it(aws, tmp_path):
             """
         )
     )
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::ecs:runTask.sync",
-                "Parameters": _ecs_parameters(deployment),
-                "End": True,
-            }
-        },
-    }
+    definition = _one_ecs_task(deployment, "arn:aws:states:::ecs:runTask.sync")
     marker = tmp_path / "marker"
     described, _ = _run(local, definition, {"file": str(marker)})
     assert described["status"] == "SUCCEEDED"

@@ -104,12 +104,7 @@ def definition_with(values: Mapping[str, str]) -> str:
 @contextlib.contextmanager
 def _local_only_environment(local: LocalAWS) -> Iterator[None]:
     """Point every boto3 client of this process at ``local`` with dummy credentials."""
-    names = set(local.environment) | set(_AWS_SELECTORS)
-    saved = {name: os.environ.get(name) for name in names}
-    for name in _AWS_SELECTORS:
-        os.environ.pop(name, None)
-    os.environ.update(local.environment)
-    try:
+    with moto_fixes.patched_environment(local.environment, unset=_AWS_SELECTORS):
         session = boto3.Session()
         credentials = session.get_credentials()
         frozen = credentials.get_frozen_credentials() if credentials else None
@@ -118,12 +113,6 @@ def _local_only_environment(local: LocalAWS) -> Iterator[None]:
         if not re.match(r"^http://127\.0\.0\.1:\d+$", os.environ["AWS_ENDPOINT_URL"]):
             raise LocalRunError("refusing to run: the endpoint is not on 127.0.0.1")
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _client(local: LocalAWS, service: str) -> Any:

@@ -21,7 +21,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -87,16 +87,19 @@ def fix_integration_casing() -> None:
         StateTaskService,
     )
 
+    def _operation(self: Any, boto_service_name: str | None, service_action_name: str | None):
+        return _operation_model(
+            self._get_boto_service_name(boto_service_name=boto_service_name),
+            self._get_boto_service_action(service_action_name=service_action_name),
+        )
+
     def _normalise_parameters(
         self: Any,
         parameters: dict,
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        operation = _operation_model(
-            self._get_boto_service_name(boto_service_name=boto_service_name),
-            self._get_boto_service_action(service_action_name=service_action_name),
-        )
+        operation = _operation(self, boto_service_name, service_action_name)
         if operation is not None and operation.input_shape is not None:
             self._to_boto_request(parameters, operation.input_shape)
 
@@ -106,10 +109,7 @@ def fix_integration_casing() -> None:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        operation = _operation_model(
-            self._get_boto_service_name(boto_service_name=boto_service_name),
-            self._get_boto_service_action(service_action_name=service_action_name),
-        )
+        operation = _operation(self, boto_service_name, service_action_name)
         if operation is not None and operation.output_shape is not None:
             self._from_boto_response(response, operation.output_shape)
 
@@ -267,8 +267,12 @@ _allowed_handler_modules: set[str] = {
 
 
 @contextlib.contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
+def patched_environment(variables: Mapping[str, str], unset: Iterable[str] = ()) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set and ``unset`` removed; as it was afterwards."""
+    removed = tuple(unset)
+    saved = {name: os.environ.get(name) for name in {*variables, *removed}}
+    for name in removed:
+        os.environ.pop(name, None)
     os.environ.update(variables)
     try:
         yield
@@ -304,7 +308,7 @@ def invoke_in_process(function: Any, body: bytes | str | None) -> tuple[bytes, s
         aws_request_id=os.urandom(16).hex(),
         deadline_epoch_ms=int(time.time() * 1000) + int(function.timeout or 3) * 1000,
     )
-    with _lambda_lock, _environment(dict(function.environment_vars or {})):
+    with _lambda_lock, patched_environment(dict(function.environment_vars or {})):
         try:
             result = _load_handler(function.handler)(event, context)
         except Exception as error:  # noqa: BLE001 - becomes the function error, as on AWS
