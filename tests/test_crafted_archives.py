@@ -461,3 +461,107 @@ def test_every_archive_verify_passes_also_restores(tmp_path, src):
         verified.append(name)
         restore_archive(path, tmp_path / f"out-{len(verified)}")  # must not raise
     assert verified == list(GOOD)
+
+
+# -- the git that restore runs --------------------------------------------------------------
+
+
+def test_restored_mirror_holds_only_what_git_init_and_fetch_create(tmp_path, src):
+    path = write_zip(tmp_path / "good.zip", repo_item("acme/widget", src, wiki=True))
+    restore_archive(path, tmp_path / "out")
+    for mirror in ("widget.git", "widget.wiki.git"):
+        repo = tmp_path / "out" / "acme" / mirror
+        assert {p.name for p in repo.iterdir()} <= {
+            "HEAD",
+            "config",
+            "objects",
+            "refs",
+            "packed-refs",
+        }
+        assert not (repo / "objects" / "info" / "alternates").exists()
+        keys = git(repo, "config", "--file", str(repo / "config"), "--list").split()
+        assert sorted(k.split("=")[0] for k in keys) == [
+            "core.bare", "core.filemode", "core.repositoryformatversion"
+        ]  # fmt: skip
+
+
+def test_confined_git_runs_no_command_from_repository_environment_or_hooks(
+    tmp_path, src, monkeypatch
+):
+    """Even with a hostile config in the repository and in our own environment, and a
+    hook in the repository, the fetch restore runs executes nothing but git."""
+    from ghbackup.restore import _git, _init_repository
+
+    marker = tmp_path / "PWNED"
+    bundle = tmp_path / "src.bundle"
+    bundle.write_bytes(src.bundle)
+
+    def hostile_repository(path: Path) -> Path:
+        _init_repository(path)
+        (path / "config").write_bytes(ext_payload(marker))
+        (path / "hooks").mkdir()
+        hook = path / "hooks" / "reference-transaction"
+        hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        hook.chmod(0o755)
+        return path
+
+    fetch = ["fetch", "--quiet", "--no-write-fetch-head", str(bundle), "refs/*:refs/*"]
+    # Unconfined, the payload runs: the test can fail.
+    with pytest.raises(BackupError):
+        run_git(fetch, cwd=hostile_repository(tmp_path / "plain.git"))
+    assert marker.exists()
+    marker.unlink()
+
+    monkeypatch.setenv(
+        "GIT_CONFIG_PARAMETERS",
+        f"'protocol.ext.allow'='always' 'url.ext::sh -c touch% {marker}% #.insteadof'='/'",
+    )
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "ext:file")
+    with pytest.raises(BackupError, match="transport 'ext' not allowed"):
+        _git(hostile_repository(tmp_path / "confined.git"), fetch)
+    assert not marker.exists()
+
+    # Without the repository's config, the same fetch works and runs no hook.
+    clean = tmp_path / "clean.git"
+    _init_repository(clean)
+    (clean / "hooks").mkdir()
+    (clean / "hooks" / "reference-transaction").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (clean / "hooks" / "reference-transaction").chmod(0o755)
+    _git(clean, fetch)
+    assert "refs/heads/main" in _git(clean, ["for-each-ref"])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        "objects/info/alternates",
+        "objects/info/http-alternates",
+        "hooks/post-update",
+        "info/grafts",
+        "shallow",
+        "commondir",
+        "objects/pack/evil.pack",
+        "config",
+    ],
+)
+def test_a_mirror_with_anything_git_did_not_write_is_refused(tmp_path, plant):
+    from ghbackup.restore import _Checker, _init_repository
+
+    work = tmp_path / "work"
+    work.mkdir()
+    zip_path = write_zip(tmp_path / "empty.zip", [Entry("x.txt", b"x")])
+    with zipfile.ZipFile(zip_path) as zf:
+        checker = _Checker(zf, work, None, 0, "Restoring")
+        repo = work / "mirror.git"
+        _init_repository(repo)
+        checker._check_pristine("acme/widget/repository.bundle", repo)  # as git made it
+        target = repo / plant
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if plant == "config":
+            with target.open("a") as fh:
+                fh.write("[core]\n\tfsmonitor = touch /tmp/x\n")
+        else:
+            target.write_text("/etc\n")
+        with pytest.raises(ArchiveCorrupt, match="^acme/widget/repository.bundle: the restored"):
+            checker._check_pristine("acme/widget/repository.bundle", repo)
