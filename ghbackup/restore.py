@@ -269,6 +269,11 @@ class _Checker:
             if state.bundle:
                 if state.bundle not in {f.path for f in manifest.files}:
                     raise ArchiveCorrupt(f"{root}{state.bundle}: missing from the zip")
+                if state.bundle in bundles:  # one repository would stay empty
+                    raise ArchiveCorrupt(
+                        f"{manifest.manifest_path}: git.{key} and git.{bundles[state.bundle]} "
+                        "name the same bundle"
+                    )
                 bundles[state.bundle] = key
 
         # Every repository of the item, built in its own fresh folder (verify too: a bundle

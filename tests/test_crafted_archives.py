@@ -354,6 +354,17 @@ CASES: dict[str, Case] = {
         ),
         "acme/widget/repository.bundle",
     ),
+    "two repositories of an item sharing one bundle": Case(
+        lambda w, s, m: item_entries(
+            {"kind": "repository", "full_name": "acme/widget"},
+            {"repository.bundle": s.bundle},
+            git_state={
+                key: {"refs": s.refs, "head": "refs/heads/main", "bundle": "repository.bundle"}
+                for key in ("repository", "wiki")
+            },
+        ),
+        "acme/widget/manifest.json",
+    ),
     "a manifest that says a file is 1 GiB": Case(
         lambda w, s, m: item_entries(
             {"kind": "repository", "full_name": "acme/widget"},
