@@ -68,10 +68,13 @@ _PRIMARY_GIT = ("repository", "gist")
 # The git repositories each kind of item may hold.
 _GIT_KEYS = {"repository": ("repository", "wiki"), "gist": ("gist",), "account": ()}
 # Names git reads from a git directory; none may start an item's files (compared folded).
+# ``hooks/`` is git's too, but capture writes the repository's webhooks to hooks/hooks.json:
+# that one file is all an item's hooks/ may hold.
 _GIT_DIR_NAMES = frozenset(
     ("config", "head", "hooks", "objects", "refs", "packed-refs", "commondir", "gitdir",
      "shallow", "info", "index", "worktrees", "modules")
 )  # fmt: skip
+_WEBHOOKS = "hooks/hooks.json"
 # What git init --bare (without templates) and a fetch create inside objects/.
 _PACK_FILE = re.compile(r"^pack-[0-9a-f]{40,64}\.(?:pack|idx|rev)$")
 _LOOSE_DIR = re.compile(r"^[0-9a-f]{2}$")
@@ -535,7 +538,7 @@ def _check_no_git_dir(manifest: ItemManifest) -> None:
     for entry in manifest.files:
         parts = entry.path.split("/")
         folded = [_fold(p) for p in parts]
-        if ".git" in folded or folded[0] in _GIT_DIR_NAMES:
+        if ".git" in folded or (folded[0] in _GIT_DIR_NAMES and entry.path != _WEBHOOKS):
             raise ArchiveCorrupt(
                 f"{manifest.root}{entry.path}: git's own file names are not item files"
             )

@@ -435,7 +435,17 @@ def good_archives(tmp_path: Path, src: Source) -> dict[str, list[Entry]]:
     legacy = make_source(tmp_path / "legacy", legacy=True)
     gist_state = {"refs": src.refs, "head": "refs/heads/main", "bundle": "repository.bundle"}
     archives = {
-        GOOD[0]: repo_item("acme/widget", src, wiki=True),
+        GOOD[0]: repo_item(
+            "acme/widget",
+            src,
+            wiki=True,
+            files={  # names capture writes that are close to git's own
+                "hooks/hooks.json": b"[]",
+                "branches/branches.json": b"[]",
+                "releases/v1/HEAD": b"an asset",
+                "releases/objects/asset.bin": b"an asset",
+            },
+        ),
         GOOD[1]: repo_item("acme/old", legacy),
         GOOD[2]: [
             *repo_item("acme/widget", src),
