@@ -56,7 +56,7 @@ from ghbackup.archive import (
     open_zip,
 )
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
-from ghbackup.process import run_git
+from ghbackup.process import DEFAULT_TIMEOUT, run_git
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(description, advance, total)``: ``advance`` is bytes of archive entries
@@ -265,7 +265,7 @@ class _Checker:
             raise ArchiveCorrupt(f"{unlisted[0]}: not listed in {manifest.manifest_path}")
         _check_no_git_dir(manifest)
 
-        bundles = {}
+        bundles: dict[str, str] = {}
         for key, state in manifest.git.items():
             if state.refs and not state.bundle:
                 raise ArchiveCorrupt(f"{manifest.manifest_path}: git.{key} has refs but no bundle")
@@ -285,7 +285,7 @@ class _Checker:
         for key, state in manifest.git.items():
             self._repos += 1
             built = self.work / "git" / f"{self._repos}.git"
-            lfs = self.work / "lfs" / str(self._repos)
+            lfs_dir = self.work / "lfs" / str(self._repos)
             _init_repository(built)
             if state.head and state.head.startswith("refs/"):
                 try:
@@ -295,7 +295,7 @@ class _Checker:
                         f"{manifest.manifest_path}: git.{key}.head {state.head[:100]!r} "
                         "is not a ref name"
                     ) from None
-            repos[key] = _Mirror(built, _mirror_relpath(manifest, key), lfs)
+            repos[key] = _Mirror(built, _mirror_relpath(manifest, key), lfs_dir)
         primary = _primary_git(manifest)
         lfs_home = repos[primary].lfs if primary and tree is not None else None
 
@@ -597,11 +597,10 @@ def _git_environment(repo: Path) -> dict[str, str]:
     }
 
 
-def _git(repo: Path, args: list[str], *, timeout: float | None = None) -> str:
+def _git(repo: Path, args: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> str:
     """``git ARGS`` on ``repo`` with the confined settings."""
     confined = [arg for setting in _CONFINED for arg in ("-c", setting)]
-    kwargs = {"timeout": timeout} if timeout is not None else {}
-    return run_git([*confined, *args], cwd=repo.parent, env=_git_environment(repo), **kwargs)
+    return run_git([*confined, *args], cwd=repo.parent, env=_git_environment(repo), timeout=timeout)
 
 
 def _init_repository(repo: Path) -> None:

@@ -586,3 +586,11 @@ def test_a_mirror_with_anything_git_did_not_write_is_refused(tmp_path, plant):
             target.write_text("/etc\n")
         with pytest.raises(ArchiveCorrupt, match="^acme/widget/repository.bundle: the restored"):
             checker._check_pristine("acme/widget/repository.bundle", repo)
+
+
+def test_a_size_lie_fails_before_the_entry_is_read(tmp_path, src):
+    path = _lying_header(tmp_path, src, tmp_path / "PWNED")
+    streamed: list[int] = []
+    with pytest.raises(ArchiveCorrupt, match="the zip says 1073741824 bytes but the manifest"):
+        verify_archive(path, progress=lambda what, advance, total: streamed.append(advance))
+    assert sum(streamed) == len(b'{"name": "x"}\n')  # repository.json only, not the bundle
