@@ -9,9 +9,10 @@ write to that storage may have crafted it. Both commands therefore run the same 
 - item names are GitHub names (``ghbackup.records``), and no two items of an archive claim
   the same folder or mirror path, compared as a case-insensitive filesystem would;
 - no item file would make a folder look like a git repository (a ``.git`` entry, or git's
-  own files such as ``config``, ``HEAD``, ``hooks/``, ``objects/``, ``refs/`` at the item's
-  root or together in one folder): a restored metadata folder must never become git
-  configuration for whoever later runs git in it;
+  own files such as ``config``, ``HEAD``, ``hooks/`` (but the webhooks' ``hooks.json``),
+  ``objects/``, ``refs/`` at the item's root, or a ``HEAD`` beside ``objects/`` or ``refs/``
+  anywhere): a restored metadata folder must never become git configuration for whoever
+  later runs git in it;
 - every git bundle is fetched into a fresh, empty repository that only git writes to, with
   a git configuration of our own (no system, global or repository-provided settings
   matter; no protocol but the local bundle file; no hooks, fsmonitor or alternates). The

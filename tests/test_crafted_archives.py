@@ -61,14 +61,8 @@ def make_source(path: Path, *, legacy: bool = False) -> Source:
         add_legacy_history(path)
     out = path.parent / f"{path.name}.bundle"
     run_git(["bundle", "create", "-q", str(out), "--all"], cwd=path)
-    refs = dict(
-        (name, sha)
-        for sha, name in (
-            line.split(" ", 1)
-            for line in git(path, "for-each-ref", "--format=%(objectname) %(refname)").split("\n")
-            if line
-        )
-    )
+    listing = git(path, "for-each-ref", "--format=%(objectname) %(refname)")
+    refs = {name: sha for sha, name in (line.split(" ", 1) for line in listing.splitlines())}
     return Source(path, out.read_bytes(), refs)
 
 
