@@ -18,9 +18,41 @@ from ghbackup.errors import InvalidItem
 ItemKind = Literal["repository", "gist", "account"]
 ItemStatus = Literal["succeeded", "failed"]
 
-_FULL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+# GitHub's rule for a new login: letters, digits and single hyphens, no hyphen first or
+# last, at most 39 characters. Enterprise Managed Users add "_<shortcode>" to the handle.
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*(?:_[A-Za-z0-9]+)?$")
+_LOGIN_MAX = 39
+# Repository names as GitHub keeps them: letters, digits, "-", "_" and ".", at most 100.
+_REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _GIST_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+
+def login_problem(login: object) -> str | None:
+    """Why ``login`` is not a GitHub account login (None when it is one)."""
+    if not isinstance(login, str) or not _LOGIN.match(login):
+        return "letters, digits and single inner hyphens only"
+    if len(login) > _LOGIN_MAX:
+        return f"longer than {_LOGIN_MAX} characters"
+    return None
+
+
+def repository_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a GitHub repository name (None when it is one). Besides GitHub's
+    characters: never ``.``/``..``, and never ``*.git`` (any case), which GitHub strips from
+    a new name and which would be exactly the path of another repository's mirror."""
+    if not isinstance(name, str) or not _REPO_NAME.match(name):
+        return "letters, digits, '-', '_' and '.' only, at most 100"
+    if name in (".", ".."):
+        return "not '.' or '..'"
+    if name.lower().endswith(".git"):
+        return "no '.git' suffix"
+    return None
+
+
+def _shown(value: object) -> str:
+    """A value for an error line: repr, cut short (an item may be arbitrarily long)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -74,28 +106,39 @@ class BackupItem:
             raise InvalidItem("item must be a JSON object")
         kind = data.get("kind")
         if kind == "repository":
-            name = data.get("full_name")
-            if (
-                not isinstance(name, str)
-                or not _FULL_NAME.match(name)
-                or name.split("/")[1] in (".", "..")
-            ):
-                raise InvalidItem(f"repository item needs full_name 'owner/name', got {name!r}")
-            return cls(kind="repository", full_name=name)
+            return cls(kind="repository", full_name=data.get("full_name"))
         if kind == "gist":
-            gid = data.get("id")
-            if not isinstance(gid, str) or not _GIST_ID.match(gid):
-                raise InvalidItem(f"gist item needs an alphanumeric id, got {gid!r}")
-            owner = data.get("owner")
-            if owner is not None and (not isinstance(owner, str) or not _LOGIN.match(owner)):
-                raise InvalidItem(f"gist owner must be a login, got {owner!r}")
-            return cls(kind="gist", id=gid, owner=owner)
+            return cls(kind="gist", id=data.get("id"), owner=data.get("owner"))
         if kind == "account":
-            login = data.get("login")
-            if not isinstance(login, str) or not _LOGIN.match(login):
-                raise InvalidItem(f"account item needs a login, got {login!r}")
-            return cls(kind="account", login=login)
-        raise InvalidItem(f"unknown item kind {kind!r} (expected repository, gist or account)")
+            return cls(kind="account", login=data.get("login"))
+        raise InvalidItem(
+            f"unknown item kind {_shown(kind)} (expected repository, gist or account)"
+        )
+
+    def __post_init__(self) -> None:
+        """Every item names GitHub things as GitHub allows them: its names become folders
+        of an archive and of a restore, so they are checked wherever an item is made."""
+        if self.kind == "repository":
+            name = self.full_name
+            owner, _, repo = name.partition("/") if isinstance(name, str) else ("", "", "")
+            owner_problem = login_problem(owner)
+            problem = f"owner: {owner_problem}" if owner_problem else repository_name_problem(repo)
+            if problem:
+                raise InvalidItem(
+                    f"repository item needs full_name 'owner/name' ({problem}), got {_shown(name)}"
+                )
+        elif self.kind == "gist":
+            if not isinstance(self.id, str) or not _GIST_ID.match(self.id):
+                raise InvalidItem(f"gist item needs an alphanumeric id, got {_shown(self.id)}")
+            if self.owner is not None and login_problem(self.owner):
+                raise InvalidItem(f"gist owner must be a login, got {_shown(self.owner)}")
+        elif self.kind == "account":
+            if login_problem(self.login):
+                raise InvalidItem(f"account item needs a login, got {_shown(self.login)}")
+        else:
+            raise InvalidItem(
+                f"unknown item kind {_shown(self.kind)} (expected repository, gist or account)"
+            )
 
 
 @dataclass

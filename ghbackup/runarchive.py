@@ -38,7 +38,13 @@ from typing import Any, Literal, TypeVar
 from botocore.exceptions import ClientError
 
 from ghbackup import zipformat
-from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, StorageError
+from ghbackup.errors import (
+    ArchiveCorrupt,
+    BackupError,
+    ConfigurationError,
+    InvalidItem,
+    StorageError,
+)
 from ghbackup.records import BackupItem, ItemResult, item_result_key, staging_prefix
 
 MIB = 1024 * 1024
@@ -135,7 +141,16 @@ class RunItem:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunItem:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """Parse one line; its item must be a valid BackupItem whose key is ``item_key``
+        (the key names where the item's files are), else ArchiveCorrupt."""
+        line = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        try:
+            key = BackupItem.from_json(line.item).key
+        except InvalidItem as exc:
+            raise ArchiveCorrupt(f"run manifest item {str(line.item_key)[:120]!r}: {exc}") from None
+        if key != line.item_key:
+            raise ArchiveCorrupt(f"run manifest item {str(line.item_key)[:120]!r} is {key}")
+        return line
 
 
 @dataclass

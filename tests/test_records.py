@@ -37,12 +37,38 @@ def test_items_parse_and_name_their_places(raw, key, root):
         ({"kind": "repository", "full_name": "a/.."}, "owner/name"),
         ({"kind": "gist", "id": "../x"}, "alphanumeric id"),
         ({"kind": "account", "login": "-bad"}, "login"),
+        ({"kind": "account", "login": "bad-"}, "login"),
+        ({"kind": "account", "login": "a--b"}, "login"),
+        ({"kind": "account", "login": "a" * 40}, "login"),
+        ({"kind": "account", "login": "ac.me"}, "login"),
+        ({"kind": "repository", "full_name": "acme/repo-001.git"}, "no '.git' suffix"),
+        ({"kind": "repository", "full_name": "acme/Repo.GIT"}, "no '.git' suffix"),
+        ({"kind": "repository", "full_name": "acme/."}, "not '.' or '..'"),
+        ({"kind": "repository", "full_name": "ac.me/repo"}, "owner"),
+        ({"kind": "repository", "full_name": "acme/" + "r" * 101}, "at most 100"),
+        ({"kind": "repository", "full_name": "acme/a b"}, "owner/name"),
+        ({"kind": "gist", "id": "abc", "owner": "a/b"}, "gist owner"),
+        ({"kind": "account", "login": "x" * 100_000}, "got 'x+[.]{3}$"),
     ],
 )
 def test_malformed_items_are_one_line_errors(raw, message):
     with pytest.raises(InvalidItem, match=message) as info:
         BackupItem.from_json(raw)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["acme/.github", "acme/widget.js", "acme/a_b-c.d", "octo-cat/x", "octo_emu/x", "a/b"]
+)
+def test_names_github_accepts_are_items(name):
+    assert BackupItem.from_json({"kind": "repository", "full_name": name}).full_name == name
+
+
+def test_an_item_made_directly_is_validated_too():
+    with pytest.raises(InvalidItem, match="no '.git' suffix"):
+        BackupItem(kind="repository", full_name="acme/repo.git")
+    with pytest.raises(InvalidItem, match="login"):
+        BackupItem(kind="account", login="../x")
 
 
 def test_result_round_trips_and_keys_sit_side_by_side():

@@ -614,3 +614,26 @@ def test_read_ahead_raises_the_first_unexpected_error_in_order():
             for value in runarchive._in_order(pool, boom, range(10), ahead=4):
                 seen.append(value)
     assert seen == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        (
+            {"item_key": "repository/acme/repo.git", "item": {"kind": "repository",
+             "full_name": "acme/repo.git"}, "status": "succeeded"},
+            "no '.git' suffix",
+        ),
+        (
+            {"item_key": "repository/acme/other", "item": {"kind": "repository",
+             "full_name": "acme/widget"}, "status": "succeeded"},
+            "is repository/acme/widget",
+        ),
+    ],
+)  # fmt: skip
+def test_a_run_manifest_line_must_name_a_valid_item_by_its_key(line, message):
+    with pytest.raises(ArchiveCorrupt, match=message):
+        runarchive.RunItem.from_json(line)
+    good = {**line, "item": {"kind": "repository", "full_name": "acme/widget"}}
+    good["item_key"] = "repository/acme/widget"
+    assert runarchive.RunItem.from_json(good).item_key == "repository/acme/widget"
