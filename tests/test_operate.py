@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from ghbackup import cli, operate, runarchive
@@ -374,3 +375,84 @@ def test_manifest_without_byte_ranges_is_exit_14(aws, capsys):
 def test_bad_s3_url_for_restore_is_a_one_line_error(aws, capsys, tmp_path):
     code, _, err = run_cli(capsys, "restore", "s3://b/elsewhere.zip", "--to", str(tmp_path / "t"))
     assert code == 2 and "not a run zip URL" in one_line(err)
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_restore_from_a_glacier_run_gives_the_source_refs(aws, capsys, tmp_path):
+    from tests.test_restore import REPO, make_repo, refs_of, write_item
+
+    s3, _ = aws
+    source = make_repo(tmp_path / "src", lfs=True)
+    data = write_item(tmp_path / "item.zip", REPO, source).read_bytes()
+    other = repo("acme/other")
+    stage(s3, BUCKET, RUN, REPO, data)
+    stage(s3, BUCKET, RUN, other, engine_zip(other, 5000))
+    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[other, REPO])
+    url = f"s3://{BUCKET}/{runarchive.run_archive_key(RUN)}"
+    moto_fixes.hold_restores(True)
+
+    code, _, err = run_cli(
+        capsys, "restore", url, "--repo", "acme/widget", "--to", str(tmp_path / "a")
+    )
+    assert code == 75 and "requested a Standard restore" in err
+    assert not (tmp_path / "a").exists()
+    moto_fixes.hold_restores(False)
+
+    code, _, err = run_cli(
+        capsys, "restore", url, "--repo", "acme/widget", "--to", str(tmp_path / "a")
+    )
+    assert code == 0, err
+    assert refs_of(tmp_path / "a" / "acme" / "widget.git") == refs_of(source)
+    code, _, err = run_cli(capsys, "restore", "--run", RUN, "--repo", "acme/widget",
+                           "--to", str(tmp_path / "b"))  # fmt: skip
+    assert code == 0, err
+    assert refs_of(tmp_path / "b" / "acme" / "widget.git") == refs_of(source)
+    assert not (tmp_path / "b" / "acme" / "other").exists()
+
+
+def test_get_verify_restore_round_trip(aws, capsys, tmp_path):
+    from tests.test_restore import REPO, make_repo, refs_of, write_item
+
+    s3, _ = aws
+    source = make_repo(tmp_path / "src")
+    stage(s3, BUCKET, RUN, REPO, write_item(tmp_path / "item.zip", REPO, source).read_bytes())
+    runarchive.assemble_run(
+        s3, bucket=BUCKET, run_id=RUN, items=[REPO], storage_class="DEEP_ARCHIVE"
+    )
+    s3.restore_object(
+        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 1}
+    )
+
+    code, out, _ = run_cli(
+        capsys, "get", RUN, "--repo", "acme/widget", "--out", str(tmp_path / "got")
+    )
+    assert code == 0
+    got = out.strip()
+    assert run_cli(capsys, "verify", got)[0] == 0
+    assert run_cli(capsys, "restore", got, "--to", str(tmp_path / "r"))[0] == 0
+    assert refs_of(tmp_path / "r" / "acme" / "widget.git") == refs_of(source)
+
+
+# --------------------------------------------------------------------------- the moto fix
+
+
+def test_held_restore_stays_in_progress_until_released(aws):
+    s3, _ = aws
+    s3.put_object(Bucket=BUCKET, Key="cold", Body=b"data", StorageClass="GLACIER")
+    moto_fixes.hold_restores(True)
+    s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={"Days": 1})
+
+    assert s3.head_object(Bucket=BUCKET, Key="cold")["Restore"] == 'ongoing-request="true"'
+    with pytest.raises(ClientError, match="InvalidObjectState"):
+        s3.get_object(Bucket=BUCKET, Key="cold")
+    with pytest.raises(ClientError, match="RestoreAlreadyInProgress"):
+        s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={"Days": 1})
+
+    moto_fixes.hold_restores(False)
+    assert (
+        'ongoing-request="false", expiry-date='
+        in s3.head_object(Bucket=BUCKET, Key="cold")["Restore"]
+    )
+    assert s3.get_object(Bucket=BUCKET, Key="cold")["Body"].read() == b"data"
