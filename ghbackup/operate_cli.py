@@ -163,6 +163,10 @@ def add_commands(sub: Any) -> None:
     get.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     get.set_defaults(func=_get)
 
+    from ghbackup import cost
+
+    cost.add_command(sub, parents=[deployment])
+
 
 def add_restore_arguments(restore: argparse.ArgumentParser) -> None:
     """What ``restore`` needs to take a run from S3 instead of a local zip."""

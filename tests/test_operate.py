@@ -456,3 +456,41 @@ def test_held_restore_stays_in_progress_until_released(aws):
         in s3.head_object(Bucket=BUCKET, Key="cold")["Restore"]
     )
     assert s3.get_object(Bucket=BUCKET, Key="cold")["Body"].read() == b"data"
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_cost_estimates_from_the_manifests_with_prices_and_assumptions(aws, capsys, tmp_path):
+    s3, _ = aws
+    make_run(s3, run_id="run-20261001T100000Z", size=50_000)
+    make_run(s3, run_id="run-20261101T100000Z", size=50_000)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"region": "eu-west-1", "date": "2026-12-01",
+                                  "storage_gb_month": {"GLACIER": 1000.0}}))  # fmt: skip
+
+    code, out, _ = run_cli(capsys, "cost", "--runs-per-month", "1", "--json")
+    base = json.loads(out)
+    code2, out2, _ = run_cli(
+        capsys, "cost", "--runs-per-month", "1", "--json", "--prices", str(prices)
+    )
+    dear = json.loads(out2)
+
+    assert code == code2 == 0
+    assert base["region"] == "us-east-1" and dear["region"] == "eu-west-1"
+    storage = next(k for k in base["monthly"] if k.startswith("storage GLACIER"))
+    assert dear["monthly"][storage] > 1000 * base["monthly"][storage] > 0
+    assert base["monthly_total"] > 0 and base["runs_read"] == 2
+    assert set(base["retrieval"]) >= {"one repository, Bulk", "a whole run, Expedited"}
+    assert (
+        base["retrieval"]["one repository, Standard"] < base["retrieval"]["a whole run, Standard"]
+    )
+    assert any("no lifecycle transitions" in a for a in base["assumptions"])
+
+
+def test_cost_refuses_an_unknown_price(aws, capsys, tmp_path):
+    make_run(aws[0])
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"storage_per_gb": 1}')
+    code, _, err = run_cli(capsys, "cost", "--prices", str(prices))
+    assert code == 2 and "unknown price 'storage_per_gb'" in one_line(err)
