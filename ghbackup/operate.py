@@ -277,11 +277,7 @@ def load_manifest(s3: Any, bucket: str, run_id: str) -> RunManifest:
         if error_code(exc) not in ("NoSuchKey", "404"):
             with aws_errors(f"GetObject s3://{bucket}/{key}"):
                 raise
-        if not list_run_ids(s3, bucket, limit=1):
-            raise NotAGhbackupBucket(
-                f"s3://{bucket} holds no ghbackup runs (nothing under runs/): is it the "
-                "backup bucket?"
-            ) from None
+        check_ghbackup_bucket(s3, bucket)
         raise UnknownRun(f"no run {run_id} in s3://{bucket} (see `ghbackup runs`)") from None
     try:
         data = json.loads(body)
@@ -296,15 +292,33 @@ def load_manifest(s3: Any, bucket: str, run_id: str) -> RunManifest:
         ) from None
 
 
-def list_run_ids(s3: Any, bucket: str, *, limit: int | None = None) -> list[str]:
+def list_run_ids(s3: Any, bucket: str) -> list[str]:
     """Run ids under ``runs/``, newest first (run ids start with their UTC time)."""
     ids: list[str] = []
     with aws_errors(f"ListObjectsV2 s3://{bucket}/runs/"):
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix="runs/", Delimiter="/"):
             ids.extend(p["Prefix"][len("runs/") : -1] for p in page.get("CommonPrefixes", []))
-    ids.sort(reverse=True)
-    return ids[:limit] if limit is not None else ids
+    return sorted(ids, reverse=True)
+
+
+GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/")
+
+
+def check_ghbackup_bucket(s3: Any, bucket: str) -> None:
+    """NotAGhbackupBucket unless the bucket is empty (a new stack) or its top level holds
+    only what ghbackup writes."""
+    with aws_errors(f"ListObjectsV2 s3://{bucket}"):
+        top = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=100)
+    names = [p["Prefix"] for p in top.get("CommonPrefixes", [])]
+    names += [o["Key"] for o in top.get("Contents", [])]
+    if "runs/" in names or not names:
+        return
+    if any(name not in GHBACKUP_PREFIXES for name in names):
+        shown = ", ".join(sorted(names)[:3])
+        raise NotAGhbackupBucket(
+            f"s3://{bucket} holds no ghbackup runs (it has {shown}...): is it the backup bucket?"
+        )
 
 
 def item_key_for(repo: str | None, item: str | None) -> str:
@@ -495,6 +509,8 @@ def run_rows(s3: Any, bucket: str, *, limit: int) -> list[dict[str, Any]]:
     """One record per run, newest first: what ``ghbackup runs`` prints."""
     rows = []
     run_ids = list_run_ids(s3, bucket)
+    if not run_ids:
+        check_ghbackup_bucket(s3, bucket)
     for run_id in run_ids[:limit]:
         try:
             manifest = load_manifest(s3, bucket, run_id)
@@ -648,7 +664,7 @@ def watch_run(
     return described["status"], manifest
 
 
-def run_exit_code(execution_status: str, manifest: RunManifest | None) -> int:
+def run_exit_code(manifest: RunManifest | None) -> int:
     """0 SUCCEEDED, 3 PARTIAL, 1 FAILED (as ``run --local``), read from the manifest."""
     if manifest is None:
         return 1

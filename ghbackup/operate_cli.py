@@ -341,7 +341,7 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     for line in manifest.items:
         if line.status != "succeeded":
             console.print(f"  failed {line.item_key}: {line.error_type}: {line.error}")
-    return operate.run_exit_code(status, manifest)
+    return operate.run_exit_code(manifest)
 
 
 def _runs(args: argparse.Namespace) -> int:

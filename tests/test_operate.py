@@ -346,6 +346,8 @@ def test_a_bucket_without_runs_is_not_a_ghbackup_bucket(aws, capsys):
     s3.put_object(Bucket="photos", Key="cat.jpg", Body=b"meow")
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/x", "--bucket", "photos")
     assert code == 12 and "holds no ghbackup runs" in one_line(err)
+    code, _, err = run_cli(capsys, "runs", "--bucket", "photos")
+    assert code == 12 and "cat.jpg" in one_line(err)
     code, _, err = run_cli(capsys, "runs", "--bucket", "no-such-bucket-here")
     assert code == 12 and "does not exist" in one_line(err)
 
