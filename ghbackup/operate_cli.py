@@ -197,7 +197,9 @@ def fetch_for_restore(args: argparse.Namespace) -> Path:
         bucket, run_id = operate.parse_s3_run_url(str(args.zip))
     deployment = resolve_deployment(bucket, args.state_machine)
     out = Path(args.to).resolve().parent / f".ghbackup-get-{run_id}"
-    return _fetch(deployment, run_id, args.repo, None, out, args)
+    path = _fetch(deployment, run_id, args.repo, None, out, args)
+    console.print(f"fetched {path} ({path.stat().st_size:,} bytes; delete it when done)")
+    return path
 
 
 def _fetch(
@@ -208,49 +210,51 @@ def _fetch(
     out: Path,
     args: argparse.Namespace,
 ) -> Path:
+    if args.days < 1:
+        raise ConfigurationError("--days must be at least 1")
     bucket = deployment.require_bucket()
     s3 = deployment.client("s3")
     options = operate.GetOptions(tier=args.tier, days=args.days, wait=args.wait)
-    if args.days < 1:
-        raise ConfigurationError("--days must be at least 1")
     report = _report
     with aws_errors("get"):
         if repo or item:
             return operate.get_item(s3, bucket, run_id, operate.item_key_for(repo, item), out,
                                     options, report=report, sleep=sleep, clock=clock)  # fmt: skip
-        with _byte_progress("run zip") as progress:
+        with _byte_progress("run zip") as bar:
             return operate.get_run(s3, bucket, run_id, out, options, report=report,
-                                   progress=progress, sleep=sleep, clock=clock)  # fmt: skip
+                                   progress=bar.update, sleep=sleep, clock=clock)  # fmt: skip
 
 
 def _report(message: str) -> None:
     console.print(message)
 
 
-class _byte_progress:  # noqa: N801 - used as a context manager, reads as a phrase
-    """A rich download bar, shown from the first byte (not while S3 answers "restore in
-    progress"); yields progress(done, total)."""
+class _LazyBar:
+    """A rich progress bar shown from its first update, so a command that ends before
+    anything moves (a restore still in progress, an unknown run) prints only its message."""
 
-    def __init__(self, label: str) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-            TransferSpeedColumn(), TimeElapsedColumn(), console=console,
-        )  # fmt: skip
-        self.label = label
+    def __init__(self, label: str, *columns: Any, **fields: Any) -> None:
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *columns,
+                            TimeElapsedColumn(), console=console)  # fmt: skip
+        self.label, self.fields = label, fields
         self.task: Any = None
 
-    def __enter__(self) -> Callable[[int, int], None]:
-        def progress(done: int, total: int) -> None:
-            if self.task is None:
-                self.bar.start()
-                self.task = self.bar.add_task(self.label, total=total or None)
-            self.bar.update(self.task, completed=done, total=total or None)
+    def update(self, completed: int, total: int | None, **fields: Any) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total, **self.fields)
+        self.bar.update(self.task, completed=completed, total=total, **fields)
 
-        return progress
+    def __enter__(self) -> _LazyBar:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.task is not None:
             self.bar.stop()
+
+
+def _byte_progress(label: str) -> _LazyBar:
+    return _LazyBar(label, DownloadColumn(), TransferSpeedColumn())
 
 
 # --------------------------------------------------------------------------- handlers
@@ -310,14 +314,11 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _watch_execution(deployment: Deployment, arn: str) -> int:
     run_id = arn.rsplit(":", 1)[-1]
-    bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console,
-    )  # fmt: skip
-    task = bar.add_task(f"run {run_id}", total=None, failed=0)
+    bar = _LazyBar(f"run {run_id}", MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+                   failed=0)  # fmt: skip
 
     def progress(found: operate.MapProgress) -> None:
-        bar.update(task, completed=found.done, total=found.total or None, failed=found.failed)
+        bar.update(found.done, found.total or None, failed=found.failed)
 
     with aws_errors("watch"), bar:
         status, manifest = operate.watch_run(
@@ -361,7 +362,7 @@ def _runs(args: argparse.Namespace) -> int:
         if row["readable_until"]:
             archive += f" until {row['readable_until']}"
         table.add_row(
-            row["run_id"], row["started_at"] or "", row["status"], _num(row["succeeded"]),
+            row["run_id"], (row["started_at"] or "")[:16].replace("T", " "), row["status"], _num(row["succeeded"]),
             _num(row["failed"]), _num(row["bytes"]), row["storage_class"] or "", archive,
         )  # fmt: skip
     Console(soft_wrap=True).print(table)
@@ -401,10 +402,10 @@ def _get(args: argparse.Namespace) -> int:
                 "--latest takes --repo OWNER/NAME (or --item KEY) and no run id"
             )
         bucket = deployment.require_bucket()
-        with aws_errors("get --latest"), _byte_progress("warm copy") as progress:
+        with aws_errors("get --latest"), _byte_progress("warm copy") as bar:
             path = operate.get_latest(deployment.client("s3"), bucket,
                                       operate.item_key_for(args.repo, args.item), args.out,
-                                      progress=progress)  # fmt: skip
+                                      progress=bar.update)  # fmt: skip
     else:
         if not args.run_id:
             raise ConfigurationError("which run? give a run id (see `ghbackup runs`) or --latest")
