@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ghbackup import operate
+from ghbackup import cost, operate
 from ghbackup.deployment import (
     Deployment,
     aws_errors,
@@ -162,8 +162,6 @@ def add_commands(sub: Any) -> None:
     )
     get.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     get.set_defaults(func=_get)
-
-    from ghbackup import cost
 
     cost.add_command(sub, parents=[deployment])
 
