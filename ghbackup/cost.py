@@ -20,10 +20,12 @@ from ghbackup.errors import ConfigurationError
 from ghbackup.runarchive import RunManifest
 
 GB = 1024**3
-# AWS list prices, us-east-1, as published on 2026-11-01 (USD).
+# AWS list prices for us-east-1 (USD), entered on the date below from AWS's pricing pages as
+# the project knew them; this machine is offline, so they were not re-checked that day.
+# A newer or regional table goes in with --prices FILE.
 PRICES: dict[str, Any] = {
     "region": "us-east-1",
-    "date": "2026-11-01",
+    "date": "2026-12-02",
     "currency": "USD",
     # storage, per GB-month
     "storage_gb_month": {
