@@ -159,6 +159,13 @@ def utc_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_timestamp(text: str) -> datetime:
+    """A record's timestamp (``2026-11-26T13:04:05Z``, or any ISO 8601 form) as an aware
+    datetime; naive ones are taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def default_run_id(now: datetime | None = None) -> str:
     """``run-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
     return (now or datetime.now(UTC)).strftime("run-%Y%m%dT%H%M%SZ")

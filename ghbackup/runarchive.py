@@ -39,7 +39,14 @@ from botocore.exceptions import ClientError
 
 from ghbackup import zipformat
 from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, StorageError
-from ghbackup.records import BackupItem, ItemResult, item_result_key, staging_prefix
+from ghbackup.records import (
+    BackupItem,
+    ItemResult,
+    item_result_key,
+    parse_timestamp,
+    staging_prefix,
+    utc_timestamp,
+)
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -85,14 +92,6 @@ def run_manifest_key(run_id: str) -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # --------------------------------------------------------------------------- records
@@ -193,7 +192,7 @@ class RunSummary:
     @classmethod
     def from_manifest(cls, manifest: RunManifest) -> RunSummary:
         duration = (
-            _parse_iso(manifest.finished_at) - _parse_iso(manifest.started_at)
+            parse_timestamp(manifest.finished_at) - parse_timestamp(manifest.started_at)
         ).total_seconds()
         return cls(
             status=manifest.status,
@@ -668,7 +667,7 @@ def assemble_run(
         raise ConfigurationError(
             f"run archive storage class {storage_class!r} is not one of {', '.join(STORAGE_CLASSES)}"
         )
-    began = _parse_iso(started_at) if started_at else clock()
+    began = parse_timestamp(started_at) if started_at else clock()
     archive_key, manifest_key = run_archive_key(run_id), run_manifest_key(run_id)
 
     recorded = _read_json(s3, bucket, manifest_key)
@@ -706,8 +705,8 @@ def assemble_run(
     manifest = RunManifest(
         run_id=run_id,
         status=_status(len(items), succeeded),
-        started_at=_iso(began),
-        finished_at=_iso(finished),
+        started_at=utc_timestamp(began),
+        finished_at=utc_timestamp(finished),
         counts={"total": len(items), "succeeded": succeeded, "failed": len(items) - succeeded},
         bytes=archive["bytes"] if archive else 0,
         archive=archive,
