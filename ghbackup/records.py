@@ -2,7 +2,7 @@
 
 Each record has exactly one to-JSON and one from-JSON place (``to_json``/``from_json``);
 everything else in the product goes through them. The JSON shapes are documented in
-README.md ("Records") and must stay backwards compatible: archives outlive the code.
+docs/design.md ("Records") and must stay backwards compatible: archives outlive the code.
 """
 
 from __future__ import annotations

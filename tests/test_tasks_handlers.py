@@ -170,9 +170,16 @@ def test_finalize_logs_carry_the_run_id_and_the_failed_item(monkeypatch):
     assert all(entry["run_id"] == "run-1" for entry in logs)
 
 
-def test_handlers_are_thin_powertools_adapters():
-    from tasks import finalize_run, list_items, validate_input
+def test_handlers_log_the_lambda_context_through_powertools(monkeypatch):
+    """inject_lambda_context is applied: every log line carries the function's name and
+    request id from the context the handler was given."""
+    from tasks import validate_input
 
-    for module in (validate_input, list_items, finalize_run):
-        assert module.handler.__wrapped__ is not None  # decorated by Powertools
-        assert module.logger is not None and module.tracer is not None
+    stream = io.StringIO()
+    monkeypatch.setattr(validate_input.logger.registered_handler, "stream", stream)
+    monkeypatch.setenv("DEFAULT_INPUT", "{}")
+    validate_input.handler({"run_id": "run-ctx", "input": {}}, _context("ghbackup-validate"))
+    logs = [json.loads(line) for line in stream.getvalue().splitlines() if '"level"' in line]
+    assert logs
+    assert all(entry["function_name"] == "ghbackup-validate" for entry in logs)
+    assert all(entry["function_request_id"] == "request-1" for entry in logs)
