@@ -109,7 +109,7 @@ class ArchiveCorrupt(BackupError):
 
 
 class InvalidInput(BackupError):
-    """The execution input does not match workflow/input.schema.json; the message names the
+    """The execution input does not match ghbackup/input.schema.json; the message names the
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
     exit_code = 2

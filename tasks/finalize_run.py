@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ghbackup.errors import StorageError
+from ghbackup.notification import notification
 from ghbackup.records import BackupItem, items_list_key
 from ghbackup.runarchive import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
-from workflow.notification import notification
 
 logger = Logger()
 tracer = Tracer()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ghbackup.errors import ConfigurationError, InvalidInput
-from workflow.execution_input import SCHEMA_PATH, normalise_input, parse_defaults
+from ghbackup.execution_input import SCHEMA_PATH, normalise_input, parse_defaults
 
 
 @pytest.mark.parametrize(
