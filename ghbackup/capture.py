@@ -25,12 +25,11 @@ from ghbackup.errors import NotFound
 from ghbackup.github import GitHubClient, OptionalResource
 from ghbackup.gitmirror import (
     GitSettings,
-    MirrorState,
     create_bundle,
     fetch_lfs_objects,
     mirror_clone,
 )
-from ghbackup.records import BackupItem, utc_timestamp
+from ghbackup.records import BackupItem, GitState, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class _Capture:
     git: GitSettings
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: dict[str, str] = field(default_factory=dict)
-    git_state: dict[str, Any] = field(default_factory=dict)
+    git_state: dict[str, GitState] = field(default_factory=dict)
     lfs: dict[str, int] = field(default_factory=lambda: {"objects": 0, "bytes": 0})
 
     def skip(self, what: str, reason: str) -> None:
@@ -167,7 +166,7 @@ def _capture_git(cap: _Capture, repo: dict[str, Any]) -> None:
     cap.counts["refs"] = len(state.refs)
     if not state.refs:
         cap.skip("git", "repository is empty")
-    cap.git_state["repository"] = state.to_json()
+    cap.git_state["repository"] = state
     cap.progress("git clone", 1, None)
 
 
@@ -180,15 +179,15 @@ def _capture_wiki(cap: _Capture, repo: dict[str, Any]) -> None:
     try:
         state = _bundle_of(cap, wiki_url, "wiki")
     except NotFound:
-        state = MirrorState()  # GitHub has no wiki repository until the first page is written
+        state = GitState()  # GitHub has no wiki repository until the first page is written
     if state.refs:
-        cap.git_state["wiki"] = state.to_json()
+        cap.git_state["wiki"] = state
         cap.counts["wiki_refs"] = len(state.refs)
     else:
         cap.skip("wiki", "enabled but has no pages")
 
 
-def _bundle_of(cap: _Capture, url: str, name: str, *, lfs: bool = False) -> MirrorState:
+def _bundle_of(cap: _Capture, url: str, name: str, *, lfs: bool = False) -> GitState:
     """Mirror-clone ``url`` into scratch and store one bundle of every ref as
     ``<name>.bundle`` (nothing for an empty repository); with ``lfs``, also its LFS objects
     under ``lfs/objects/``. Returns the refs and HEAD that were bundled. NotFound when the
@@ -206,6 +205,7 @@ def _bundle_of(cap: _Capture, url: str, name: str, *, lfs: bool = False) -> Mirr
             create_bundle(mirror, bundle, settings=cap.git)
             cap.writer.add_file(f"{name}.bundle", bundle)
             bundle.unlink()
+            state.bundle = f"{name}.bundle"
         if fetched is not None:
             if fetched.missing:
                 cap.skip("lfs", fetched.missing)
@@ -430,7 +430,7 @@ def _capture_gist(cap: _Capture) -> None:
         cap.skip("git", "the gist object has no git_pull_url")
         return
     state = _bundle_of(cap, url, "repository")
-    cap.git_state["repository"] = state.to_json()
+    cap.git_state["repository"] = state
     cap.counts["refs"] = len(state.refs)
 
 

@@ -91,9 +91,14 @@ def _git_failure_kind(text: str) -> GitFailureKind:
 
 
 class StorageError(BackupError):
-    """Writing the archive or the result (S3 or disk) failed."""
+    """Writing the archive or the result (S3 or disk) failed. ``code`` is S3's error code
+    (``NoSuchKey``, ``InvalidObjectState``...) when S3 gave one."""
 
     exit_code = 5
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class UnexpectedError(BackupError):

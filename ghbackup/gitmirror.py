@@ -12,30 +12,20 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ghbackup.credentials import Credentials, git_credential_environment, safe_url
 from ghbackup.errors import GitCommandFailed, NotFound
 from ghbackup.process import run_git
+from ghbackup.records import GitState
 from ghbackup.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
 # Abort a transfer that moves under 1 KB/s for a minute: a stalled connection must not hang.
 _STALL_GUARD = ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
-
-
-@dataclass
-class MirrorState:
-    """What a mirror held when it was captured: the facts restore checks against."""
-
-    refs: dict[str, str] = field(default_factory=dict)
-    head: str | None = None  # symbolic HEAD target, e.g. refs/heads/main
-
-    def to_json(self) -> dict[str, object]:
-        return {"refs": dict(sorted(self.refs.items())), "head": self.head}
 
 
 @dataclass
@@ -52,7 +42,7 @@ def mirror_clone(
     *,
     settings: GitSettings | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> MirrorState:
+) -> GitState:
     """``git clone --mirror`` with bounded retries; NotFound when the remote does not exist.
     A refused credential is not retried; anything else (a cut connection, a timeout) is."""
     settings = settings or GitSettings()
@@ -89,7 +79,7 @@ def _retrying(settings: GitSettings, what: str, sleep: Callable[[float], None]) 
     )
 
 
-def read_state(repo: Path, settings: GitSettings | None = None) -> MirrorState:
+def read_state(repo: Path, settings: GitSettings | None = None) -> GitState:
     """Every ref and its object id, plus the symbolic HEAD."""
     settings = settings or GitSettings()
     out = run_git(
@@ -100,7 +90,7 @@ def read_state(repo: Path, settings: GitSettings | None = None) -> MirrorState:
         head = run_git(["symbolic-ref", "-q", "HEAD"], cwd=repo, timeout=60).strip() or None
     except GitCommandFailed:
         head = None
-    return MirrorState(refs=refs, head=head)
+    return GitState(refs=refs, head=head, bundle=None)
 
 
 def parse_refs(text: str) -> dict[str, str]:

@@ -32,6 +32,21 @@ def aws_environment(monkeypatch):
         yield
 
 
+@pytest.fixture(autouse=True)
+def handler_logs_at_info():
+    """The handlers' loggers are module globals: a local run earlier in the same process
+    leaves them at the level it configured (ERROR), and these tests read INFO lines."""
+    from tasks import finalize_run, list_items, validate_input
+
+    loggers = [module.logger for module in (finalize_run, list_items, validate_input)]
+    levels = [logger.log_level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel("INFO")
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
 def _context(name: str) -> LambdaContext:
     return LambdaContext(
         function_name=name,
@@ -102,7 +117,7 @@ def test_list_handler_stores_the_items_and_returns_their_location(monkeypatch):
 
 
 def _finalize(monkeypatch):
-    from ghbackup.runarchive import RunSummary
+    from ghbackup.records import RunSummary
     from tasks import finalize_run
 
     s3 = boto3.client("s3")
