@@ -9,7 +9,6 @@ returned with the figures, so the user can see what would change them.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ghbackup.errors import ConfigurationError
-from ghbackup.runarchive import RunManifest
+from ghbackup.records import RunManifest
 
 GB = 1024**3
 # AWS list prices for us-east-1 (USD), entered on the date below from AWS's pricing pages as
@@ -175,7 +174,7 @@ def estimate(manifests: list[RunManifest], prices: dict[str, Any], settings: Set
     n = len(manifests)
     avg_bytes = sum(m.bytes for m in manifests) / n
     avg_items = sum(len(m.items) for m in manifests) / n
-    classes = [m.archive["storage_class"] for m in manifests if m.archive]
+    classes = [m.archive.storage_class for m in manifests if m.archive]
     storage_class = max(set(classes), key=classes.count) if classes else "GLACIER"
     task_seconds = (
         sum(
@@ -255,66 +254,3 @@ def estimate(manifests: list[RunManifest], prices: dict[str, Any], settings: Set
         "not counted: Lambda, KMS requests, CloudWatch Logs, NAT or public IPv4 addresses",
     ]
     return est
-
-
-def add_command(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    cost = sub.add_parser(
-        "cost", parents=parents, formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="estimate the monthly cost from the run manifests",
-        epilog="examples:\n  ghbackup cost\n  ghbackup cost --runs 12 --json\n"
-        "  ghbackup cost --prices eu-west-1-prices.json --on-demand\n",
-    )  # fmt: skip
-    cost.add_argument("--runs", type=int, default=6, help="read the newest N runs (default 6)")
-    cost.add_argument("--prices", type=Path, help="JSON overriding the built-in price table")
-    cost.add_argument("--runs-per-month", type=float, help="instead of the runs' spacing")
-    cost.add_argument(
-        "--retention-days", type=int, default=365, help="run_retention_days (default 365)"
-    )
-    cost.add_argument("--task-vcpu", type=float, default=1.0, help="task_cpu / 1024 (default 1)")
-    cost.add_argument(
-        "--task-memory-gb", type=float, default=2.0, help="task_memory / 1024 (default 2)"
-    )
-    cost.add_argument("--on-demand", action="store_true", help="tasks on Fargate, not Fargate Spot")
-    cost.add_argument("--json", action="store_true", help="the estimate as JSON on stdout")
-    cost.set_defaults(func=_cost)
-
-
-def _cost(args: argparse.Namespace) -> int:
-    from ghbackup import operate
-    from ghbackup.deployment import aws_errors, resolve_deployment
-    from ghbackup.operate_cli import console
-
-    prices = load_prices(args.prices)
-    deployment = resolve_deployment(args.bucket, args.state_machine)
-    bucket = deployment.require_bucket()
-    with aws_errors("cost"):
-        s3 = deployment.client("s3")
-        manifests = []
-        for run_id in operate.list_run_ids(s3, bucket):
-            if len(manifests) >= args.runs:
-                break
-            try:
-                manifests.append(operate.load_manifest(s3, bucket, run_id))
-            except operate.UnknownRun:
-                continue  # a run without a manifest: still running, or failed before Finalize
-    settings = Settings(
-        task_vcpu=args.task_vcpu, task_memory_gb=args.task_memory_gb, spot=not args.on_demand,
-        runs_per_month=args.runs_per_month, retention_days=args.retention_days,
-    )  # fmt: skip
-    result = estimate(manifests, prices, settings)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-        return 0
-    currency = prices["currency"]
-    print(f"Monthly estimate for s3://{bucket} ({prices['region']} prices of {prices['date']}):")
-    for name, amount in result.lines:
-        print(f"  {name:<60} {amount:>10.4f} {currency}")
-    print(f"  {'total':<60} {result.monthly_total:>10.4f} {currency}")
-    print("Getting data back (restore request, restored copy, retrieval, transfer out):")
-    for name, amount in result.retrieval:
-        print(f"  {name:<60} {amount:>10.4f} {currency}")
-    print("Assumptions:")
-    for line in result.assumptions:
-        print(f"  - {line}")
-    console.print(f"[dim]from {result.runs} run manifests[/dim]")
-    return 0

@@ -11,7 +11,7 @@ object (``head_object``'s ``Restore`` header tells them apart):
   which ranged GETs work until the expiry date.
 
 Once readable, one item is rebuilt from its byte ranges in the run manifest
-(:func:`ghbackup.runarchive.extract_item_from_run`): two ranged reads whatever the run's size,
+(:func:`ghbackup.extract.extract_item_from_run`): two ranged reads whatever the run's size,
 and the result is byte-identical to the zip the task wrote, so its SHA-256 is checked against
 the manifest before it is kept.
 """
@@ -43,13 +43,8 @@ from ghbackup.deployment import (
     error_code,
 )
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError
-from ghbackup.records import BackupItem
-from ghbackup.runarchive import (
-    RunManifest,
-    extract_item_from_run,
-    run_archive_key,
-    run_manifest_key,
-)
+from ghbackup.extract import extract_item_from_run
+from ghbackup.records import BackupItem, RunManifest, run_archive_key, run_manifest_key
 
 MB = 1000 * 1000
 EXPEDITED_MAX_BYTES = 250 * MB  # S3 refuses Expedited for larger objects
@@ -380,15 +375,15 @@ def get_item(
             f"the manifest of run {run_id} has no byte ranges (an older run): get the whole "
             f"run with `ghbackup get {run_id}`, then `ghbackup restore ZIP --repo ...`"
         )
-    ensure_readable(s3, bucket, manifest.archive["key"], tier=options.tier, days=options.days,
+    ensure_readable(s3, bucket, manifest.archive.key, tier=options.tier, days=options.days,
                     wait=options.wait, report=report, sleep=sleep, clock=clock,
                     poll_seconds=options.poll_seconds)  # fmt: skip
-    root = BackupItem.from_json(line.item).archive_root.rstrip("/")
+    root = line.item.archive_root.rstrip("/")
     dest = Path(out_dir) / run_id / f"{root}.zip"
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
     try:
-        with aws_errors(f"reading {item_key} from s3://{bucket}/{manifest.archive['key']}"):
+        with aws_errors(f"reading {item_key} from s3://{bucket}/{manifest.archive.key}"):
             extract_item_from_run(s3, bucket, manifest, item_key, partial)
         digest = _sha256(partial)
         if line.zip_sha256 and digest != line.zip_sha256:
@@ -418,13 +413,13 @@ def get_run(
     manifest = load_manifest(s3, bucket, run_id)
     if manifest.archive is None:
         raise ItemNotInRun(f"run {run_id} stored no run zip (no item succeeded)")
-    key = manifest.archive["key"]
+    key = manifest.archive.key
     state = ensure_readable(s3, bucket, key, tier=options.tier, days=options.days,
                             wait=options.wait, report=report, sleep=sleep, clock=clock,
                             poll_seconds=options.poll_seconds)  # fmt: skip
     dest = Path(out_dir) / run_id / Path(run_archive_key(run_id)).name
     _download(s3, bucket, key, dest, state.bytes, progress)
-    expected = manifest.archive.get("bytes")
+    expected = manifest.archive.bytes
     if expected is not None and dest.stat().st_size != expected:
         dest.unlink()
         raise ArchiveCorrupt(f"s3://{bucket}/{key} is not the {expected:,} bytes its manifest says")
@@ -524,8 +519,8 @@ def run_rows(s3: Any, bucket: str, *, limit: int) -> list[dict[str, Any]]:
             "run_id": run_id,
             "status": manifest.status,
             "started_at": manifest.started_at,
-            "succeeded": manifest.counts.get("succeeded", 0),
-            "failed": manifest.counts.get("failed", 0),
+            "succeeded": manifest.counts.succeeded,
+            "failed": manifest.counts.failed,
             "bytes": manifest.bytes,
             "storage_class": None,
             "archive": "no run zip",
@@ -533,7 +528,7 @@ def run_rows(s3: Any, bucket: str, *, limit: int) -> list[dict[str, Any]]:
         }
         if manifest.archive is not None:
             try:
-                state = archive_state(s3, bucket, manifest.archive["key"])
+                state = archive_state(s3, bucket, manifest.archive.key)
             except UnknownRun:
                 row["archive"] = "run zip missing"
             else:
@@ -584,7 +579,7 @@ def start_run(
 ) -> str:
     """Validate the input with the state machine's own schema, then start an execution
     named ``run_id``; returns its ARN."""
-    from workflow.execution_input import validate_selection
+    from ghbackup.execution_input import validate_selection
 
     check_run_id(run_id)
     validate_selection(execution_input)

@@ -713,13 +713,11 @@ def _push_environment(url: str) -> dict[str, str]:
 
 def _push(mirror: Path, url: str, *, lfs: bool) -> None:
     env = _push_environment(url)
-    secrets = [v for k, v in env.items() if k == "GHBACKUP_GIT_PASSWORD"]
     # Like --mirror, but GitHub refuses writes to its read-only refs/pull/* namespace.
     run_git(
         ["push", "--quiet", "--prune", url, "+refs/*:refs/*", "^refs/pull/*"],
         cwd=mirror,
         env=env,
-        secrets=secrets,
     )
     if lfs:
         # git-lfs speaks to local remotes only through file:// URLs, not bare paths.
@@ -729,4 +727,4 @@ def _push(mirror: Path, url: str, *, lfs: bool) -> None:
         # Objects GitHub did not have at capture time (the manifest's skipped "lfs") are
         # missing here too: push the rest rather than refuse after the refs are pushed.
         run_git(["-c", "lfs.allowincompletepush=true", "lfs", "push", "--all", lfs_url],
-                cwd=mirror, env=env, secrets=secrets)  # fmt: skip
+                cwd=mirror, env=env)  # fmt: skip

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from ghbackup import zipformat
-from ghbackup.cli import main
 from ghbackup.errors import ArchiveCorrupt, BackupError
 from ghbackup.process import run_git
 from ghbackup.restore import restore_archive, verify_archive

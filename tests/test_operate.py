@@ -2,7 +2,7 @@
 of Glacier (each restore state), runs and show, and the errors a user can cause.
 
 S3 is moto in-process, with the restore-in-progress fix from workflow.moto_fixes; runs are
-built with runarchive.assemble_run from item zips, as Finalize builds them."""
+built with finalize.assemble_run from item zips, as Finalize builds them."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from ghbackup import cli, operate, runarchive
+from cli import main as cli
+from ghbackup import finalize, operate
 from ghbackup.archive import ItemArchiveWriter
 from ghbackup.deployment import Deployment
-from tests.test_runarchive import DEFLATED, STORED, item_zip, repo, stage
+from ghbackup.extract import read_run_manifest
+from ghbackup.records import run_archive_key, run_manifest_key
+from tests.test_finalize import DEFLATED, STORED, item_zip, repo, stage
 from workflow import moto_fixes
 
 BUCKET = "ghbackup-backups"
@@ -39,7 +42,7 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("GHBACKUP_BUCKET", BUCKET)
-    monkeypatch.setattr("ghbackup.operate_cli.sleep", lambda seconds: None)
+    monkeypatch.setattr("cli.operate.sleep", lambda seconds: None)
     calls: dict[str, list] = {"RestoreObject": [], "GetObject": []}
     real_client = Deployment.client
 
@@ -78,9 +81,9 @@ def make_run(s3, run_id=RUN, count=3, storage_class="GLACIER", size=2000):
     items = [repo(f"acme/repo-{n:03d}") for n in range(count)]
     for n, item in enumerate(items):
         stage(s3, BUCKET, run_id, item, engine_zip(item, size + n))
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
                             storage_class=storage_class)  # fmt: skip
-    return runarchive.read_run_manifest(s3, BUCKET, run_id)
+    return read_run_manifest(s3, BUCKET, run_id)
 
 
 def run_cli(capsys, *argv):
@@ -152,7 +155,7 @@ def test_first_get_requests_a_restore_and_exits_75_with_the_expected_wait(aws, c
     assert code == 75
     assert "requested a Standard restore" in err and "3-5 hours" in err
     assert len(calls["RestoreObject"]) == 1
-    head = s3.head_object(Bucket=BUCKET, Key=runarchive.run_archive_key(RUN))
+    head = s3.head_object(Bucket=BUCKET, Key=run_archive_key(RUN))
     assert head["Restore"] == 'ongoing-request="true"'
 
 
@@ -160,7 +163,7 @@ def test_get_during_a_restore_reports_it_and_does_not_request_again(aws, capsys,
     s3, calls = aws
     make_run(s3)
     moto_fixes.hold_restores(True)
-    s3.restore_object(Bucket=BUCKET, Key=runarchive.run_archive_key(RUN),
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN),
                       RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})  # fmt: skip
 
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-001", "--out", str(tmp_path))
@@ -173,9 +176,7 @@ def test_get_during_a_restore_reports_it_and_does_not_request_again(aws, capsys,
 def test_get_of_a_restored_run_writes_the_item_zip_that_verify_accepts(aws, capsys, tmp_path):
     s3, calls = aws
     manifest = make_run(s3)
-    s3.restore_object(
-        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 2}
-    )
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN), RestoreRequest={"Days": 2})
 
     code, out, _ = run_cli(capsys, "get", RUN, "--repo", "acme/repo-001", "--out", str(tmp_path))
 
@@ -192,9 +193,7 @@ def test_readable_until_is_shown_for_a_restored_run(aws, capsys):
     s3, _ = aws
     make_run(s3)
     make_run(s3, run_id="run-20261201T100000Z")
-    s3.restore_object(
-        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 3}
-    )
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN), RestoreRequest={"Days": 3})
 
     code, out, _ = run_cli(capsys, "runs", "--json")
 
@@ -216,7 +215,7 @@ def test_wait_polls_until_the_restore_completes(aws, capsys, tmp_path, monkeypat
         if len(polls) == 3:
             moto_fixes.hold_restores(False)
 
-    monkeypatch.setattr("ghbackup.operate_cli.sleep", fake_sleep)
+    monkeypatch.setattr("cli.operate.sleep", fake_sleep)
     code, out, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-002", "--wait",
                              "--tier", "Bulk", "--out", str(tmp_path))  # fmt: skip
 
@@ -260,15 +259,13 @@ def test_restore_header_parsing():
 def test_get_repo_reads_about_that_items_bytes_not_the_runs(aws, capsys, tmp_path):
     s3, calls = aws
     manifest = make_run(s3, count=50, size=200_000)
-    s3.restore_object(
-        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 1}
-    )
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN), RestoreRequest={"Days": 1})
     line = manifest.item("repository/acme/repo-017")
 
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-017", "--out", str(tmp_path))
 
     assert code == 0, err
-    manifest_bytes = len(json.dumps(manifest.to_json(), indent=2, sort_keys=True))
+    manifest_bytes = len(manifest.to_bytes())  # as Finalize stored it
     archive_bytes = sum(calls["GetObject"]) - manifest_bytes
     assert archive_bytes == line.length + line.central_directory_length
     assert line.zip_bytes - 100 <= archive_bytes <= line.zip_bytes  # only the EOCD is rebuilt
@@ -278,9 +275,7 @@ def test_get_repo_reads_about_that_items_bytes_not_the_runs(aws, capsys, tmp_pat
 def test_get_without_repo_streams_the_whole_run_zip(aws, capsys, tmp_path):
     s3, _ = aws
     manifest = make_run(s3)
-    s3.restore_object(
-        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 1}
-    )
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN), RestoreRequest={"Days": 1})
     code, out, _ = run_cli(capsys, "get", RUN, "--out", str(tmp_path))
     path = Path(out.strip())
     assert code == 0 and path.name == f"ghbackup-{RUN}.zip"
@@ -313,7 +308,7 @@ def test_show_lists_each_item_with_status_error_and_skips(aws, capsys):
     good, bad = repo("acme/good"), repo("acme/bad")
     stage(s3, BUCKET, RUN, good, item_zip(good, [("a.json", b"{}", DEFLATED, False)]))
     stage(s3, BUCKET, RUN, bad, None, error=("NotFound", "repository acme/bad is gone"))
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
 
     code, out, _ = run_cli(capsys, "show", RUN, "--json")
 
@@ -369,7 +364,7 @@ def test_manifest_without_byte_ranges_is_exit_14(aws, capsys):
     for line in old["items"]:
         for name in ("offset", "length", "central_directory_offset", "central_directory_length"):
             line.pop(name)
-    s3.put_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN), Body=json.dumps(old))
+    s3.put_object(Bucket=BUCKET, Key=run_manifest_key(RUN), Body=json.dumps(old))
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-001")
     assert code == 14 and "no byte ranges" in one_line(err)
 
@@ -391,8 +386,8 @@ def test_restore_from_a_glacier_run_gives_the_source_refs(aws, capsys, tmp_path)
     other = repo("acme/other")
     stage(s3, BUCKET, RUN, REPO, data)
     stage(s3, BUCKET, RUN, other, engine_zip(other, 5000))
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[other, REPO])
-    url = f"s3://{BUCKET}/{runarchive.run_archive_key(RUN)}"
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[other, REPO])
+    url = f"s3://{BUCKET}/{run_archive_key(RUN)}"
     moto_fixes.hold_restores(True)
 
     code, _, err = run_cli(
@@ -420,12 +415,8 @@ def test_get_verify_restore_round_trip(aws, capsys, tmp_path):
     s3, _ = aws
     source = make_repo(tmp_path / "src")
     stage(s3, BUCKET, RUN, REPO, write_item(tmp_path / "item.zip", REPO, source).read_bytes())
-    runarchive.assemble_run(
-        s3, bucket=BUCKET, run_id=RUN, items=[REPO], storage_class="DEEP_ARCHIVE"
-    )
-    s3.restore_object(
-        Bucket=BUCKET, Key=runarchive.run_archive_key(RUN), RestoreRequest={"Days": 1}
-    )
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[REPO], storage_class="DEEP_ARCHIVE")
+    s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN), RestoreRequest={"Days": 1})
 
     code, out, _ = run_cli(
         capsys, "get", RUN, "--repo", "acme/widget", "--out", str(tmp_path / "got")

@@ -9,9 +9,12 @@ import time
 import boto3
 import pytest
 
-from ghbackup import cli, runarchive
+from cli import main as cli
+from ghbackup import finalize
+from ghbackup.extract import read_run_manifest
+from ghbackup.records import run_manifest_key
+from tests.test_finalize import repo, stage
 from tests.test_operate import engine_zip
-from tests.test_runarchive import repo, stage
 from workflow import moto_fixes
 from workflow.local_aws import start_local_aws
 from workflow.local_runner import _client, _local_only_environment, deploy
@@ -33,7 +36,7 @@ def stack(monkeypatch, tmp_path):
             monkeypatch.setenv("GHBACKUP_BUCKET", deployment.bucket)
             monkeypatch.setenv("GHBACKUP_STATE_MACHINE_ARN", deployment.state_machine_arn)
             monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-            monkeypatch.setattr("ghbackup.operate_cli.sleep", lambda s: time.sleep(0.2))
+            monkeypatch.setattr("cli.operate.sleep", lambda s: time.sleep(0.2))
             yield deployment, s3
     finally:
         local.stop()
@@ -45,7 +48,7 @@ def _prepare(s3, bucket, test_case, names):
     items = [repo(name) for name in names]
     for item in items:
         stage(s3, bucket, RUN_ID, item, engine_zip(item, 1000))
-    runarchive.assemble_run(s3, bucket=bucket, run_id=RUN_ID, items=items)
+    finalize.assemble_run(s3, bucket=bucket, run_id=RUN_ID, items=items)
     s3.put_object(Bucket=bucket, Key=f"staging/{RUN_ID}/items.json",
                   Body=json.dumps([i.to_json() for i in items]).encode())  # fmt: skip
     case = MockConfig.load(MOCK_CONFIG).test_case("ghbackup", test_case)
@@ -72,9 +75,9 @@ def test_watch_exits_3_for_a_partial_run(stack, capsys):
     deployment, s3 = stack
     _prepare(s3, deployment.bucket, "HappyPath", ["acme/one", "acme/broken"])
     # the execution succeeds; the run's status is the manifest's
-    manifest = runarchive.read_run_manifest(s3, deployment.bucket, RUN_ID)
+    manifest = read_run_manifest(s3, deployment.bucket, RUN_ID)
     manifest.status = "PARTIAL"
-    s3.put_object(Bucket=deployment.bucket, Key=runarchive.run_manifest_key(RUN_ID),
+    s3.put_object(Bucket=deployment.bucket, Key=run_manifest_key(RUN_ID),
                   Body=json.dumps(manifest.to_json()).encode())  # fmt: skip
     assert (
         cli.main(["start", "--repo", "acme/one", "--repo", "acme/broken", "--run-id", RUN_ID]) == 0

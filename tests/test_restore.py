@@ -243,7 +243,9 @@ def test_push_mirrors_the_restored_repository_except_pull_refs(tmp_path, source,
 
 def test_push_needs_a_repo_choice_when_the_zip_holds_several(tmp_path, item_zip):
     other = write_item(
-        tmp_path / "o.zip", BackupItem("repository", "acme/o"), make_repo(tmp_path / "o")
+        tmp_path / "o.zip",
+        BackupItem(kind="repository", full_name="acme/o"),
+        make_repo(tmp_path / "o"),
     )
     run = merge_zips(tmp_path / "run.zip", item_zip, other)
     with pytest.raises(ConfigurationError, match="repo=owner/name"):

@@ -28,7 +28,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ghbackup import operate_cli
+from cli import operate as operate_cli
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, exit_code_for
 from ghbackup.records import default_run_id
