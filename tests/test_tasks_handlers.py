@@ -176,3 +176,13 @@ def test_handlers_are_thin_powertools_adapters():
     for module in (validate_input, list_items, finalize_run):
         assert module.handler.__wrapped__ is not None  # decorated by Powertools
         assert module.logger is not None and module.tracer is not None
+
+
+def test_validate_rejects_a_pattern_re2_cannot_run_naming_the_field(monkeypatch):
+    from ghbackup.errors import InvalidInput
+    from tasks import validate_input
+
+    monkeypatch.delenv("DEFAULT_INPUT", raising=False)
+    event = {"run_id": "run-1", "input": {"orgs": ["acme"], "exclude": "(?<=acme/)old"}}
+    with pytest.raises(InvalidInput, match=r"^exclude: .* is not a valid RE2 regular expression"):
+        validate_input.handler(event, _context("validate"))
