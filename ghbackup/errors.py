@@ -48,6 +48,11 @@ class RateLimitExceeded(GitHubError):
     """Rate limited for longer than we are allowed to wait."""
 
 
+class UnexpectedRedirect(GitHubError):
+    """An API request was redirected to another host (which must not get the token, and
+    whose answer would mean nothing), or redirected too many times on the API host."""
+
+
 class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
 
