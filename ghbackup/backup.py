@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ghbackup.capture import Progress, capture_item
 from ghbackup.credentials import redact
-from ghbackup.errors import BackupError
+from ghbackup.errors import BackupError, StorageError, is_out_of_space
 from ghbackup.github import GitHubClient
 from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem, ItemResult, utc_timestamp
@@ -61,6 +61,9 @@ def backup_item(
         except Exception as exc:  # noqa: BLE001 - every failure must end in a result record
             if isinstance(exc, BackupError):
                 result.error_type, result.error = type(exc).__name__, redact(str(exc))
+            elif isinstance(exc, OSError) and is_out_of_space(exc):
+                result.error_type = "StorageError"
+                result.error = redact(f"scratch space ran out in {workdir}: {exc.strerror}")
             else:
                 # A bug, not a GitHub or storage condition: still one record, with the type
                 # that names it, and the traceback in the log for whoever fixes it.
@@ -71,5 +74,10 @@ def backup_item(
             result.github_requests = client.requests_made
             log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
     result.finished_at = utc_timestamp(now())
-    destination.store_result(result)  # a StorageError here propagates: the caller must know
+    try:
+        destination.store_result(result)
+    except StorageError as exc:
+        # The caller must know, and must know what the lost record said.
+        outcome = result.status if result.error is None else f"{result.error_type}: {result.error}"
+        raise StorageError(f"{exc}; the item's result ({outcome}) is lost") from None
     return result

@@ -7,6 +7,13 @@ messages. Messages never contain a credential.
 
 from __future__ import annotations
 
+import errno
+
+# How a full disk (or an exhausted quota) shows: the errno of a write, and the words git and
+# git-lfs print for it (strerror of ENOSPC and EDQUOT, in the C locale they run with).
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+OUT_OF_SPACE_MESSAGES = ("No space left on device", "Disk quota exceeded")
+
 
 class BackupError(Exception):
     """Base of every error the core raises on purpose."""
@@ -91,6 +98,11 @@ class InvalidInput(BackupError):
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
     exit_code = 2
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for lack of disk space or quota."""
+    return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE_ERRNOS
 
 
 def exit_code_for(error_type: str | None) -> int:

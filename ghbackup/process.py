@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ghbackup.credentials import redact
-from ghbackup.errors import GitCommandFailed
+from ghbackup.errors import OUT_OF_SPACE_MESSAGES, GitCommandFailed, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ def run_git(
         name = _command_name(args)
         log.warning("git %s failed (exit %d): %s", name, proc.returncode, _tail(output, 12))
         detail = _tail(_without_warnings(output) or output, 1)[:300] or "no output"
+        if any(words in output for words in OUT_OF_SPACE_MESSAGES):
+            # Not git's failure, and no retry helps: the disk under cwd or TMPDIR is full.
+            raise StorageError(f"out of disk space while running git {name}: {detail}")
         raise GitCommandFailed(f"git {name} failed (exit {proc.returncode}): {detail}", output)
     return proc.stdout
 

@@ -1,7 +1,7 @@
 """Where a captured item goes: an S3 staging prefix or a local directory.
 
 The zip is stored first, then its result record; a failed item gets a result record and no
-zip. Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
+zip (storing a failed result removes the zip an earlier attempt left under the same key). Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
 metadata so Finalize and restore can check it without reading the bytes.
 """
 
@@ -34,13 +34,14 @@ class DirectoryDestination:
 
     def store_zip(self, result: ItemResult, zip_path: Path) -> str:
         target = self.root / item_zip_key("", result.item)
+        partial = target.with_suffix(".zip.partial")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".zip.partial")
-            shutil.move(str(zip_path), partial)
+            shutil.move(str(zip_path), partial)  # a copy when the scratch is another disk
             os.replace(partial, target)
         except OSError as exc:
-            raise StorageError(f"cannot write {target}: {exc.strerror}") from None
+            partial.unlink(missing_ok=True)  # a cut copy (full disk) is not a zip
+            raise StorageError(f"storing the zip at {target} failed: {exc.strerror}") from None
         return str(target)
 
     def store_result(self, result: ItemResult) -> str:
@@ -48,6 +49,9 @@ class DirectoryDestination:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_json_atomically(target, result.to_json())
+            if result.status != "succeeded":
+                # An earlier capture's zip must not sit beside this failure as if current.
+                (self.root / item_zip_key("", result.item)).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot write {target}: {exc.strerror}") from None
         return str(target)
@@ -105,6 +109,15 @@ class S3Destination:
             raise StorageError(
                 f"writing s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
             ) from None
+        if result.status != "succeeded":
+            # An earlier attempt's zip must not sit beside this failure as if current.
+            stale = item_zip_key(self.prefix, result.item)
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=stale)
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageError(
+                    f"deleting the stale s3://{self.bucket}/{stale} failed: {_aws_reason(exc)}"
+                ) from None
         return key
 
 
