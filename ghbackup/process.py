@@ -7,9 +7,13 @@ environment of the git process). Output is captured and trimmed for error messag
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,9 +34,47 @@ _BASE_ENV = {
 }
 
 
+# What git and git-lfs may see of the parent's environment: how to find programs, where to
+# write temporary files, which CAs to trust and which proxy to use. Nothing else, so
+# GITHUB_TOKEN, GITHUB_APP_PRIVATE_KEY and AWS_* never reach a git child (the credential
+# helper gets the token through ``extra``).
+_ALLOWED_ENV = (
+    "PATH",
+    "LANG",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+    "REQUESTS_CA_BUNDLE",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+
+_home_lock = threading.Lock()
+_home: str | None = None
+
+
+def _private_home() -> str:
+    """An empty HOME of this process's own, so git and git-lfs read and write nothing of
+    the user's (``~/.gitconfig``, ``~/.git-credentials``, LFS caches); removed at exit."""
+    global _home
+    with _home_lock:
+        if _home is None or not os.path.isdir(_home):
+            _home = tempfile.mkdtemp(prefix="ghbackup-git-home-")
+            atexit.register(shutil.rmtree, _home, ignore_errors=True)
+        return _home
+
+
 def git_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment git runs with: the parent's, hardened, plus ``extra``."""
-    env = dict(os.environ)
+    """The environment git runs with: the allowlisted part of the parent's, a private
+    HOME, the hardening variables, plus ``extra``."""
+    env = {name: os.environ[name] for name in _ALLOWED_ENV if name in os.environ}
+    env["HOME"] = _private_home()
     env.update(_BASE_ENV)
     if extra:
         env.update(extra)
