@@ -19,12 +19,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from ghbackup.credentials import redacting_json
 from ghbackup.errors import StorageError
 from ghbackup.records import BackupItem, items_list_key
 from ghbackup.runarchive import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
 from workflow.notification import notification
 
-logger = Logger()
+# Every field of every line scrubbed of secrets, tracebacks and extra keys included.
+logger = Logger(json_serializer=redacting_json)
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
 s3 = boto3.client(

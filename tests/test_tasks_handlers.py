@@ -186,3 +186,27 @@ def test_validate_rejects_a_pattern_re2_cannot_run_naming_the_field(monkeypatch)
     event = {"run_id": "run-1", "input": {"orgs": ["acme"], "exclude": "(?<=acme/)old"}}
     with pytest.raises(InvalidInput, match=r"^exclude: .* is not a valid RE2 regular expression"):
         validate_input.handler(event, _context("validate"))
+
+
+@pytest.mark.parametrize("module_name", ["validate_input", "list_items", "finalize_run"])
+def test_lambda_logs_scrub_secrets_from_extra_fields_and_tracebacks(monkeypatch, module_name):
+    import importlib
+
+    from ghbackup.credentials import remember_secret
+
+    module = importlib.import_module(f"tasks.{module_name}")
+    token = "ghp_logged_token_0123456789"
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretline\n-----END RSA PRIVATE KEY-----"
+    remember_secret(token)
+    remember_secret(key)
+    stream = io.StringIO()
+    monkeypatch.setattr(module.logger.registered_handler, "stream", stream)
+    module.logger.warning("plain", extra={"cause": f"bad {token}", "nested": {"k": [key]}})
+    try:
+        raise RuntimeError(f"failed with {token} and {key}")
+    except RuntimeError:
+        module.logger.exception("boom")
+    output = stream.getvalue()
+    assert "RuntimeError" in output and "***" in output
+    for secret in (token, key, json.dumps(key)[1:-1], "MIIEsecretline"):
+        assert secret not in output
