@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError, exit_code_for
+from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_code_for
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -44,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackupError as exc:
         console.print(f"[red]ghbackup: {type(exc).__name__}: {redact(str(exc))}[/red]")
         return exc.exit_code
+    except OSError as exc:
+        # A file the core did not expect to fail (disk, permissions): still one line.
+        where = f": {exc.filename}" if exc.filename else ""
+        console.print(f"[red]ghbackup: {exc.strerror or type(exc).__name__}{where}[/red]")
+        return 1
     except KeyboardInterrupt:
         console.print("[red]ghbackup: interrupted[/red]")
         return 130
@@ -122,6 +127,7 @@ def _backup_item(args: argparse.Namespace) -> int:
         item = BackupItem.from_json({"kind": "gist", "id": args.gist})
     else:
         item = BackupItem.from_json({"kind": "account", "login": args.account})
+    _check_api_url(args.api_url)
     credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
     client = GitHubClient(args.api_url, credentials)
     run_id = args.run_id or default_run_id()
@@ -144,8 +150,9 @@ def _backup_item(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from workflow.local_runner import run_local
 
+    _check_api_url(args.api_url)
     if args.input:
-        execution_input: dict[str, Any] = json.loads(args.input.read_text(encoding="utf-8"))
+        execution_input: Any = _read_input(args.input)
     else:
         execution_input = {}
         for key, values in (("orgs", args.org), ("users", args.user), ("repositories", args.repo)):
@@ -155,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
         os.environ, api_url=args.api_url
     )  # fail early, before any server starts
     run_id = args.run_id or default_run_id()
-    progress = _new_progress(TextColumn("{task.fields[failed]} failed"))
+    # Transient: the bar gives way to the summary, or to the one line that says what failed.
+    progress = _new_progress(TextColumn("{task.fields[failed]} failed"), transient=True)
     with progress:
         task = progress.add_task(f"run {run_id}", total=None, failed=0)
 
@@ -188,6 +196,38 @@ def _run(args: argparse.Namespace) -> int:
     return {"SUCCEEDED": 0, "PARTIAL": 3}.get(status, 1)
 
 
+def _check_api_url(url: str) -> None:
+    """An http(s) URL with a host, or one line saying it is not (before anything starts)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # an unparsable port or IPv6 literal
+        scheme, host = "", None
+    if scheme not in ("https", "http") or not host or any(c.isspace() for c in url):
+        raise ConfigurationError(
+            f"--api-url {url!r} is not an http(s) URL with a host, "
+            "e.g. https://api.github.com or https://HOST/api/v3"
+        )
+
+
+def _read_input(path: Path) -> Any:
+    """The JSON of ``--input``; a missing file or bad JSON is one line naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"--input {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--input {path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"--input {path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
 def _verify(args: argparse.Namespace) -> int:
     from ghbackup.restore import verify_archive
 
@@ -218,7 +258,7 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _new_progress(*extra: TextColumn) -> Progress:
+def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -227,6 +267,7 @@ def _new_progress(*extra: TextColumn) -> Progress:
         *extra,
         TimeElapsedColumn(),
         console=console,
+        transient=transient,
     )
 
 

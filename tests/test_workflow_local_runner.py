@@ -246,3 +246,26 @@ def test_permanently_failing_repositories_make_the_run_partial_not_failed(
     ) as z:
         folders = {"/".join(name.split("/")[:2]) for name in z.namelist()}
     assert folders == set(names) - set(broken)
+
+
+def test_a_full_output_disk_is_one_error_that_names_what_was_lost(tmp_path, monkeypatch):
+    import errno
+
+    from ghbackup.errors import ConfigurationError, StorageError
+    from workflow import local_runner
+
+    def full_disk(s3, bucket, key, path):
+        path.write_bytes(b"PK-part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local_runner, "_download", full_disk)
+    with pytest.raises(StorageError) as raised:
+        _run(tmp_path, "RealTasksListMocked", {"orgs": ["acme"]}, items=("acme/one",))
+    message = str(raised.value)
+    assert f"run {RUN_ID} ended SUCCEEDED, but exporting it failed" in message
+    assert "No space left on device" in message and "local S3" in message
+    assert str(tmp_path / "out" / RUN_ID) in message and "\n" not in message
+    assert not list((tmp_path / "out").rglob("*.partial"))
+    # The run id stays taken: a second run with it refuses before starting anything.
+    with pytest.raises(ConfigurationError, match=f"run {RUN_ID} already exists or is running"):
+        _run(tmp_path, "HappyPath", items=("acme/one",))
