@@ -93,6 +93,13 @@ class ArchiveCorrupt(BackupError):
     exit_code = 6
 
 
+class RunAlreadyExists(BackupError):
+    """The run id is taken: another execution's run zip or manifest exists (or, locally,
+    another run has the output folder). Nothing of it is replaced."""
+
+    exit_code = 2
+
+
 class InvalidInput(BackupError):
     """The execution input does not match workflow/input.schema.json; the message names the
     field. Raised by the validation Lambda, so it is also the ASL error name."""

@@ -19,7 +19,10 @@ S3 returned for each part.
 
 Idempotence: a finished run (its manifest exists) is returned as recorded; otherwise stale
 multipart uploads for the run zip's key are aborted and the zip is built again under the same
-key. Staging objects are deleted only after the run zip and the manifest are stored.
+key. Staging objects are deleted only after the run zip and the manifest are stored. Both
+record the execution that wrote them (the zip in its ``execution`` metadata): a run id whose
+zip or manifest belongs to another execution is RunAlreadyExists, and the writes are
+conditional (``If-None-Match: *``) so two executions racing cannot replace each other's.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ from typing import Any, Literal, TypeVar
 from botocore.exceptions import ClientError
 
 from ghbackup import zipformat
-from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, StorageError
+from ghbackup.errors import (
+    ArchiveCorrupt,
+    BackupError,
+    ConfigurationError,
+    RunAlreadyExists,
+    StorageError,
+)
 from ghbackup.records import BackupItem, ItemResult, item_result_key, staging_prefix
 
 MIB = 1024 * 1024
@@ -152,6 +161,7 @@ class RunManifest:
     archive: dict[str, Any] | None
     items: list[RunItem]
     format: str = RUN_MANIFEST_FORMAT
+    execution: str | None = None  # the Step Functions execution that finalized the run
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -285,6 +295,27 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return None
         raise _client_error("HeadObject", bucket, key, exc) from None
+
+
+def _precondition_failed(exc: ClientError) -> bool:
+    """A conditional write refused: the object exists (412), or a racing conditional
+    write to the same key is in progress (409)."""
+    return exc.response.get("Error", {}).get("Code") in (
+        "PreconditionFailed",
+        "ConditionalRequestConflict",
+    )
+
+
+def _check_owner(
+    run_id: str, owner: str | None, execution: str | None, bucket: str, key: str
+) -> None:
+    """RunAlreadyExists when ``key`` was written by an execution other than ``execution``
+    (either unknown: not checkable, as before executions were recorded)."""
+    if owner and execution and owner != execution:
+        raise RunAlreadyExists(
+            f"run {run_id} already exists: s3://{bucket}/{key} belongs to execution {owner}; "
+            "not replacing it"
+        )
 
 
 def _encryption(kms_key_id: str | None) -> dict[str, str]:
@@ -575,16 +606,21 @@ class _RunZipWriter:
             chunk, rest = rest[:TAIL_PART], rest[TAIL_PART:]
             self._upload(self._take_part_number(), chunk)
 
-    def complete(self) -> dict[str, Any]:
+    def complete(self, conditions: dict[str, str]) -> dict[str, Any]:
         for number, future in self.copies:
             self.etags[number] = future.result()
         parts = [{"PartNumber": n, "ETag": self.etags[n]} for n in sorted(self.etags)]
         try:
             resp = self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts},
+                MultipartUpload={"Parts": parts}, **conditions,
             )  # fmt: skip
         except ClientError as exc:
+            if _precondition_failed(exc):
+                raise RunAlreadyExists(
+                    f"s3://{self.bucket}/{self.key} was completed by another execution "
+                    "meanwhile; not replacing it"
+                ) from None
             raise _client_error("CompleteMultipartUpload", self.bucket, self.key, exc) from None
         return resp
 
@@ -658,11 +694,13 @@ def assemble_run(
     clock: Callable[[], datetime] = _utcnow,
     delete_staging_after: bool = True,
     copy_workers: int = COPY_WORKERS,
+    execution: str | None = None,
 ) -> RunSummary:
     """Build the run zip and the run manifest from the staged per-item zips.
 
     No run zip is written when no item succeeded (FAILED, or SUCCEEDED for 0 items); the
-    manifest always is. Returns the recorded summary when the run was finalized before.
+    manifest always is. Returns the recorded summary when the run was finalized before by
+    the same ``execution``; RunAlreadyExists when another one wrote the zip or manifest.
     """
     if storage_class not in STORAGE_CLASSES:
         raise ConfigurationError(
@@ -673,6 +711,7 @@ def assemble_run(
 
     recorded = _read_json(s3, bucket, manifest_key)
     if recorded is not None:
+        _check_owner(run_id, recorded.get("execution"), execution, bucket, manifest_key)
         manifest = RunManifest.from_json(recorded)
         if manifest.archive is not None:
             head = _head(s3, bucket, archive_key)
@@ -684,6 +723,13 @@ def assemble_run(
         if delete_staging_after:
             delete_staging(s3, bucket, run_id)  # a previous attempt may have stopped before
         return RunSummary.from_manifest(manifest)
+
+    existing = _head(s3, bucket, archive_key)
+    if existing is not None:  # an attempt that stopped before the manifest: whose?
+        owner = existing.get("Metadata", {}).get("execution")
+        _check_owner(run_id, owner, execution, bucket, archive_key)
+    # Only a zip of our own (or one from before executions were recorded) may be replaced.
+    conditions = {"IfNoneMatch": "*"} if existing is None else {}
 
     keys = [i.key for i in items]
     if len(set(keys)) != len(keys):
@@ -697,7 +743,8 @@ def assemble_run(
         run_items = {r.item.key: _run_item(r) for r in results}
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
-                                     kms_key_id, copy_workers, readers)  # fmt: skip
+                                     kms_key_id, copy_workers, readers, execution,
+                                     conditions)  # fmt: skip
 
     succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
     if archive is None:
@@ -712,12 +759,19 @@ def assemble_run(
         bytes=archive["bytes"] if archive else 0,
         archive=archive,
         items=[run_items[k] for k in keys],
+        execution=execution,
     )
     body = json.dumps(manifest.to_json(), indent=2, sort_keys=True).encode()
     try:
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=body, StorageClass="STANDARD",
-                      ContentType="application/json", **_encryption(kms_key_id))  # fmt: skip
+                      ContentType="application/json", IfNoneMatch="*",
+                      **_encryption(kms_key_id))  # fmt: skip
     except ClientError as exc:
+        if _precondition_failed(exc):
+            raise RunAlreadyExists(
+                f"run {run_id} already exists: s3://{bucket}/{manifest_key} was written by "
+                "another execution meanwhile; not replacing it"
+            ) from None
         raise _client_error("PutObject", bucket, manifest_key, exc) from None
     if delete_staging_after:
         delete_staging(s3, bucket, run_id)
@@ -734,14 +788,18 @@ def _build_archive(
     kms_key_id: str | None,
     workers: int,
     readers: ThreadPoolExecutor,
+    execution: str | None = None,
+    conditions: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
-    Returns the manifest's ``archive`` record, or None when no item zip was usable."""
+    Returns the manifest's ``archive`` record, or None when no item zip was usable.
+    ``conditions`` go with the completion (``IfNoneMatch``: only if no zip exists)."""
     abort_stale_uploads(s3, bucket, key)
+    metadata = {"Metadata": {"execution": execution}} if execution else {}
     try:
         upload_id = s3.create_multipart_upload(
             Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
-            **_encryption(kms_key_id),
+            **metadata, **_encryption(kms_key_id),
         )["UploadId"]  # fmt: skip
     except ClientError as exc:
         raise _client_error("CreateMultipartUpload", bucket, key, exc) from None
@@ -788,7 +846,7 @@ def _build_archive(
             merged.extend(moved)
         tail = zipformat.central_directory(merged, cd_offset)
         writer.upload_tail(tail)
-        resp = writer.complete()
+        resp = writer.complete(conditions or {})
     except BaseException:
         writer.abort()
         raise

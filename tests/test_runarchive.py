@@ -100,7 +100,12 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from ghbackup import runarchive, zipformat  # noqa: E402
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError  # noqa: E402
+from ghbackup.errors import (  # noqa: E402
+    ArchiveCorrupt,
+    ConfigurationError,
+    RunAlreadyExists,
+    StorageError,
+)
 
 BUCKET = "backups"
 RUN = "run-1"
@@ -614,3 +619,64 @@ def test_read_ahead_raises_the_first_unexpected_error_in_order():
             for value in runarchive._in_order(pool, boom, range(10), ahead=4):
                 seen.append(value)
     assert seen == [0, 1, 2]
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ghbackup:" + RUN
+OTHER_EXECUTION = EXECUTION.replace(":ghbackup:", ":ghbackup-other:")
+
+
+def test_finalize_is_idempotent_for_its_own_execution(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    first = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                    execution=EXECUTION, delete_staging_after=False)  # fmt: skip
+    s3.delete_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))  # a crash
+    again = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                    execution=EXECUTION)  # fmt: skip
+    assert again.counts == first.counts
+    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    assert manifest.execution == EXECUTION
+    head = s3.head_object(Bucket=BUCKET, Key=runarchive.run_archive_key(RUN))
+    assert head["Metadata"]["execution"] == EXECUTION
+
+
+def test_finalize_of_another_execution_never_replaces_a_finished_run(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                            execution=EXECUTION, delete_staging_after=False)  # fmt: skip
+    key = runarchive.run_archive_key(RUN)
+    before = s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+    manifest_before = s3.get_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))
+    with pytest.raises(RunAlreadyExists, match=f"run {RUN} already exists"):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=OTHER_EXECUTION)  # fmt: skip
+    # Without its manifest (the first execution crashed), the zip is still not replaced.
+    s3.delete_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))
+    with pytest.raises(RunAlreadyExists, match=EXECUTION):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=OTHER_EXECUTION)  # fmt: skip
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ETag"] == before
+    assert manifest_before["ETag"]
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] > 0
+
+
+def test_a_manifest_written_meanwhile_by_another_execution_is_not_overwritten(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    original_put = s3.put_object
+
+    def put_racing_another_execution(**kwargs):
+        if kwargs["Key"] == runarchive.run_manifest_key(RUN):
+            original_put(Bucket=BUCKET, Key=kwargs["Key"], Body=b'{"execution": "other"}')
+        return original_put(**kwargs)
+
+    s3.put_object = put_racing_another_execution
+    with pytest.raises(RunAlreadyExists):
+        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=EXECUTION)  # fmt: skip
+    body = s3.get_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))["Body"].read()
+    assert json.loads(body) == {"execution": "other"}

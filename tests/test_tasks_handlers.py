@@ -133,6 +133,7 @@ def _finalize(monkeypatch):
     monkeypatch.setattr(finalize_run, "assemble_run", assemble)
     event = {
         "run_id": "run-1",
+        "execution": "arn:aws:states:us-east-1:123456789012:execution:ghbackup:run-1",
         "started_at": "2026-01-01T00:00:00Z",
         "items": {"bucket": "backups", "key": "staging/run-1/items.json", "count": 1},
     }
@@ -144,6 +145,7 @@ def test_finalize_records_metrics_and_returns_the_notification(monkeypatch, caps
     assert calls["storage_class"] == "DEEP_ARCHIVE"
     assert calls["items"] == [BackupItem(kind="repository", full_name="acme/one")]
     assert calls["started_at"] == "2026-01-01T00:00:00Z"
+    assert calls["execution"].endswith(":execution:ghbackup:run-1")  # recorded as the owner
     assert result["status"] == "PARTIAL"
     assert result["subject"] == "ghbackup run-1: PARTIAL, 1/2 items"
     assert json.loads(result["message"])["failed"][0]["item_key"] == "repository/acme/two"

@@ -35,7 +35,7 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from ghbackup.errors import ConfigurationError, StorageError
+from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
 from ghbackup.records import default_run_id, items_list_key, staging_prefix
 from ghbackup.runarchive import DEFAULT_STORAGE_CLASS, run_prefix
 from workflow import moto_fixes
@@ -363,7 +363,7 @@ def _reserve_run_folder(out_dir: Path, run_id: str) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
         folder.mkdir()
     except FileExistsError:
-        raise ConfigurationError(
+        raise RunAlreadyExists(
             f"run {run_id} already exists or is running ({folder}); choose another --run-id"
         ) from None
     except OSError as exc:
