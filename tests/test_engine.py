@@ -147,9 +147,12 @@ def test_token_never_appears_in_outputs_logs_or_the_process_list(standin, tmp_pa
                 seen_commands.append(args)
                 if args.startswith(("git ", "git-lfs ", "/usr/lib/git-core/")):
                     try:  # the process may have ended since ps saw it
-                        git_environments.append(Path(f"/proc/{pid}/environ").read_bytes())
+                        environ = Path(f"/proc/{pid}/environ").read_bytes()
                     except OSError:
-                        pass
+                        continue
+                    # Ours, not another test's on this machine: it was given the token.
+                    if gh.token.encode() in environ or aws_secret.encode() in environ:
+                        git_environments.append(environ)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample_processes, daemon=True)
@@ -176,6 +179,7 @@ def test_token_never_appears_in_outputs_logs_or_the_process_list(standin, tmp_pa
     # credential helper's own variable is how git gets the token, so that one is checked
     # by name).
     assert git_environments, "the sampler should have read a git process's environment"
+    assert any(b"GHBACKUP_GIT_PASSWORD=" in e for e in git_environments)  # the helper's
     for environ in git_environments:
         variables = dict(v.partition(b"=")[::2] for v in environ.split(b"\0") if v)
         assert b"GITHUB_TOKEN" not in variables and b"AWS_SECRET_ACCESS_KEY" not in variables
