@@ -8,6 +8,7 @@ metadata so Finalize and restore can check it without reading the bytes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 from ghbackup.errors import StorageError
 from ghbackup.records import ItemResult, item_result_key, item_zip_key
+
+log = logging.getLogger(__name__)
 
 
 class Destination(Protocol):
@@ -110,14 +113,19 @@ class S3Destination:
                 f"writing s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
             ) from None
         if result.status != "succeeded":
-            # An earlier attempt's zip must not sit beside this failure as if current.
+            # An earlier attempt's zip must not sit beside this failure as if current. Not
+            # fatal when it stays: Finalize reads only the zips of succeeded results, and
+            # deletes the staging prefix after the run.
             stale = item_zip_key(self.prefix, result.item)
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=stale)
             except (BotoCoreError, ClientError) as exc:
-                raise StorageError(
-                    f"deleting the stale s3://{self.bucket}/{stale} failed: {_aws_reason(exc)}"
-                ) from None
+                log.warning(
+                    "could not delete the stale s3://%s/%s: %s",
+                    self.bucket,
+                    stale,
+                    _aws_reason(exc),
+                )
         return key
 
 
