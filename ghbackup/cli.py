@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,12 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except BackupError as exc:
-        console.print(f"[red]ghbackup: {type(exc).__name__}: {redact(str(exc))}[/red]")
+        # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup.
+        message = escape(redact(str(exc)))
+        console.print(f"[red]ghbackup: {type(exc).__name__}: {message}[/red]")
         return exc.exit_code
     except OSError as exc:
         # A file the core did not expect to fail (disk, permissions): still one line.
         where = f": {exc.filename}" if exc.filename else ""
-        console.print(f"[red]ghbackup: {exc.strerror or type(exc).__name__}{where}[/red]")
+        message = escape(redact(f"{exc.strerror or type(exc).__name__}{where}"))
+        console.print(f"[red]ghbackup: {message}[/red]")
         return 1
     except KeyboardInterrupt:
         console.print("[red]ghbackup: interrupted[/red]")

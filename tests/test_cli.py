@@ -105,3 +105,21 @@ def test_a_run_id_that_already_has_a_folder_is_refused(capsys, tmp_path, token):
          "--api-url", "http://127.0.0.1:9"],
     )  # fmt: skip
     assert code == 2 and f"run {run_id} already exists or is running" in err
+
+
+def test_an_unexpected_os_error_is_one_line_naming_the_file(capsys, monkeypatch, tmp_path):
+    import errno
+
+    from ghbackup import restore
+
+    def failing(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", str(tmp_path / "[disk]" / "x"))
+
+    monkeypatch.setattr(restore, "verify_archive", failing)
+    code, err = one_line(capsys, ["verify", str(tmp_path / "run.zip")])
+    assert code == 1 and err == f"ghbackup: Input/output error: {tmp_path}/[disk]/x"
+
+
+def test_a_message_quoting_brackets_is_printed_as_written(capsys, tmp_path, token):
+    code, err = one_line(capsys, ["backup-item", "--repo", "acme/[bold]x", "--out", str(tmp_path)])
+    assert code == 2 and err.endswith("got 'acme/[bold]x'")
