@@ -120,3 +120,32 @@ def test_a_failed_result_on_s3_deletes_the_stale_staging_zip(monkeypatch):
         backup.backup_item(ITEM, Client(), destination, run_id="r1")
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ghbackup-test").get("Contents", [])]
     assert keys == [item_result_key("staging/r1/", ITEM)]
+
+
+def test_no_room_for_a_scratch_folder_is_a_recorded_storage_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup.tempfile, "TemporaryDirectory", _no_space)
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    result = backup.backup_item(
+        ITEM, Client(), DirectoryDestination(tmp_path / "out"), run_id="r1", scratch=tmp_path
+    )
+    assert (result.status, result.error_type) == ("failed", "StorageError")
+    assert f"scratch folder in {tmp_path}" in result.error and "No space left" in result.error
+    stored = json.loads((tmp_path / "out/items/repository/acme/api/result.json").read_text())
+    assert stored["error_type"] == "StorageError"
+
+
+def test_a_scratch_folder_that_cannot_be_removed_keeps_the_items_own_outcome(monkeypatch, tmp_path):
+    real = backup.tempfile.TemporaryDirectory
+
+    class Unremovable(real):
+        def __exit__(self, *exc_info):
+            super().__exit__(*exc_info)
+            raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(backup.tempfile, "TemporaryDirectory", Unremovable)
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    done = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    assert done.status == "succeeded"
+    monkeypatch.setattr(backup, "capture_item", _no_space)
+    failed = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r2")
+    assert failed.error_type == "StorageError" and "scratch space ran out" in failed.error
