@@ -123,3 +123,20 @@ def test_an_unexpected_os_error_is_one_line_naming_the_file(capsys, monkeypatch,
 def test_a_message_quoting_brackets_is_printed_as_written(capsys, tmp_path, token):
     code, err = one_line(capsys, ["backup-item", "--repo", "acme/[bold]x", "--out", str(tmp_path)])
     assert code == 2 and err.endswith("got 'acme/[bold]x'")
+
+
+def test_backup_item_that_cannot_even_store_its_result_is_one_line(
+    capsys, monkeypatch, tmp_path, token
+):
+    import errno
+
+    from ghbackup import backup, store
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backup, "capture_item", no_space)
+    monkeypatch.setattr(store, "_write_json_atomically", no_space)
+    code, err = one_line(capsys, ["backup-item", "--repo", "acme/api", "--out", str(tmp_path)])
+    assert code == 5 and err.startswith("ghbackup: StorageError: cannot write")
+    assert "result.json" in err and "(StorageError: scratch space ran out" in err
