@@ -1,5 +1,5 @@
 """The CLI commands that operate a deployed stack: configure, start, watch, runs, show, get,
-cost, and ``restore`` from a run in S3. ``ghbackup.cli`` registers them; the work is in
+cost, and ``restore`` from a run in S3. ``cli.main`` registers them; the work is in
 ``ghbackup.operate``, ``ghbackup.deployment`` and ``ghbackup.cost``."""
 
 from __future__ import annotations

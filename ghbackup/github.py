@@ -3,7 +3,10 @@
 Built for GitHub's documented behaviour (docs.github.com, "Rate limits for the REST API",
 "Using pagination in the REST API", "Best practices for using the REST API"):
 - pagination follows ``rel="next"`` in the Link header exactly as given (it may point at
-  ``/repositories/{id}/...``), ``per_page=100``;
+  ``/repositories/{id}/...``), ``per_page=100``; header names are case-insensitive;
+- an API request follows redirects itself, and only on the API host (a renamed repository
+  answers 301 to ``/repositories/{id}``); a redirect elsewhere is UnexpectedRedirect, never
+  a token sent to another host nor a 404 from it taken for "not found";
 - primary limit: when ``x-ratelimit-remaining`` is 0, wait until ``x-ratelimit-reset``;
 - secondary limit (403/429): wait ``retry-after`` seconds when given, otherwise back off
   exponentially starting at 60 s;
@@ -34,6 +37,7 @@ from ghbackup.errors import (
     GitHubUnavailable,
     NotFound,
     RateLimitExceeded,
+    UnexpectedRedirect,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,9 @@ USER_AGENT = "ghbackup/0.1 (+https://github.com/ghbackup/ghbackup)"
 PER_PAGE = 100
 # The smallest page asked for when GitHub keeps timing out on a large one.
 MIN_PER_PAGE = 25
+# Redirects followed on the API host for one request (a rename, perhaps a transfer).
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,8 @@ class GitHubClient:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._session = session or _new_session()
-        self._etags: dict[str, tuple[str, Any, dict[str, str]]] = {}
+        # URL -> (ETag, body, next page URL)
+        self._etags: dict[str, tuple[str, Any, str | None]] = {}
         self._lock = threading.Lock()
         self._requests = 0
         self._blocked_until = 0.0
@@ -159,7 +167,7 @@ class GitHubClient:
         url: str | None = self._url(path)
         while url:
             try:
-                body, headers = self._get_json(url, query)
+                body, next_url = self._get_json(url, query)
             except GitHubUnavailable as exc:
                 # GitHub times out building some pages of very large listings (502/504 on
                 # every try): ask for the same items in smaller pages.
@@ -177,7 +185,7 @@ class GitHubClient:
                     f"expected a list from {_path_of(url)}, got {type(body).__name__}"
                 )
             yield from body
-            url = _next_link(headers.get("Link", ""))
+            url = next_url
 
     def list_optional(self, path: str, params: dict[str, Any] | None = None) -> OptionalResource:
         """``paginate`` into a list, with 403/404/409/410 turned into a reason."""
@@ -206,6 +214,7 @@ class GitHubClient:
                     accept="application/octet-stream",
                     stream=True,
                     read_timeout=self.policy.download_read_timeout,
+                    follow_redirects=True,
                 )
                 written = 0
                 started = self._clock()
@@ -239,7 +248,8 @@ class GitHubClient:
             return path
         return f"{self.api_url}/{path.lstrip('/')}"
 
-    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, dict[str, str]]:
+    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
+        """The JSON body and the URL of the next page (``rel="next"``), if any."""
         cache_key = requests.Request("GET", url, params=params).prepare().url or url
         cached = self._etags.get(cache_key)
         resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
@@ -251,11 +261,12 @@ class GitHubClient:
             raise GitHubError(
                 f"{_path_of(url)} returned a body that is not JSON", resp.status_code
             ) from None
-        headers = {k: v for k, v in resp.headers.items() if k.lower() == "link"}
+        # requests parses the Link header, looked up case-insensitively.
+        next_url = resp.links.get("next", {}).get("url") or None
         etag = resp.headers.get("ETag")
         if etag:
-            self._etags[cache_key] = (etag, body, headers)
-        return body, headers
+            self._etags[cache_key] = (etag, body, next_url)
+        return body, next_url
 
     def _send(
         self,
@@ -267,10 +278,17 @@ class GitHubClient:
         accept: str = "application/vnd.github+json",
         stream: bool = False,
         read_timeout: float | None = None,
+        follow_redirects: bool = False,
     ) -> requests.Response:
-        """Send with every wait and retry applied; returns a 2xx or 304 response."""
+        """Send with every wait and retry applied; returns a 2xx or 304 response.
+
+        ``follow_redirects``: let requests follow them (a release asset's 302 to a storage
+        host, where requests drops the Authorization header). Otherwise redirects are
+        followed here on the API host only, at most MAX_REDIRECTS times.
+        """
         attempt = 0
         reauthenticated = False
+        redirects = 0
         while True:
             attempt += 1
             self._wait_for_primary_reset()
@@ -299,6 +317,7 @@ class GitHubClient:
                     headers=headers,
                     stream=stream,
                     timeout=(self.policy.connect_timeout, read_timeout or self.policy.read_timeout),
+                    allow_redirects=follow_redirects,
                 )
             except requests.RequestException as exc:
                 if attempt >= self.policy.max_attempts:
@@ -312,6 +331,12 @@ class GitHubClient:
             status = resp.status_code
             if status < 300 or status == 304:
                 return resp
+            if status in _REDIRECT_STATUSES and not follow_redirects:
+                url = self._redirect_target(url, resp, redirects)
+                resp.close()
+                redirects += 1
+                params = None  # the Location carries the whole query
+                continue
             reason = _error_message(resp)
             resp.close()
             if status == 401:
@@ -341,6 +366,29 @@ class GitHubClient:
                 continue
             error = NotFound if status == 404 else GitHubError
             raise error(f"{_path_of(url)}: HTTP {status} {reason}".rstrip(), status)
+
+    def _redirect_target(self, url: str, resp: requests.Response, redirects: int) -> str:
+        """Where a redirect of an API request leads, when it may be followed."""
+        from urllib.parse import urljoin
+
+        status = resp.status_code
+        location = resp.headers.get("Location")
+        if not location:
+            raise UnexpectedRedirect(f"{_path_of(url)}: HTTP {status} without a Location", status)
+        target = urljoin(url, location)
+        if _origin(target) != self._api_origin:
+            raise UnexpectedRedirect(
+                f"{_path_of(url)}: HTTP {status} redirect to another host, "
+                f"{_origin(target)[1]}; refusing to follow it (it would get no token, and "
+                f"its answer would not be the API's)",
+                status,
+            )
+        if redirects >= MAX_REDIRECTS:
+            raise UnexpectedRedirect(
+                f"{_path_of(url)}: more than {MAX_REDIRECTS} redirects on the API host", status
+            )
+        log.info("%s: HTTP %d, following to %s", _path_of(url), status, _path_of(target))
+        return target
 
     def _rate_limit_wait(self, resp: requests.Response, attempt: int, reason: str) -> float | None:
         """Seconds to wait for a 403/429, or None when it is a plain permission error."""
@@ -432,22 +480,6 @@ def _smaller_pages(
         kept.append((key, value))
     kept += changed.items()  # not in the request before
     return urlunsplit(parts._replace(query=urlencode(kept))), None
-
-
-def _next_link(link_header: str) -> str | None:
-    """The URL of ``rel="next"`` in a Link header, exactly as GitHub wrote it."""
-    for part in link_header.split(","):
-        section = part.split(";")
-        if len(section) < 2:
-            continue
-        url = section[0].strip()
-        if not (url.startswith("<") and url.endswith(">")):
-            continue
-        for param in section[1:]:
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "rel" and "next" in value.strip().strip('"').split():
-                return url[1:-1]
-    return None
 
 
 def _error_message(resp: requests.Response) -> str:
