@@ -52,6 +52,11 @@ class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
 
 
+class WriteOutcomeUnknown(GitHubUnavailable):
+    """A creating request (POST) failed in a way that does not say whether GitHub acted on
+    it (a 5xx, a dropped connection): look before creating the object again."""
+
+
 class GitCommandFailed(BackupError):
     """A git or git-lfs process failed or timed out; ``output`` is what it printed
     (secrets scrubbed), for callers that tell one failure from another."""
