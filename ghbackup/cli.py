@@ -28,8 +28,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from ghbackup import cli_restore_github
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError, exit_code_for
+from ghbackup.errors import BackupError, ConfigurationError, exit_code_for
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -97,13 +98,12 @@ def _parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
     restore.add_argument("zip", type=Path)
-    restore.add_argument(
-        "--to", type=Path, required=True, help="target directory (must not exist or be empty)"
-    )
+    restore.add_argument("--to", type=Path, help="target directory (must not exist or be empty)")
     restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     restore.add_argument(
         "--push", metavar="URL", help="push the restored mirror to this (new) remote"
     )
+    cli_restore_github.add_arguments(restore)
     restore.set_defaults(func=_restore)
     return parser
 
@@ -203,6 +203,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from ghbackup.restore import restore_archive
+
+    if args.to_github:
+        return cli_restore_github.run(args, console)
+    if args.to is None:
+        raise ConfigurationError("restore needs --to DIR, or --to-github OWNER/NAME")
 
     with _progress_bar(single=True) as report:
         result = restore_archive(

@@ -233,6 +233,14 @@ class GitHubClient:
                     ) from None
                 self._backoff(attempt, f"download interrupted ({_describe(exc)})")
 
+    def exists(self, path: str) -> bool:
+        """Whether GET ``path`` answers 2xx: GitHub's "check" endpoints answer 204 or 404."""
+        try:
+            self._send("GET", self._url(path)).close()
+        except NotFound:
+            return False
+        return True
+
     def write(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None for 204).
 

@@ -210,7 +210,7 @@ def _repo_write(h: Handler, r: Repo, sub: str, body: dict[str, Any]) -> Any:
             st.new_id(),
             body["name"],
             str(body.get("color", "ededed")).lstrip("#"),
-            body.get("description"),
+            body.get("description") or None,
             False,
         )
         r.labels.append(lb)
@@ -227,7 +227,7 @@ def _repo_write(h: Handler, r: Repo, sub: str, body: dict[str, Any]) -> Any:
             return Written(204)
         lb.name = body.get("new_name", lb.name)
         lb.color = str(body.get("color", lb.color)).lstrip("#")
-        lb.description = body.get("description", lb.description)
+        lb.description = body.get("description", lb.description) or None
         return Written(200, u.label(r, lb))
     if sub == "/milestones" and method == "POST":
         if any(ms.title == body["title"] for ms in r.milestones):
