@@ -66,8 +66,12 @@ def restore_to_github(
     protection: bool = False,
     limits: Limits | None = None,
     progress: Progress | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> GitHubRestoreReport:
-    """Restore ``source`` (owner/name) of the archive to the repository ``target``."""
+    """Restore ``source`` (owner/name) of the archive to the repository ``target``.
+
+    ``clock`` and ``sleep`` pace the writes (tests pass fake ones, as to the client)."""
     zip_path = Path(zip_path).resolve()
     if target.count("/") != 1 or not all(target.split("/")):
         raise ConfigurationError(f"--to-github needs OWNER/NAME, not {target!r}")
@@ -76,9 +80,10 @@ def restore_to_github(
         journal_path or default_journal(zip_path, target), source, target, zip_path.name
     )
     with tempfile.TemporaryDirectory(prefix="ghbackup-to-github-") as tmp:
-        restore_archive(zip_path, Path(tmp) / "restored", repo=source)
+        restore_archive(zip_path, Path(tmp) / "restored", repo=source, progress=progress)
         src = restore_source.load(Path(tmp) / "restored", source)
-        r = Restorer(client, credentials, journal, src, target, limits, progress)
+        pacer = Pacer(limits, clock=clock, sleep=sleep)
+        r = Restorer(client, credentials, journal, src, target, pacer, progress)
         r.include_closed = include_closed
         r.report.plan = r.planned(protection)
         r.report.local_refs = src.unpushable_refs
@@ -100,7 +105,7 @@ class Restorer:
         journal: Journal,
         source: restore_source.Source,
         target: str,
-        limits: Limits | None,
+        pacer: Pacer,
         progress: Progress | None,
     ) -> None:
         self.client, self.credentials, self.journal, self.source = (
@@ -110,7 +115,7 @@ class Restorer:
             source,
         )
         self.target, self.base = target, f"repos/{target}"
-        self.pacer = Pacer(limits, clock=client._clock, sleep=client._sleep)
+        self.pacer = pacer
         self.progress = progress or (lambda description, advance, total: None)
         self.report = GitHubRestoreReport(target=target)
         self.include_closed = True

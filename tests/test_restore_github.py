@@ -86,6 +86,8 @@ def restore(gh, zip_path: Path, source: str, target: str, tmp: Path, **kwargs):
         client,
         client.credentials,
         journal_path=tmp / f"{target.replace('/', '_')}.journal.json",
+        clock=gh.clock.time,
+        sleep=gh.clock.sleep,
         **kwargs,
     )
 

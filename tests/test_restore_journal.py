@@ -1,0 +1,85 @@
+"""The restore-to-GitHub journal, its pacing under GitHub's limits, and attribution lines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ghbackup.errors import ConfigurationError
+from ghbackup.restore_issues import item_body, strip_attribution
+from ghbackup.restore_journal import Journal, Limits, Pacer, estimate_seconds
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_journal_records_pending_then_done_and_survives_reopening(tmp_path):
+    path = tmp_path / "j.json"
+    j = Journal.open(path, "o/src", "o/dst", "a.zip")
+    j.pending("issue:1")
+    assert Journal.open(path, "o/src", "o/dst", "a.zip").is_pending("issue:1")
+    j.done("issue:1", {"number": 1})
+    again = Journal.open(path, "o/src", "o/dst", "a.zip")
+    assert again.get("issue:1") == {"number": 1} and not again.is_pending("issue:1")
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"]  # no temporary file left
+
+
+def test_a_journal_of_another_restore_is_refused(tmp_path):
+    path = tmp_path / "j.json"
+    Journal.open(path, "o/src", "o/dst", "a.zip").done("label:x", 1)
+    with pytest.raises(ConfigurationError, match="choose another --journal"):
+        Journal.open(path, "o/src", "o/other", "a.zip")
+    path.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ConfigurationError, match="not a ghbackup restore journal"):
+        Journal.open(path, "o/src", "o/dst", "a.zip")
+
+
+def test_pacer_keeps_a_second_between_writes_and_80_in_any_minute():
+    clock = FakeClock()
+    pacer = Pacer(Limits(per_minute=80, per_hour=500), clock=clock.time, sleep=clock.sleep)
+    stamps = []
+    for _ in range(161):
+        pacer.before_write()
+        stamps.append(clock.now)
+    assert all(b - a >= 1.0 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(stamps[i + 80] - stamps[i] >= 60 for i in range(len(stamps) - 80))
+
+
+def test_pacer_keeps_500_in_any_hour():
+    clock = FakeClock()
+    pacer = Pacer(Limits(per_minute=1000, per_hour=500, min_interval=0), clock=clock.time,
+                  sleep=clock.sleep)  # fmt: skip
+    for _ in range(501):
+        pacer.before_write()
+    assert clock.now == 3600
+
+
+def test_estimate_follows_githubs_limits():
+    assert estimate_seconds(0) == 0
+    assert estimate_seconds(80) == 79  # one a second
+    assert 3600 < estimate_seconds(1000) < 2 * 3600  # 500 an hour, sliding window
+    assert 8 * 3600 < estimate_seconds(4500) < 9 * 3600
+
+
+def test_attribution_line_is_one_line_and_strips_back_to_the_original_body():
+    data = {"user": {"login": "mona"}, "created_at": "2020-01-01T00:00:00Z",
+            "html_url": "https://github.com/o/r/issues/3", "body": "line 1\n\nline 2"}  # fmt: skip
+    body = item_body("o/r", 3, data)
+    first = body.split("\n", 1)[0]
+    assert "@mona" in first and "2020-01-01T00:00:00Z" in first and "o/r#3" in first
+    assert strip_attribution(body) == "line 1\n\nline 2"
+    assert strip_attribution(item_body("o/r", 4, {**data, "body": None})) == ""
+    assert strip_attribution("> a quote that is not ours\n\ntext") == (
+        "> a quote that is not ours\n\ntext"
+    )
