@@ -71,6 +71,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         TextColumn("left"),
         TimeRemainingColumn(),
         console=console,
+        transient=True,  # the summary below stays; an error stays one line
     )
     task = None
 
