@@ -20,10 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ghbackup import restore_issues, restore_source
 from ghbackup.credentials import Credentials, git_credential_environment
-from ghbackup.errors import ConfigurationError, GitCommandFailed, NotFound, WriteOutcomeUnknown
+from ghbackup.errors import (
+    ConfigurationError,
+    GitCommandFailed,
+    GitHubError,
+    NotFound,
+    WriteOutcomeUnknown,
+)
 from ghbackup.github import GitHubClient
 from ghbackup.process import run_git
 from ghbackup.restore import restore_archive
@@ -174,7 +181,7 @@ class Restorer:
 
     def assignable(self, login: str) -> bool:
         if login not in self._assignable:
-            self._assignable[login] = self.client.exists(f"{self.base}/assignees/{login}")
+            self._assignable[login] = self.client.exists(f"{self.base}/assignees/{_seg(login)}")
         return self._assignable[login]
 
     # -- plan -----------------------------------------------------------------------------
@@ -342,7 +349,7 @@ class Restorer:
         if self.journal.get("repository")["created"] and not self.journal.get("labels-cleaned"):
             for name, lb in existing.items():  # GitHub's default labels the source lacks
                 if name not in wanted:
-                    self.write("DELETE", f"{self.base}/labels/{lb['name']}")
+                    self.write("DELETE", f"{self.base}/labels/{_seg(lb['name'])}")
             self.journal.done("labels-cleaned", True)
         for lb in self.source.labels:
             name = str(lb.get("name"))
@@ -355,7 +362,7 @@ class Restorer:
                     body["color"],
                     description,
                 ):
-                    self.write("PATCH", f"{self.base}/labels/{have['name']}", body)
+                    self.write("PATCH", f"{self.base}/labels/{_seg(have['name'])}", body)
                 self.journal.done(f"label:{name}", have.get("id"))
                 continue
             self.create(
@@ -381,13 +388,19 @@ class Restorer:
             for key in ("name", "body", "target_commitish"):
                 if isinstance(data.get(key), str) and data[key]:
                     body[key] = data[key]
-            entry = self.create(
-                f"release:{tag}",
-                f"{self.base}/releases",
-                body,
-                lambda tag=tag: self._release_by_tag(tag),
-                lambda obj: {"id": obj["id"], "upload_url": obj["upload_url"]},
-            )
+            try:
+                entry = self.create(
+                    f"release:{tag}",
+                    f"{self.base}/releases",
+                    body,
+                    lambda tag=tag: self._release_by_tag(tag),
+                    lambda obj: {"id": obj["id"], "upload_url": obj["upload_url"]},
+                )
+            except GitHubError as exc:
+                if exc.status != 422:
+                    raise
+                self.warn(f"release {tag}: GitHub refused it ({exc})")
+                continue
             self.count("releases")
             for asset, file in rel.assets:
                 if file is None:
@@ -414,7 +427,7 @@ class Restorer:
 
     def _release_by_tag(self, tag: str) -> Any:
         try:
-            return self.client.get(f"{self.base}/releases/tags/{tag}")
+            return self.client.get(f"{self.base}/releases/tags/{_seg(tag)}")
         except NotFound:
             return None
 
@@ -449,6 +462,11 @@ class Restorer:
                 if isinstance(reviews, dict) else None,
                 "restrictions": None,
             }  # fmt: skip
-            self.write("PUT", f"{self.base}/branches/{branch}/protection", body)
+            self.write("PUT", f"{self.base}/branches/{_seg(branch)}/protection", body)
             self.journal.done(f"protection:{branch}", True)
             self.count("branch protections")
+
+
+def _seg(name: str) -> str:
+    """A name from the archive as one URL path segment (tags and branches may hold ``/``)."""
+    return quote(str(name), safe="")

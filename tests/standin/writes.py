@@ -262,7 +262,7 @@ def _repo_write(h: Handler, r: Repo, sub: str, body: dict[str, Any]) -> Any:
             return Written(200, u.issue(r, issue))
     if sub == "/releases" and method == "POST":
         tag = body["tag_name"]
-        if tag not in r.tags:
+        if tag not in r.tags and not body.get("draft"):
             raise _invalid("Release", "tag_name", "invalid")  # no tag creation here
         if any(x.tag == tag and not body.get("draft") for x in r.releases):
             raise _invalid("Release", "tag_name", "already_exists")
@@ -271,7 +271,7 @@ def _repo_write(h: Handler, r: Repo, sub: str, body: dict[str, Any]) -> Any:
             st.new_id(),
             tag,
             body.get("name") or tag,
-            r.tags[tag],
+            r.tags.get(tag, ""),
             now,
             bool(body.get("prerelease", False)),
             body=body.get("body") or "",
