@@ -101,8 +101,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for what, n in result.plan.items():
             console.print(f"  {n:6d} writes  {what}")
         console.print(
-            f"  {sum(result.plan.values()):6d} writes in all, about {hours} h {rest // 60} min "
-            "under GitHub's content-creation limits (80 a minute, 500 an hour)"
+            f"  {sum(result.plan.values()):6d} writes in all ({result.estimated_requests} "
+            f"requests), about {hours} h {rest // 60} min under GitHub's content-creation "
+            "limits (80 a minute, 500 an hour)"
         )
     else:
         made = ", ".join(f"{n} {what}" for what, n in result.created.items()) or "nothing new"

@@ -38,6 +38,8 @@ from ghbackup.restore_journal import Journal, Limits, Pacer, estimate_seconds
 
 Progress = Callable[[str, int, "int | None"], None]
 CREATE_ATTEMPTS = 3
+# Reads of a restore besides the assignee checks: the target, the owner, branches, labels...
+READS = 8
 GIT_TIMEOUT = 3600.0
 
 
@@ -48,6 +50,7 @@ class GitHubRestoreReport:
     created: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     requests: int = 0
+    estimated_requests: int = 0
     estimated_seconds: float = 0.0
     seconds: float = 0.0
     waited_seconds: float = 0.0
@@ -96,6 +99,7 @@ def restore_to_github(
         r.report.local_refs = src.unpushable_refs
         total = sum(r.report.plan.values())
         r.report.estimated_seconds = estimate_seconds(total, r.pacer.limits)
+        r.report.estimated_requests = total + READS + len(_assignees(src))
         r.total = total
         if not plan_only:
             r.run(into_existing, protection)
@@ -275,17 +279,19 @@ class Restorer:
         self.preserve_numbers = bool(entry["preserve_numbers"])
 
     def _create_path(self) -> str:
-        owner, name = self.target.split("/")
-        me = self.client.get("user").get("login", "")
-        if owner.lower() == str(me).lower():
-            return "user/repos"
-        account = self.client.get(f"users/{owner}")
-        if account.get("type") != "Organization":
+        owner = self.target.split("/")[0]
+        account = self.client.get(f"users/{_seg(owner)}")
+        if account.get("type") == "Organization":
+            return f"orgs/{_seg(owner)}/repos"
+        # Only a user's own token can create in a user account (an App installation cannot):
+        # POST /user/repos creates in the account of whoever the token belongs to.
+        me = self.client.get_optional("user").value or {}
+        if str(me.get("login", "")).lower() != owner.lower():
             raise ConfigurationError(
                 f"cannot create {self.target}: {owner} is another user's account, and a token "
                 "can create repositories only in its own account or an organisation"
             )
-        return f"orgs/{owner}/repos"
+        return "user/repos"
 
     def _repository_body(self) -> dict[str, Any]:
         repo = self.source.repo
@@ -470,3 +476,13 @@ class Restorer:
 def _seg(name: str) -> str:
     """A name from the archive as one URL path segment (tags and branches may hold ``/``)."""
     return quote(str(name), safe="")
+
+
+def _assignees(src: restore_source.Source) -> set[str]:
+    items = [*src.issues.values(), *src.pulls.values()]
+    return {
+        a["login"]
+        for i in items
+        for a in i.get("assignees") or []
+        if isinstance(a, dict) and isinstance(a.get("login"), str)
+    }

@@ -18,7 +18,13 @@ import pytest
 from ghbackup import cli
 from ghbackup.backup import backup_item
 from ghbackup.credentials import TokenCredentials
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitHubError, RateLimitExceeded
+from ghbackup.errors import (
+    ArchiveCorrupt,
+    ConfigurationError,
+    GitHubError,
+    RateLimitExceeded,
+    WriteOutcomeUnknown,
+)
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.records import BackupItem
 from ghbackup.restore import restore_archive
@@ -296,3 +302,37 @@ def test_an_item_whose_capture_failed_is_refused_before_anything_is_written(gh, 
             restore(gh, archive, repo, f"{gh.owner}/nope", tmp_path)
         assert "\n" not in str(exc.value) and "nothing was restored" in str(exc.value)
     assert not gh.request_log
+
+
+def test_a_creation_whose_answer_was_lost_is_looked_up_not_repeated(gh, tmp_path):
+    source = f"{gh.owner}/repo-000"
+    zip_path = capture(gh, source, tmp_path / "a")
+    client = restorer_client(gh)
+    real_write, lost = client.write, []
+
+    def answer_lost(method, path, body=None):
+        result = real_write(method, path, body)
+        if method == "POST" and len(lost) < 4 and ("/issues" in path or "/labels" in path):
+            lost.append(path)  # GitHub created it; the 502 came back instead of the object
+            raise WriteOutcomeUnknown(f"POST {path}: HTTP 502", 502)
+        return result
+
+    client.write = answer_lost  # type: ignore[method-assign]
+    report = restore(gh, zip_path, source, f"{gh.owner}/lossy", tmp_path, client=client)
+    assert len(lost) == 4 and not report.warnings
+    target = f"{gh.owner}/lossy"
+    src = unpacked(zip_path, source, tmp_path / "s")
+    dst = unpacked(capture(gh, target, tmp_path / "b"), target, tmp_path / "d")
+    assert_same_repository(src, source, dst, target)
+
+
+def test_cli_plan_prints_writes_requests_and_time(gh, tmp_path, monkeypatch, capsys):
+    source = f"{gh.owner}/repo-000"
+    zip_path = capture(gh, source, tmp_path / "a")
+    monkeypatch.setenv("GITHUB_TOKEN", gh.token)
+    code = cli.main(["restore", str(zip_path), "--repo", source, "--to-github",
+                     f"{gh.owner}/planned", "--api-url", gh.api_url, "--plan"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "writes in all" in err and "requests" in err and "min under GitHub's" in err
+    assert gh.account.repo(f"{gh.owner}/planned") is None
