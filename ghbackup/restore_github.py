@@ -224,10 +224,15 @@ class Restorer:
         self._step = "labels"
         self._labels()
         self._step = "milestones"
+        existing = {x["title"]: x["number"] for x in self._list("milestones", state="all")}
         for m in self.source.milestones:
             body = {k: m[k] for k in ("title", "state", "description", "due_on") if m.get(k)}
+            key = f"milestone:{m['number']}"
+            if self.journal.get(key) is None and m.get("title") in existing:
+                self.journal.done(key, existing[m["title"]])  # --into-existing: one by that title
+                continue
             self.create(
-                f"milestone:{m['number']}",
+                key,
                 f"{self.base}/milestones",
                 body,
                 lambda m=m: self._milestone_titled(m.get("title")),

@@ -57,21 +57,21 @@ def conversation(pull: dict[str, Any] | None, issue: dict[str, Any]) -> list[tup
     """(journal key, body) of every comment, review and review comment, oldest first."""
     items: list[tuple[str, str, str]] = []
     regular = issue.get("comment_regular_data" if pull else "comment_data") or []
-    for c in regular:
+    for i, c in enumerate(regular):
         if isinstance(c, dict):
             line = _line("commented", c, c.get("created_at"), "comment")
             items.append(
-                (str(c.get("created_at")), f"c{c.get('id')}", _with_body(line, c.get("body")))
+                (str(c.get("created_at")), _key("c", c, i), _with_body(line, c.get("body")))
             )
     if pull:
-        for r in pull.get("review_data") or []:
+        for i, r in enumerate(pull.get("review_data") or []):
             if isinstance(r, dict) and r.get("state") != "PENDING":
                 state = str(r.get("state", "")).replace("_", " ").lower()
                 line = _line(f"reviewed ({state})", r, r.get("submitted_at"), "review")
                 items.append(
-                    (str(r.get("submitted_at")), f"r{r.get('id')}", _with_body(line, r.get("body")))
+                    (str(r.get("submitted_at")), _key("r", r, i), _with_body(line, r.get("body")))
                 )
-        for c in pull.get("comment_data") or []:
+        for i, c in enumerate(pull.get("comment_data") or []):
             if isinstance(c, dict):
                 where = f"`{c.get('path')}` line {c.get('line') or c.get('original_line')}"
                 commit = str(c.get("original_commit_id") or c.get("commit_id") or "")[:12]
@@ -80,10 +80,16 @@ def conversation(pull: dict[str, Any] | None, issue: dict[str, Any]) -> list[tup
                 )
                 hunk = c.get("diff_hunk")
                 quoted = f"```diff\n{hunk}\n```\n\n" if isinstance(hunk, str) and hunk else ""
-                items.append((str(c.get("created_at")), f"rc{c.get('id')}",
+                items.append((str(c.get("created_at")), _key("rc", c, i),
                               _with_body(line, quoted + str(c.get("body") or ""))))  # fmt: skip
     items.sort(key=lambda t: t[0])
     return [(key, body) for _, key, body in items]
+
+
+def _key(kind: str, obj: dict[str, Any], index: int) -> str:
+    """A comment's journal key: its id, or its place when the archive lacks one."""
+    ident = obj.get("id")
+    return f"{kind}{ident}" if isinstance(ident, int) else f"{kind}#{index}"
 
 
 def planned_writes(source: Any, number: int, include_closed: bool) -> int:
@@ -213,8 +219,11 @@ def _create(
     src = r.source
     title = str(data.get("title") or f"#{number}")
     if pull is not None:
-        head, base = pull.get("head") or {}, pull.get("base") or {}
-        head_repo = (head.get("repo") or {}).get("full_name") if isinstance(head, dict) else None
+        head, base = (
+            x if isinstance(x, dict) else {} for x in (pull.get("head"), pull.get("base"))
+        )
+        repo = head.get("repo")
+        head_repo = repo.get("full_name") if isinstance(repo, dict) else None
         branches = r.target_branches
         merged = pull.get("merged_at")
         note = (
