@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from ghbackup.credentials import TokenCredentials, git_credential_environment
+from tests.test_standin_schema import validator_for  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +136,25 @@ def test_content_creation_beyond_the_limit_is_refused_with_retry_after(gh):
     hourly = comment()
     assert hourly.status_code == 403
     assert int(hourly.headers["Retry-After"]) == 3600 - 61
+
+
+def test_write_answers_validate_against_githubs_response_schemas(gh, validator_for):  # noqa: F811
+    from tests.test_standin_schema import check
+
+    s = session(gh.token)
+    repo = s.post(f"{gh.api_url}/orgs/{gh.owner}/repos", json={"name": "schema"}).json()
+    check(validator_for, "full-repository", repo)
+    base = f"{gh.api_url}/repos/{gh.owner}/repo-000"
+    check(validator_for, "label", s.post(f"{base}/labels", json={"name": "new"}).json())
+    check(validator_for, "milestone", s.post(f"{base}/milestones", json={"title": "M9"}).json())
+    issue = s.post(f"{base}/issues", json={"title": "T", "labels": ["new"]}).json()
+    check(validator_for, "issue", issue)
+    check(validator_for, "issue", s.patch(f"{base}/issues/{issue['number']}",
+                                          json={"state": "closed"}).json())  # fmt: skip
+    comment = s.post(f"{base}/issues/{issue['number']}/comments", json={"body": "x"}).json()
+    check(validator_for, "issue-comment", comment)
+    release = s.post(f"{base}/releases", json={"tag_name": "v0.0.0"}).json()
+    check(validator_for, "release", release)
+    asset = s.post(release["upload_url"].split("{")[0], params={"name": "a.txt"}, data=b"a",
+                   headers={"Content-Type": "text/plain"}).json()  # fmt: skip
+    check(validator_for, "release-asset", asset)
