@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -73,13 +74,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console=console,
         transient=True,  # the summary below stays; an error stays one line
     )
-    task = None
+    tasks: dict[int | None, Any] = {}
 
     def report(step: str, advance: int, total: int | None) -> None:
-        nonlocal task
-        if task is None:
-            task = progress.add_task(step, total=total)
-        progress.update(task, description=step, advance=advance, total=total)
+        # Verifying counts archive bytes, restoring counts writes: one bar for each.
+        if total not in tasks:
+            for task in tasks.values():
+                progress.update(task, visible=False)
+            tasks[total] = progress.add_task(step, total=total)
+        progress.update(tasks[total], description=step, advance=advance)
 
     with progress:
         result = restore_to_github(
