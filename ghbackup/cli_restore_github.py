@@ -98,14 +98,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
             protection=args.protection,
             progress=report,
         )
-    hours, rest = divmod(int(result.estimated_seconds), 3600)
     if args.plan:
         console.print(f"[bold]plan[/bold] {args.repo} -> {args.to_github} (nothing written):")
         for what, n in result.plan.items():
             console.print(f"  {n:6d} writes  {what}")
         console.print(
             f"  {sum(result.plan.values()):6d} writes in all ({result.estimated_requests} "
-            f"requests), about {hours} h {rest // 60} min under GitHub's content-creation "
+            f"requests), about {_duration(result.estimated_seconds)} under GitHub's content-creation "
             "limits (80 a minute, 500 an hour)"
         )
     else:
@@ -122,3 +121,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     for warning in result.warnings:
         console.print(f"[yellow]  {warning}[/yellow]")
     return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 2:
+        return f"{seconds:.0f} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

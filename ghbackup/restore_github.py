@@ -148,6 +148,7 @@ class Restorer:
 
     def create(
         self,
+        what: str,
         key: str,
         path: str,
         body: dict[str, Any] | None,
@@ -156,7 +157,8 @@ class Restorer:
         send: Callable[[], Any] | None = None,
     ) -> Any:
         """Create the object ``key`` once: the journal's value, or one an interrupted
-        attempt created (``find``), or a new one. ``keep`` turns it into the journal's value."""
+        attempt created (``find``), or a new one (counted under ``what``). ``keep`` turns it
+        into the journal's value."""
         done = self.journal.get(key)
         if done is not None:
             return done
@@ -175,6 +177,7 @@ class Restorer:
                         break
         value = keep(found)
         self.journal.done(key, value)
+        self.count(what)
         return value
 
     def count(self, what: str) -> None:
@@ -232,13 +235,13 @@ class Restorer:
                 self.journal.done(key, existing[m["title"]])  # --into-existing: one by that title
                 continue
             self.create(
+                "milestones",
                 key,
                 f"{self.base}/milestones",
                 body,
                 lambda m=m: self._milestone_titled(m.get("title")),
                 lambda obj: obj["number"],
             )
-            self.count("milestones")
         self._step = "issues and pull requests"
         restore_issues.restore_items(self)
         self._step = "releases"
@@ -275,12 +278,12 @@ class Restorer:
         elif existing is None:
             entry = self.create(
                 "repository",
+                "repository",
                 self._create_path(),
                 self._repository_body(),
                 lambda: None,
                 lambda obj: {"created": True, "preserve_numbers": True, "id": obj.get("id")},
             )
-            self.count("repository")
         self.preserve_numbers = bool(entry["preserve_numbers"])
 
     def _create_path(self) -> str:
@@ -377,6 +380,7 @@ class Restorer:
                 self.journal.done(f"label:{name}", have.get("id"))
                 continue
             self.create(
+                "labels",
                 f"label:{name}",
                 f"{self.base}/labels",
                 {"name": name, **body},
@@ -385,7 +389,6 @@ class Restorer:
                 ),
                 lambda obj: obj.get("id"),
             )
-            self.count("labels")
 
     def _releases(self) -> None:
         for rel in self.source.releases:
@@ -401,6 +404,7 @@ class Restorer:
                     body[key] = data[key]
             try:
                 entry = self.create(
+                    "releases",
                     f"release:{tag}",
                     f"{self.base}/releases",
                     body,
@@ -412,12 +416,12 @@ class Restorer:
                     raise
                 self.warn(f"release {tag}: GitHub refused it ({exc})")
                 continue
-            self.count("releases")
             for asset, file in rel.assets:
                 if file is None:
                     self.warn(f"release {tag}: asset {asset['name']} is not in the archive")
                     continue
                 self.create(
+                    "release assets",
                     f"asset:{tag}/{asset['name']}",
                     "",
                     None,
@@ -434,7 +438,6 @@ class Restorer:
                         entry, asset, file
                     ),
                 )
-                self.count("release assets")
 
     def _release_by_tag(self, tag: str) -> Any:
         try:

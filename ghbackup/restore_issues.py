@@ -144,13 +144,13 @@ def _placeholder(r: Restorer, number: int) -> None:
     )
     if entry is None:
         entry = r.create(
+            "placeholders",
             key,
             f"{r.base}/issues",
             {"title": f"Placeholder for #{number}", "body": body},
             lambda: _find_item(r, number, body),
             lambda obj: {"number": obj["number"], "kind": "placeholder", "finished": False},
         )
-        r.count("placeholders")
     if not entry["finished"]:
         r.write(
             "PATCH",
@@ -174,13 +174,13 @@ def _restore_one(
         r.warn(f"#{number} was restored as #{target}: the target's numbering moved on")
     for ckey, body in conversation(pull, data):
         r.create(
+            "comments",
             f"comment:{number}:{ckey}",
             f"{r.base}/issues/{target}/comments",
             {"body": body},
             lambda body=body: _find_comment(r, target, body),
             lambda obj: obj["id"],
         )
-        r.count("comments")
     update: dict[str, Any] = {}
     if entry["kind"] == "pull":
         update.update(_extras(r, data))
@@ -238,13 +238,13 @@ def _create(
             body = item_body(src.full_name, number, data, note)
             try:
                 entry = r.create(
+                    "pulls",
                     f"issue:{number}",
                     f"{r.base}/pulls",
                     {"title": title, "head": head["ref"], "base": base["ref"], "body": body},
                     lambda: _find_item(r, number, body),
                     lambda obj: {"number": obj["number"], "kind": "pull", "finished": False},
                 )
-                r.count("pulls")
                 return entry
             except GitHubError as exc:
                 if exc.status != 422:
@@ -256,6 +256,7 @@ def _create(
         note = ""
     body = item_body(src.full_name, number, data, note)
     entry = r.create(
+        "pulls as issues" if pull is not None else "issues",
         f"issue:{number}",
         f"{r.base}/issues",
         {"title": title, "body": body, **_extras(r, data)},
@@ -266,7 +267,6 @@ def _create(
             "finished": False,
         },
     )
-    r.count("pulls as issues" if pull is not None else "issues")
     return entry
 
 

@@ -334,5 +334,5 @@ def test_cli_plan_prints_writes_requests_and_time(gh, tmp_path, monkeypatch, cap
                      f"{gh.owner}/planned", "--api-url", gh.api_url, "--plan"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 0
-    assert "writes in all" in err and "requests" in err and "min under GitHub's" in err
+    assert "writes in all" in err and "requests" in err and " s under GitHub's" in err
     assert gh.account.repo(f"{gh.owner}/planned") is None
