@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from ghbackup.restore_github import Restorer
 
 MAX_BODY = 65536  # GitHub refuses longer issue and comment bodies
-MARK = " · originally "  # in every attribution line, before the original's link
+MARK = " · originally "
+CLOSED_REASONS = (
+    "completed",
+    "not_planned",
+    "duplicate",
+)  # state_reason of a closed issue  # in every attribution line, before the original's link
 
 
 def strip_attribution(body: str | None) -> str:
@@ -186,7 +191,7 @@ def _restore_one(
         update.update(_extras(r, data))
     if data.get("state") == "closed":
         update["state"] = "closed"
-        if entry["kind"] != "pull" and data.get("state_reason") in ("completed", "not_planned"):
+        if entry["kind"] != "pull" and data.get("state_reason") in CLOSED_REASONS:
             update["state_reason"] = data["state_reason"]
     if update:
         r.write("PATCH", f"{r.base}/issues/{target}", update)

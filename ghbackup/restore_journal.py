@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import ConfigurationError, StorageError
 
 FORMAT = "ghbackup-restore-journal/1"
 
@@ -86,8 +86,13 @@ class Journal:
         self.data["writes"] += 1
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write the journal {self.path}: {exc.strerror}; choose one with --journal"
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(self.data, out, indent=1, sort_keys=True)

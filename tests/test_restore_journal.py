@@ -83,3 +83,13 @@ def test_attribution_line_is_one_line_and_strips_back_to_the_original_body():
     assert strip_attribution("> a quote that is not ours\n\ntext") == (
         "> a quote that is not ours\n\ntext"
     )
+
+
+def test_a_journal_that_cannot_be_written_is_a_storage_error(tmp_path):
+    from ghbackup.errors import StorageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    j = Journal.open(blocker / "j.json", "o/src", "o/dst", "a.zip")
+    with pytest.raises(StorageError, match="--journal"):
+        j.done("label:x", 1)
