@@ -257,12 +257,13 @@ class GitHubClient:
         self,
         upload_url: str,
         name: str,
-        data: bytes,
+        data: bytes | IO[bytes],
         content_type: str,
         label: str | None = None,
     ) -> Any:
         """Upload a release asset to the release's ``upload_url`` (a URI template on the
-        uploads host: uploads.github.com for github.com, the API host for GHES)."""
+        uploads host: uploads.github.com for github.com, the API host for GHES). ``data``
+        may be an open file: it is streamed, and rewound for each attempt."""
         url = upload_url.split("{", 1)[0]
         origin = _origin(url)
         if not _trusted_upload_origin(origin, self._api_origin):
@@ -319,7 +320,7 @@ class GitHubClient:
         stream: bool = False,
         read_timeout: float | None = None,
         json_body: Any = None,
-        data: bytes | None = None,
+        data: bytes | IO[bytes] | None = None,
         content_type: str | None = None,
         creates: bool = False,
         origin: tuple[str, str] | None = None,
@@ -350,6 +351,8 @@ class GitHubClient:
                 headers["If-None-Match"] = etag
             if content_type:
                 headers["Content-Type"] = content_type
+            if hasattr(data, "seek"):
+                data.seek(0)  # type: ignore[union-attr] - a retry sends the file from its start
             with self._lock:
                 self._requests += 1
             try:

@@ -20,14 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from ghbackup import restore_issues, restore_source
+from ghbackup import restore_issues, restore_releases, restore_source
 from ghbackup.credentials import Credentials, git_credential_environment
 from ghbackup.errors import (
     ConfigurationError,
     GitCommandFailed,
-    GitHubError,
     NotFound,
     WriteOutcomeUnknown,
 )
@@ -35,6 +33,7 @@ from ghbackup.github import GitHubClient
 from ghbackup.process import run_git
 from ghbackup.restore import restore_archive
 from ghbackup.restore_journal import Journal, Limits, Pacer, estimate_seconds
+from ghbackup.restore_source import segment as _seg
 
 Progress = Callable[[str, int, "int | None"], None]
 CREATE_ATTEMPTS = 3
@@ -139,8 +138,12 @@ class Restorer:
     # -- writes ---------------------------------------------------------------------------
 
     def write(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self.paced(lambda: self.client.write(method, path, body))
+
+    def paced(self, send: Callable[[], Any]) -> Any:
+        """Send one content-creating request when the pacer allows, and count it."""
         self.pacer.before_write()
-        result = self.client.write(method, path, body)
+        result = send()
         self.journal.count_write()
         self.report.writes += 1
         self.progress(self._step, 1, self.total)
@@ -227,7 +230,7 @@ class Restorer:
         self._step = "labels"
         self._labels()
         self._step = "milestones"
-        existing = {x["title"]: x["number"] for x in self._list("milestones", state="all")}
+        existing = {x["title"]: x["number"] for x in self.list("milestones", state="all")}
         for m in self.source.milestones:
             body = {k: m[k] for k in ("title", "state", "description", "due_on") if m.get(k)}
             key = f"milestone:{m['number']}"
@@ -245,7 +248,7 @@ class Restorer:
         self._step = "issues and pull requests"
         restore_issues.restore_items(self)
         self._step = "releases"
-        self._releases()
+        restore_releases.restore_releases(self)
         if protection:
             self._protections()
         self.report.requests = self.client.requests_made - requests_before
@@ -253,9 +256,9 @@ class Restorer:
         self.report.seconds = time.monotonic() - started
 
     def _milestone_titled(self, title: Any) -> Any:
-        return next((x for x in self._list("milestones", state="all") if x["title"] == title), None)
+        return next((x for x in self.list("milestones", state="all") if x["title"] == title), None)
 
-    def _list(self, what: str, **params: Any) -> list[Any]:
+    def list(self, what: str, **params: Any) -> list[Any]:
         return list(self.client.paginate(f"{self.base}/{what}", params or None))
 
     def _target_repository(self, into_existing: bool) -> None:
@@ -264,8 +267,14 @@ class Restorer:
             existing = self.client.get(self.base)
         except NotFound:
             existing = None
+        if existing is None and entry is not None:
+            raise ConfigurationError(
+                f"{self.target} was created by an earlier run of this restore but is gone; "
+                f"start afresh with another --journal (or delete {self.journal.path})"
+            )
         if existing is not None and entry is None:
-            empty = not self._list("branches") and not self.client.get(
+            branches = self.client.list_optional(f"{self.base}/branches")  # 409 when empty
+            empty = not (branches.value if branches.present else []) and not self.client.get(
                 f"{self.base}/issues", {"state": "all", "per_page": 1}
             )
             if not empty and not into_existing:
@@ -358,7 +367,7 @@ class Restorer:
         self.journal.done("settings", True)
 
     def _labels(self) -> None:
-        existing = {lb["name"].lower(): lb for lb in self._list("labels")}
+        existing = {lb["name"].lower(): lb for lb in self.list("labels")}
         wanted = {str(lb.get("name")).lower() for lb in self.source.labels}
         if self.journal.get("repository")["created"] and not self.journal.get("labels-cleaned"):
             for name, lb in existing.items():  # GitHub's default labels the source lacks
@@ -384,80 +393,9 @@ class Restorer:
                 f"label:{name}",
                 f"{self.base}/labels",
                 {"name": name, **body},
-                lambda name=name: next(
-                    (x for x in self._list("labels") if x["name"] == name), None
-                ),
+                lambda name=name: next((x for x in self.list("labels") if x["name"] == name), None),
                 lambda obj: obj.get("id"),
             )
-
-    def _releases(self) -> None:
-        for rel in self.source.releases:
-            data = rel.data
-            tag = str(data.get("tag_name"))
-            if not data.get("draft") and f"refs/tags/{tag}" not in self.source.refs:
-                self.warn(f"release {tag}: its tag is not in the archive; not restored")
-                continue
-            body = {"tag_name": tag, "draft": bool(data.get("draft")),
-                    "prerelease": bool(data.get("prerelease"))}  # fmt: skip
-            for key in ("name", "body", "target_commitish"):
-                if isinstance(data.get(key), str) and data[key]:
-                    body[key] = data[key]
-            try:
-                entry = self.create(
-                    "releases",
-                    f"release:{tag}",
-                    f"{self.base}/releases",
-                    body,
-                    lambda tag=tag: self._release_by_tag(tag),
-                    lambda obj: {"id": obj["id"], "upload_url": obj["upload_url"]},
-                )
-            except GitHubError as exc:
-                if exc.status != 422:
-                    raise
-                self.warn(f"release {tag}: GitHub refused it ({exc})")
-                continue
-            for asset, file in rel.assets:
-                if file is None:
-                    self.warn(f"release {tag}: asset {asset['name']} is not in the archive")
-                    continue
-                self.create(
-                    "release assets",
-                    f"asset:{tag}/{asset['name']}",
-                    "",
-                    None,
-                    lambda asset=asset, entry=entry: next(
-                        (
-                            a
-                            for a in self._list(f"releases/{entry['id']}/assets")
-                            if a["name"] == asset["name"]
-                        ),
-                        None,
-                    ),  # fmt: skip
-                    lambda obj: obj["id"],
-                    send=lambda asset=asset, file=file, entry=entry: self._upload(
-                        entry, asset, file
-                    ),
-                )
-
-    def _release_by_tag(self, tag: str) -> Any:
-        try:
-            return self.client.get(f"{self.base}/releases/tags/{_seg(tag)}")
-        except NotFound:
-            return None
-
-    def _upload(self, entry: dict[str, Any], asset: dict[str, Any], file: Path) -> Any:
-        self.pacer.before_write()
-        result = self.client.upload(
-            entry["upload_url"],
-            asset["name"],
-            file.read_bytes(),
-            str(asset.get("content_type") or "application/octet-stream"),
-            asset.get("label") or None,
-        )
-        self.report.writes += 1
-        self.journal.count_write()
-        self.progress(self._step, 1, self.total)
-        return result
 
     def _protections(self) -> None:
         for branch, p in sorted(self.source.protections.items()):
@@ -479,11 +417,6 @@ class Restorer:
             self.write("PUT", f"{self.base}/branches/{_seg(branch)}/protection", body)
             self.journal.done(f"protection:{branch}", True)
             self.count("branch protections")
-
-
-def _seg(name: str) -> str:
-    """A name from the archive as one URL path segment (tags and branches may hold ``/``)."""
-    return quote(str(name), safe="")
 
 
 def _assignees(src: restore_source.Source) -> set[str]:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ghbackup.archive import read_manifests, safe_name
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError
@@ -53,6 +54,11 @@ class Source:
     def lfs_objects(self) -> int:
         root = self.mirror / "lfs" / "objects"
         return sum(1 for p in root.glob("*/*/*") if p.is_file()) if root.exists() else 0
+
+
+def segment(name: str) -> str:
+    """A name from the archive as one URL path segment (tags and branches may hold ``/``)."""
+    return quote(str(name), safe="")
 
 
 def check_item(zip_path: Path, full_name: str) -> None:
