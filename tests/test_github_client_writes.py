@@ -89,3 +89,22 @@ def test_github_dot_com_uploads_go_to_uploads_github_com():
     api = _origin("https://api.github.com")
     assert _trusted_upload_origin(_origin("https://uploads.github.com/x"), api)
     assert not _trusted_upload_origin(_origin("https://uploads.github.com.evil/x"), api)
+
+
+def test_an_upload_from_a_file_is_sent_whole_again_after_a_rate_limit():
+    import io
+
+    sent = []
+
+    def reads_body(url, data, **kwargs):
+        sent.append(data.read())
+        return (
+            response(403, SECONDARY, {"Retry-After": "1"})
+            if len(sent) == 1
+            else response(201, {"id": 3})
+        )
+
+    client, _, _ = client_with([reads_body, reads_body])
+    url = "https://api.example.test/repos/o/r/releases/1/assets{?name,label}"
+    assert client.upload(url, "a.bin", io.BytesIO(b"payload"), "application/zip") == {"id": 3}
+    assert sent == [b"payload", b"payload"]
