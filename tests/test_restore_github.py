@@ -336,3 +336,15 @@ def test_cli_plan_prints_writes_requests_and_time(gh, tmp_path, monkeypatch, cap
     assert code == 0
     assert "writes in all" in err and "requests" in err and " s under GitHub's" in err
     assert gh.account.repo(f"{gh.owner}/planned") is None
+
+
+def test_branch_protection_is_applied_only_when_asked(gh, tmp_path):
+    source = f"{gh.owner}/repo-000"
+    protected = set(gh.repository(source).protected)
+    assert protected
+    zip_path = capture(gh, source, tmp_path / "a")
+    restore(gh, zip_path, source, f"{gh.owner}/plain", tmp_path)
+    assert not gh.repository(f"{gh.owner}/plain").protected
+    report = restore(gh, zip_path, source, f"{gh.owner}/guarded", tmp_path, protection=True)
+    assert set(gh.repository(f"{gh.owner}/guarded").protected) == protected
+    assert report.created["branch protections"] == len(protected)
