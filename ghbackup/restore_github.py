@@ -405,7 +405,7 @@ class Restorer:
             reviews = p.get("required_pull_request_reviews")
             body = {
                 "required_status_checks": {"strict": bool(checks.get("strict")),
-                                           "contexts": list(checks.get("contexts") or [])}
+                                           "contexts": restore_source.items(checks.get("contexts"))}
                 if isinstance(checks, dict) else None,
                 "enforce_admins": bool((p.get("enforce_admins") or {}).get("enabled")),
                 "required_pull_request_reviews": {
@@ -424,6 +424,6 @@ def _assignees(src: restore_source.Source) -> set[str]:
     return {
         a["login"]
         for i in items
-        for a in i.get("assignees") or []
+        for a in restore_source.items(i.get("assignees"))
         if isinstance(a, dict) and isinstance(a.get("login"), str)
     }

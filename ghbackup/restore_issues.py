@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ghbackup.errors import GitHubError, NotFound
+from ghbackup.restore_source import items
 
 if TYPE_CHECKING:
     from ghbackup.restore_github import Restorer
@@ -60,23 +61,21 @@ def item_body(full_name: str, number: int, data: dict[str, Any], note: str = "")
 
 def conversation(pull: dict[str, Any] | None, issue: dict[str, Any]) -> list[tuple[str, str]]:
     """(journal key, body) of every comment, review and review comment, oldest first."""
-    items: list[tuple[str, str, str]] = []
-    regular = issue.get("comment_regular_data" if pull else "comment_data") or []
+    out: list[tuple[str, str, str]] = []
+    regular = items(issue.get("comment_regular_data" if pull else "comment_data"))
     for i, c in enumerate(regular):
         if isinstance(c, dict):
             line = _line("commented", c, c.get("created_at"), "comment")
-            items.append(
-                (str(c.get("created_at")), _key("c", c, i), _with_body(line, c.get("body")))
-            )
+            out.append((str(c.get("created_at")), _key("c", c, i), _with_body(line, c.get("body"))))
     if pull:
-        for i, r in enumerate(pull.get("review_data") or []):
+        for i, r in enumerate(items(pull.get("review_data"))):
             if isinstance(r, dict) and r.get("state") != "PENDING":
                 state = str(r.get("state", "")).replace("_", " ").lower()
                 line = _line(f"reviewed ({state})", r, r.get("submitted_at"), "review")
-                items.append(
+                out.append(
                     (str(r.get("submitted_at")), _key("r", r, i), _with_body(line, r.get("body")))
                 )
-        for i, c in enumerate(pull.get("comment_data") or []):
+        for i, c in enumerate(items(pull.get("comment_data"))):
             if isinstance(c, dict):
                 where = f"`{c.get('path')}` line {c.get('line') or c.get('original_line')}"
                 commit = str(c.get("original_commit_id") or c.get("commit_id") or "")[:12]
@@ -85,10 +84,10 @@ def conversation(pull: dict[str, Any] | None, issue: dict[str, Any]) -> list[tup
                 )
                 hunk = c.get("diff_hunk")
                 quoted = f"```diff\n{hunk}\n```\n\n" if isinstance(hunk, str) and hunk else ""
-                items.append((str(c.get("created_at")), _key("rc", c, i),
+                out.append((str(c.get("created_at")), _key("rc", c, i),
                               _with_body(line, quoted + str(c.get("body") or ""))))  # fmt: skip
-    items.sort(key=lambda t: t[0])
-    return [(key, body) for _, key, body in items]
+    out.sort(key=lambda t: t[0])
+    return [(key, body) for _, key, body in out]
 
 
 def _key(kind: str, obj: dict[str, Any], index: int) -> str:
@@ -202,7 +201,7 @@ def _extras(r: Restorer, data: dict[str, Any]) -> dict[str, Any]:
     """Labels, milestone and assignees of the source item, as the target knows them."""
     out: dict[str, Any] = {}
     labels = [
-        lb["name"] for lb in data.get("labels") or [] if isinstance(lb, dict) and lb.get("name")
+        lb["name"] for lb in items(data.get("labels")) if isinstance(lb, dict) and lb.get("name")
     ]
     if labels:
         out["labels"] = labels
@@ -211,7 +210,7 @@ def _extras(r: Restorer, data: dict[str, Any]) -> dict[str, Any]:
         mapped = r.journal.get(f"milestone:{ms.get('number')}")
         if mapped is not None:
             out["milestone"] = mapped
-    people = [a.get("login") for a in data.get("assignees") or [] if isinstance(a, dict)]
+    people = [a.get("login") for a in items(data.get("assignees")) if isinstance(a, dict)]
     assignable = [p for p in people if isinstance(p, str) and r.assignable(p)]
     if assignable:
         out["assignees"] = assignable

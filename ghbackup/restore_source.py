@@ -56,6 +56,11 @@ class Source:
         return sum(1 for p in root.glob("*/*/*") if p.is_file()) if root.exists() else 0
 
 
+def items(value: Any) -> list[Any]:
+    """A list from the archive, or [] when the field holds something else (untrusted input)."""
+    return value if isinstance(value, list) else []
+
+
 def segment(name: str) -> str:
     """A name from the archive as one URL path segment (tags and branches may hold ``/``)."""
     return quote(str(name), safe="")
@@ -83,14 +88,15 @@ def load(root: Path, full_name: str) -> Source:
         out = run_git(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=mirror)
         refs = {ref: sha for sha, _, ref in (ln.partition(" ") for ln in out.splitlines())}
     repo = _obj(meta, "repository.json")
-    topics = _json(meta, "topics.json", {}).get("names", repo.get("topics") or [])
+    saved = _json(meta, "topics.json", {})
+    topics = items(saved.get("names") if isinstance(saved, dict) else repo.get("topics"))
     issues = {_num(p, d): d for p, d in _each(meta / "issues")}
     pulls = {_num(p, d): d for p, d in _each(meta / "pulls")}
     milestones = [d for _, d in sorted((_num(p, d), d) for p, d in _each(meta / "milestones"))]
     releases = []
     for path, data in _each(meta / "releases"):
         assets = []
-        for asset in data.get("assets") or []:
+        for asset in items(data.get("assets")):
             if not isinstance(asset, dict) or not isinstance(asset.get("name"), str):
                 raise ArchiveCorrupt(f"{path.name}: an asset without a name")
             file = path.with_suffix("") / safe_name(asset["name"])
@@ -98,7 +104,7 @@ def load(root: Path, full_name: str) -> Source:
         releases.append(Release(data, assets))
     releases.sort(key=lambda r: str(r.data.get("created_at") or ""))
     protections = {}
-    for branch in _json(meta, "branches/branches.json", []):
+    for branch in items(_json(meta, "branches/branches.json", [])):
         bname = branch.get("name") if isinstance(branch, dict) else None
         file = meta / "branches" / f"{safe_name(str(bname))}.protection.json"
         if isinstance(bname, str) and file.is_file():
@@ -109,7 +115,7 @@ def load(root: Path, full_name: str) -> Source:
         mirror=mirror,
         wiki=wiki if wiki.exists() else None,
         topics=[t for t in topics if isinstance(t, str)],
-        labels=[lb for lb in _json(meta, "labels/labels.json", []) if isinstance(lb, dict)],
+        labels=[lb for lb in items(_json(meta, "labels/labels.json", [])) if isinstance(lb, dict)],
         milestones=milestones,
         issues=issues,
         pulls=pulls,
