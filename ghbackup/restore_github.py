@@ -88,7 +88,7 @@ def restore_to_github(
     journal = Journal.open(
         journal_path or default_journal(zip_path, target), source, target, zip_path.name
     )
-    with tempfile.TemporaryDirectory(prefix="ghbackup-to-github-") as tmp:
+    with journal.locked(), tempfile.TemporaryDirectory(prefix="ghbackup-to-github-") as tmp:
         restore_archive(zip_path, Path(tmp) / "restored", repo=source, progress=progress)
         src = restore_source.load(Path(tmp) / "restored", source)
         pacer = Pacer(limits, clock=clock, sleep=sleep)

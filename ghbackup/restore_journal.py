@@ -15,11 +15,13 @@ windows, so a large restore runs at GitHub's pace instead of hitting the limit.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,26 @@ class Journal:
             )
         journal.data.update(data)
         return journal
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the journal's lock file: two restores with one journal would both create."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot lock the journal {self.path}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigurationError(
+                    f"another restore is running with the journal {self.path}"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
 
     def get(self, key: str) -> Any:
         return self.data["created"].get(key)

@@ -93,3 +93,14 @@ def test_a_journal_that_cannot_be_written_is_a_storage_error(tmp_path):
     j = Journal.open(blocker / "j.json", "o/src", "o/dst", "a.zip")
     with pytest.raises(StorageError, match="--journal"):
         j.done("label:x", 1)
+
+
+def test_a_second_restore_with_the_same_journal_is_refused_while_the_first_runs(tmp_path):
+    first = Journal.open(tmp_path / "j.json", "o/src", "o/dst", "a.zip")
+    second = Journal.open(tmp_path / "j.json", "o/src", "o/dst", "a.zip")
+    with first.locked():
+        with pytest.raises(ConfigurationError, match="another restore is running"):
+            with second.locked():
+                pass
+    with second.locked():
+        pass
