@@ -104,3 +104,48 @@ def test_a_second_restore_with_the_same_journal_is_refused_while_the_first_runs(
                 pass
     with second.locked():
         pass
+
+
+class FlakyClient:
+    """write() fails with an unknown outcome ``failures`` times, creating nothing."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.posts = failures, 0
+
+    def write(self, method, path, body=None):
+        from ghbackup.errors import WriteOutcomeUnknown
+
+        self.posts += 1
+        if self.posts <= self.failures:
+            raise WriteOutcomeUnknown("POST: HTTP 502", 502)
+        return {"id": 42}
+
+
+def restorer(tmp_path, client):
+    from ghbackup.restore_github import Restorer
+
+    clock = FakeClock()
+    journal = Journal.open(tmp_path / "j.json", "o/src", "o/dst", "a.zip")
+    pacer = Pacer(clock=clock.time, sleep=clock.sleep)
+    return Restorer(client, None, journal, None, "o/dst", pacer, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("failures, posts", [(1, 2), (2, 3)])
+def test_a_creation_that_did_not_happen_is_retried_after_looking(tmp_path, failures, posts):
+    client = FlakyClient(failures)
+    r = restorer(tmp_path, client)
+    looked = []
+    value = r.create("labels", "label:x", "repos/o/dst/labels", {"name": "x"},
+                     lambda: looked.append(1), lambda obj: obj["id"])  # fmt: skip
+    assert value == 42 and client.posts == posts and len(looked) == failures
+    assert r.journal.get("label:x") == 42 and not r.journal.is_pending("label:x")
+
+
+def test_a_creation_that_keeps_failing_stays_pending_for_the_next_run(tmp_path):
+    from ghbackup.errors import WriteOutcomeUnknown
+
+    r = restorer(tmp_path, FlakyClient(5))
+    with pytest.raises(WriteOutcomeUnknown):
+        r.create("labels", "label:x", "p", {}, lambda: None, lambda obj: obj["id"])
+    again = Journal.open(tmp_path / "j.json", "o/src", "o/dst", "a.zip")
+    assert again.is_pending("label:x") and again.get("label:x") is None
