@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from cli import operate as operate_cli
+from cli import restore_github as cli_restore_github
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_code_for
 from ghbackup.records import default_run_id
@@ -107,13 +108,12 @@ def _parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
     restore.add_argument("zip", nargs="?", help="a local zip, or s3://BUCKET/runs/R/ghbackup-R.zip")
-    restore.add_argument(
-        "--to", type=Path, required=True, help="target directory (must not exist or be empty)"
-    )
+    restore.add_argument("--to", type=Path, help="target directory (must not exist or be empty)")
     restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     restore.add_argument(
         "--push", metavar="URL", help="push the restored mirror to this (new) remote"
     )
+    cli_restore_github.add_arguments(restore)
     restore.set_defaults(func=_restore)
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
@@ -255,6 +255,11 @@ def _restore(args: argparse.Namespace) -> int:
         args.zip = operate_cli.fetch_for_restore(args)
     elif not args.zip:
         raise ConfigurationError("what to restore? a zip, an s3:// URL or --run RUN")
+    if args.to_github:
+        args.zip = Path(args.zip)
+        return cli_restore_github.run(args, console)
+    if args.to is None:
+        raise ConfigurationError("restore needs --to DIR, or --to-github OWNER/NAME")
     with _progress_bar(single=True) as report:
         result = restore_archive(
             Path(args.zip), args.to, repo=args.repo, push_url=args.push, progress=report

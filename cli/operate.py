@@ -194,7 +194,8 @@ def fetch_for_restore(args: argparse.Namespace) -> Path:
     if args.zip:
         bucket, run_id = operate.parse_s3_run_url(str(args.zip))
     deployment = resolve_deployment(bucket, args.state_machine)
-    out = Path(args.to).resolve().parent / f".ghbackup-get-{run_id}"
+    beside = Path(args.to).resolve().parent if args.to else Path.cwd()  # --to-github: here
+    out = beside / f".ghbackup-get-{run_id}"
     path = _fetch(deployment, run_id, args.repo, None, out, args)
     console.print(f"fetched {path} ({path.stat().st_size:,} bytes; delete it when done)")
     return path

@@ -66,6 +66,11 @@ class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
 
 
+class WriteOutcomeUnknown(GitHubUnavailable):
+    """A creating request (POST) failed in a way that does not say whether GitHub acted on
+    it (a 5xx, a dropped connection): look before creating the object again."""
+
+
 GitFailureKind = Literal["not_found", "denied", "other"]
 
 # What git and git-lfs print when the remote is not there, or refuses the credentials

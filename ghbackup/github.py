@@ -38,6 +38,7 @@ from ghbackup.errors import (
     NotFound,
     RateLimitExceeded,
     UnexpectedRedirect,
+    WriteOutcomeUnknown,
 )
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,57 @@ class GitHubClient:
                     ) from None
                 self._backoff(attempt, f"download interrupted ({_describe(exc)})")
 
+    def exists(self, path: str) -> bool:
+        """Whether GET ``path`` answers 2xx: GitHub's "check" endpoints answer 204 or 404."""
+        try:
+            self._send("GET", self._url(path)).close()
+        except NotFound:
+            return False
+        return True
+
+    def write(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None for 204).
+
+        PATCH, PUT and DELETE set a state, so they are retried like reads. A POST creates
+        something: it is retried only when GitHub certainly did not act on it (a rate-limit
+        answer, a connection that never opened); after a 5xx or a dropped connection it
+        raises WriteOutcomeUnknown, so the caller looks before creating the object again.
+        """
+        url = self._url(path)
+        resp = self._send(method, url, json_body=body, creates=method == "POST")
+        return _json_answer(resp, url)
+
+    def upload(
+        self,
+        upload_url: str,
+        name: str,
+        data: bytes | IO[bytes],
+        content_type: str,
+        label: str | None = None,
+    ) -> Any:
+        """Upload a release asset to the release's ``upload_url`` (a URI template on the
+        uploads host: uploads.github.com for github.com, the API host for GHES). ``data``
+        may be an open file: it is streamed, and rewound for each attempt."""
+        url = upload_url.split("{", 1)[0]
+        origin = _origin(url)
+        if not _trusted_upload_origin(origin, self._api_origin):
+            raise GitHubError(
+                f"GitHub returned an upload URL on {origin[1]}, not an uploads host of "
+                f"{self._api_origin[1]}; not sending it the token"
+            )
+        params = {"name": name, **({"label": label} if label else {})}
+        resp = self._send(
+            "POST",
+            url,
+            params=params,
+            data=data,
+            content_type=content_type,
+            creates=True,
+            origin=origin,
+            read_timeout=self.policy.download_read_timeout,
+        )
+        return _json_answer(resp, url)
+
     # -- internals --------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -279,12 +331,19 @@ class GitHubClient:
         stream: bool = False,
         read_timeout: float | None = None,
         follow_redirects: bool = False,
+        json_body: Any = None,
+        data: bytes | IO[bytes] | None = None,
+        content_type: str | None = None,
+        creates: bool = False,
+        origin: tuple[str, str] | None = None,
     ) -> requests.Response:
         """Send with every wait and retry applied; returns a 2xx or 304 response.
 
         ``follow_redirects``: let requests follow them (a release asset's 302 to a storage
         host, where requests drops the Authorization header). Otherwise redirects are
         followed here on the API host only, at most MAX_REDIRECTS times.
+        ``creates``: a request GitHub may have acted on although it failed is not retried
+        (WriteOutcomeUnknown). ``origin``: another host the token may go to (uploads).
         """
         attempt = 0
         reauthenticated = False
@@ -297,7 +356,7 @@ class GitHubClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": USER_AGENT,
             }
-            if _origin(url) != self._api_origin:
+            if _origin(url) != (origin or self._api_origin):
                 # A URL from a response (a next page, an asset) on another host: never send
                 # it the token, and never quietly fetch without it either.
                 raise GitHubError(
@@ -307,6 +366,10 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {self.credentials.token()}"
             if etag:
                 headers["If-None-Match"] = etag
+            if content_type:
+                headers["Content-Type"] = content_type
+            if hasattr(data, "seek"):
+                data.seek(0)  # type: ignore[union-attr] - a retry sends the file from its start
             with self._lock:
                 self._requests += 1
             try:
@@ -318,8 +381,15 @@ class GitHubClient:
                     stream=stream,
                     timeout=(self.policy.connect_timeout, read_timeout or self.policy.read_timeout),
                     allow_redirects=follow_redirects,
+                    json=json_body,
+                    data=data,
                 )
             except requests.RequestException as exc:
+                if creates and not _never_sent(exc):
+                    raise WriteOutcomeUnknown(
+                        f"{method} {_path_of(url)}: connection lost ({_describe(exc)}); "
+                        "GitHub may or may not have acted on it"
+                    ) from None
                 if attempt >= self.policy.max_attempts:
                     raise GitHubUnavailable(
                         f"GitHub unreachable at {_path_of(url)} after {attempt} attempts: {_describe(exc)}"
@@ -357,6 +427,12 @@ class GitHubClient:
                     self._wait(wait, f"rate limited (HTTP {status})")
                     continue
             if status >= 500:
+                if creates:
+                    raise WriteOutcomeUnknown(
+                        f"{method} {_path_of(url)}: HTTP {status}; GitHub may or may not have "
+                        "acted on it",
+                        status,
+                    )
                 if attempt >= self.policy.max_attempts:
                     raise GitHubUnavailable(
                         f"GitHub kept failing at {_path_of(url)}: HTTP {status} after {attempt} attempts",
@@ -480,6 +556,37 @@ def _smaller_pages(
         kept.append((key, value))
     kept += changed.items()  # not in the request before
     return urlunsplit(parts._replace(query=urlencode(kept))), None
+
+
+def _json_answer(resp: requests.Response, url: str) -> Any:
+    if resp.status_code == 204 or not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        raise GitHubError(
+            f"{_path_of(url)} returned a body that is not JSON", resp.status_code
+        ) from None
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly never reached GitHub (no connection was made)."""
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _trusted_upload_origin(upload: tuple[str, str], api: tuple[str, str]) -> bool:
+    """uploads.github.com for api.github.com; the API's own host (any port) otherwise."""
+    if upload[0] != api[0]:
+        return False
+    upload_host, api_host = upload[1].split(":")[0], api[1].split(":")[0]
+    if api_host == "api.github.com":
+        return upload_host == "uploads.github.com"
+    return upload_host == api_host
 
 
 def _error_message(resp: requests.Response) -> str:
