@@ -38,6 +38,7 @@ def backup_item(
     happened (``status`` succeeded only when the zip is complete and stored). A failure to
     store the result record itself is raised as StorageError."""
     started = utc_timestamp(now())
+    requests_before = client.requests_made  # the client may serve other items too
     result = ItemResult(
         item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
     )
@@ -56,7 +57,6 @@ def backup_item(
                 )
                 result.counts, result.skipped = report.counts, report.skipped
                 result.zip_bytes, result.zip_sha256 = report.zip_bytes, report.zip_sha256
-                result.github_requests = report.github_requests
                 result.zip_key = destination.store_zip(result, zip_path)
                 result.status = "succeeded"
             except Exception as exc:  # noqa: BLE001 - every failure must end in a result record
@@ -72,7 +72,6 @@ def backup_item(
                     result.error_type = "UnexpectedError"
                     result.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
                 result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
-                result.github_requests = client.requests_made
                 log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
     except OSError as exc:
         # Creating or removing the scratch folder itself: everything inside is caught above.
@@ -84,6 +83,8 @@ def backup_item(
             result.error = f"cannot create a scratch folder in {where}: {exc.strerror}"
             log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
     result.finished_at = utc_timestamp(now())
+    # One meaning, succeeded or not: the API requests this item's capture sent.
+    result.github_requests = client.requests_made - requests_before
     try:
         destination.store_result(result)
     except StorageError as exc:

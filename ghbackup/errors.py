@@ -36,13 +36,17 @@ class ConfigurationError(BackupError):
 
 
 class GitHubError(BackupError):
-    """GitHub answered with an error we do not retry."""
+    """GitHub answered with an error we do not retry. ``status`` is the HTTP status;
+    ``blocked`` says why and where when GitHub blocked the resource (a DMCA or ToS notice)."""
 
     exit_code = 3
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, blocked: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.blocked = blocked
 
 
 class NotFound(GitHubError):

@@ -40,6 +40,7 @@ from ghbackup.errors import (
     UnexpectedRedirect,
     WriteOutcomeUnknown,
 )
+from ghbackup.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,8 @@ def _optional_or_raise(exc: GitHubError) -> OptionalResource:
     never pass as a skipped part."""
     if type(exc) in (GitHubError, NotFound) and exc.status in _OPTIONAL_STATUSES:
         reason = f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
-        message = str(exc)
-        if "blocked by GitHub" in message:  # say which notice (DMCA, ToS) and where
-            reason += ": " + message.split(f"HTTP {exc.status} ", 1)[-1]
+        if exc.blocked:  # say which notice (DMCA, ToS) and where
+            reason += f": {exc.blocked}"
         return OptionalResource(reason=reason)
     raise exc
 
@@ -203,44 +203,54 @@ class GitHubClient:
         changes). A short or cut download raises GitHubUnavailable after bounded retries; the
         caller restarts the file from scratch (``sink`` is truncated here each attempt).
         """
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def fetch() -> int:
             sink.seek(0)
             sink.truncate()
-            try:
-                resp = self._send(
-                    "GET",
-                    url,
-                    accept="application/octet-stream",
-                    stream=True,
-                    read_timeout=self.policy.download_read_timeout,
-                    follow_redirects=True,
-                )
-                written = 0
-                started = self._clock()
-                with resp:
-                    for chunk in resp.iter_content(chunk_size=1024 * 1024):
-                        sink.write(chunk)
-                        written += len(chunk)
-                        # The read timeout catches silence, not a trickle: give up on a
-                        # transfer that stays under the minimum rate and try again.
-                        elapsed = self._clock() - started
-                        if elapsed > 120 and written / elapsed < self.policy.min_download_rate:
-                            raise _TransientError(
-                                f"download slower than {self.policy.min_download_rate:.0f} B/s"
-                            )
-                if expected_size is not None and written != expected_size:
-                    raise _TransientError(
-                        f"download ended after {written} of {expected_size} bytes"
-                    )
-                return written
-            except (_TransientError, requests.RequestException) as exc:
-                if attempt >= self.policy.max_attempts:
-                    raise GitHubUnavailable(
-                        f"download of {_path_of(url)} failed {attempt} times: {_describe(exc)}"
-                    ) from None
-                self._backoff(attempt, f"download interrupted ({_describe(exc)})")
+            resp = self._send(
+                "GET",
+                url,
+                accept="application/octet-stream",
+                stream=True,
+                read_timeout=self.policy.download_read_timeout,
+                follow_redirects=True,
+            )
+            written = 0
+            started = self._clock()
+            with resp:
+                for chunk in resp.iter_content(chunk_size=1024 * 1024):
+                    sink.write(chunk)
+                    written += len(chunk)
+                    # The read timeout catches silence, not a trickle: give up on a transfer
+                    # that stays under the minimum rate and try again.
+                    elapsed = self._clock() - started
+                    if elapsed > 120 and written / elapsed < self.policy.min_download_rate:
+                        raise _TransientError(
+                            f"download slower than {self.policy.min_download_rate:.0f} B/s"
+                        )
+            if expected_size is not None and written != expected_size:
+                raise _TransientError(f"download ended after {written} of {expected_size} bytes")
+            return written
+
+        tries = 0
+        try:
+            for attempt in retrying(
+                Backoff(
+                    self.policy.max_attempts, self.policy.backoff_base, self.policy.backoff_cap
+                ),
+                what=f"download of {_path_of(url)}",
+                retry_on=lambda exc: isinstance(exc, _TransientError | requests.RequestException),
+                sleep=self._sleep_counted,
+                rng=self._rng,
+            ):
+                with attempt:
+                    tries += 1
+                    return fetch()
+        except (_TransientError, requests.RequestException) as exc:
+            raise GitHubUnavailable(
+                f"download of {_path_of(url)} failed {tries} times: {_describe(exc)}"
+            ) from None
+        raise AssertionError("unreachable: retrying either returns or raises")
 
     def exists(self, path: str) -> bool:
         """Whether GET ``path`` answers 2xx: GitHub's "check" endpoints answer 204 or 404."""
@@ -345,70 +355,48 @@ class GitHubClient:
         ``creates``: a request GitHub may have acted on although it failed is not retried
         (WriteOutcomeUnknown). ``origin``: another host the token may go to (uploads).
         """
-        attempt = 0
+        request = _Request(method, url, params, etag, accept, stream, read_timeout,
+                           follow_redirects, json_body, data, content_type, creates,
+                           origin or self._api_origin)  # fmt: skip
+        try:
+            for attempt in retrying(
+                Backoff(
+                    self.policy.max_attempts, self.policy.backoff_base, self.policy.backoff_cap
+                ),
+                what=f"{method} {_path_of(url)}",
+                retry_on=lambda exc: isinstance(exc, _TryAgain),
+                wait_for=lambda exc: exc.wait if isinstance(exc, _TryAgain) else None,
+                sleep=self._sleep_counted,
+                rng=self._rng,
+            ):
+                with attempt:
+                    return self._send_once(request, attempt.retry_state.attempt_number)
+        except _TryAgain as exc:  # the last try still wanted another
+            raise exc.final from None
+        raise AssertionError("unreachable: retrying either returns or raises")
+
+    def _send_once(self, request: _Request, attempt: int) -> requests.Response:
+        """One try: redirects on the API host and one re-mint of an App token are part of
+        it; anything another try may mend raises _TryAgain with the error to give when no
+        try is left, and any wait GitHub asked for."""
         reauthenticated = False
         redirects = 0
         while True:
-            attempt += 1
             self._wait_for_primary_reset()
-            headers = {
-                "Accept": accept,
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": USER_AGENT,
-            }
-            if _origin(url) != (origin or self._api_origin):
-                # A URL from a response (a next page, an asset) on another host: never send
-                # it the token, and never quietly fetch without it either.
-                raise GitHubError(
-                    f"GitHub returned a URL on {_origin(url)[1]}, not the API host "
-                    f"{self._api_origin[1]}; set GITHUB_API_URL to the host GitHub answers with"
-                )
-            headers["Authorization"] = f"Bearer {self.credentials.token()}"
-            if etag:
-                headers["If-None-Match"] = etag
-            if content_type:
-                headers["Content-Type"] = content_type
-            if hasattr(data, "seek"):
-                data.seek(0)  # type: ignore[union-attr] - a retry sends the file from its start
-            with self._lock:
-                self._requests += 1
-            try:
-                resp = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=headers,
-                    stream=stream,
-                    timeout=(self.policy.connect_timeout, read_timeout or self.policy.read_timeout),
-                    allow_redirects=follow_redirects,
-                    json=json_body,
-                    data=data,
-                )
-            except requests.RequestException as exc:
-                if creates and not _never_sent(exc):
-                    raise WriteOutcomeUnknown(
-                        f"{method} {_path_of(url)}: connection lost ({_describe(exc)}); "
-                        "GitHub may or may not have acted on it"
-                    ) from None
-                if attempt >= self.policy.max_attempts:
-                    raise GitHubUnavailable(
-                        f"GitHub unreachable at {_path_of(url)} after {attempt} attempts: {_describe(exc)}"
-                    ) from None
-                self._backoff(attempt, f"connection error ({_describe(exc)})")
-                continue
-
+            resp = self._request(request, attempt)
             self._note_rate_limit(resp)
             status = resp.status_code
             if status < 300 or status == 304:
                 return resp
-            if status in _REDIRECT_STATUSES and not follow_redirects:
-                url = self._redirect_target(url, resp, redirects)
+            if status in _REDIRECT_STATUSES and not request.follow_redirects:
+                request.url = self._redirect_target(request.url, resp, redirects)
                 resp.close()
                 redirects += 1
-                params = None  # the Location carries the whole query
+                request.params = None  # the Location carries the whole query
                 continue
-            reason = _error_message(resp)
+            reason, blocked = _error_message(resp)
             resp.close()
+            where = _path_of(request.url)
             if status == 401:
                 # An App token may have been revoked or expired early: mint once more.
                 if not reauthenticated and self.credentials.kind == "github-app":
@@ -419,29 +407,82 @@ class GitHubClient:
             if status in (403, 429):
                 wait = self._rate_limit_wait(resp, attempt, reason)
                 if wait is not None:
-                    if attempt >= self.policy.max_attempts:
-                        raise RateLimitExceeded(
-                            f"still rate limited at {_path_of(url)} after {attempt} attempts",
-                            status,
-                        )
-                    self._wait(wait, f"rate limited (HTTP {status})")
-                    continue
+                    self._check_wait(wait, f"rate limited (HTTP {status})")
+                    raise _TryAgain(
+                        f"rate limited (HTTP {status})",
+                        RateLimitExceeded(
+                            f"still rate limited at {where} after {attempt} attempts", status
+                        ),
+                        wait,
+                    )
             if status >= 500:
-                if creates:
+                if request.creates:
                     raise WriteOutcomeUnknown(
-                        f"{method} {_path_of(url)}: HTTP {status}; GitHub may or may not have "
+                        f"{request.method} {where}: HTTP {status}; GitHub may or may not have "
                         "acted on it",
                         status,
                     )
-                if attempt >= self.policy.max_attempts:
-                    raise GitHubUnavailable(
-                        f"GitHub kept failing at {_path_of(url)}: HTTP {status} after {attempt} attempts",
+                raise _TryAgain(
+                    f"HTTP {status}",
+                    GitHubUnavailable(
+                        f"GitHub kept failing at {where}: HTTP {status} after {attempt} attempts",
                         status,
-                    )
-                self._backoff(attempt, f"HTTP {status}")
-                continue
+                    ),
+                )
             error = NotFound if status == 404 else GitHubError
-            raise error(f"{_path_of(url)}: HTTP {status} {reason}".rstrip(), status)
+            raise error(f"{where}: HTTP {status} {reason}".rstrip(), status, blocked=blocked)
+
+    def _request(self, request: _Request, attempt: int) -> requests.Response:
+        """Send ``request`` once, with the token for its host only."""
+        if _origin(request.url) != request.origin:
+            # A URL from a response (a next page, an asset) on another host: never send it
+            # the token, and never quietly fetch without it either.
+            raise GitHubError(
+                f"GitHub returned a URL on {_origin(request.url)[1]}, not the API host "
+                f"{self._api_origin[1]}; set GITHUB_API_URL to the host GitHub answers with"
+            )
+        headers = {
+            "Accept": request.accept,
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": USER_AGENT,
+            "Authorization": f"Bearer {self.credentials.token()}",
+        }
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
+        if hasattr(request.data, "seek"):
+            request.data.seek(0)  # type: ignore[union-attr] - a retry sends a file from its start
+        with self._lock:
+            self._requests += 1
+        try:
+            return self._session.request(
+                request.method,
+                request.url,
+                params=request.params,
+                headers=headers,
+                stream=request.stream,
+                timeout=(
+                    self.policy.connect_timeout,
+                    request.read_timeout or self.policy.read_timeout,
+                ),
+                allow_redirects=request.follow_redirects,
+                json=request.json_body,
+                data=request.data,
+            )
+        except requests.RequestException as exc:
+            where = _path_of(request.url)
+            if request.creates and not _never_sent(exc):
+                raise WriteOutcomeUnknown(
+                    f"{request.method} {where}: connection lost ({_describe(exc)}); "
+                    "GitHub may or may not have acted on it"
+                ) from None
+            raise _TryAgain(
+                f"connection error ({_describe(exc)})",
+                GitHubUnavailable(
+                    f"GitHub unreachable at {where} after {attempt} attempts: {_describe(exc)}"
+                ),
+            ) from None
 
     def _redirect_target(self, url: str, resp: requests.Response, redirects: int) -> str:
         """Where a redirect of an API request leads, when it may be followed."""
@@ -498,19 +539,51 @@ class GitHubClient:
         if until > self._clock():
             self._wait(until - self._clock(), "primary rate limit exhausted")
 
-    def _wait(self, seconds: float, why: str) -> None:
+    def _check_wait(self, seconds: float, why: str) -> None:
+        """RateLimitExceeded when GitHub asks for a wait longer than we may wait."""
         if seconds > self.policy.max_rate_limit_wait:
             raise RateLimitExceeded(
                 f"{why}: GitHub asks to wait {seconds:.0f}s, more than the allowed "
                 f"{self.policy.max_rate_limit_wait:.0f}s"
             )
+
+    def _wait(self, seconds: float, why: str) -> None:
+        self._check_wait(seconds, why)
         log.warning("waiting %.1fs: %s", seconds, why)
+        self._sleep_counted(seconds)
+
+    def _sleep_counted(self, seconds: float) -> None:
         self.waited_seconds += seconds
         self._sleep(seconds)
 
-    def _backoff(self, attempt: int, why: str) -> None:
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** (attempt - 1))
-        self._wait(self._rng.uniform(0, ceiling), f"{why}, retry {attempt}")
+
+@dataclass
+class _Request:
+    """One API request as ``_send`` tries it; ``url`` and ``params`` follow redirects."""
+
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    etag: str | None
+    accept: str
+    stream: bool
+    read_timeout: float | None
+    follow_redirects: bool
+    json_body: Any
+    data: bytes | IO[bytes] | None
+    content_type: str | None
+    creates: bool
+    origin: tuple[str, str]
+
+
+class _TryAgain(Exception):
+    """A try that another may mend: ``final`` is the error when none is left, ``wait`` the
+    seconds GitHub asked for (None: back off)."""
+
+    def __init__(self, why: str, final: GitHubError, wait: float | None = None) -> None:
+        super().__init__(why)
+        self.final = final
+        self.wait = wait
 
 
 class _TransientError(Exception):
@@ -589,19 +662,27 @@ def _trusted_upload_origin(upload: tuple[str, str], api: tuple[str, str]) -> boo
     return upload_host == api_host
 
 
-def _error_message(resp: requests.Response) -> str:
+def _error_message(resp: requests.Response) -> tuple[str, str | None]:
+    """GitHub's message of an error answer, one line, and the block notice when GitHub
+    blocked the resource (451 or 403 with ``block``: a DMCA or ToS notice, and its page)."""
+    blocked = None
     try:
         body = resp.json()
         message = body.get("message", "") if isinstance(body, dict) else ""
         block = body.get("block") if isinstance(body, dict) else None
-        if isinstance(block, dict):  # 451 or 403: GitHub blocked the repository (DMCA, ToS)
+        if isinstance(block, dict):
             why = block.get("reason") or "unspecified reason"
             message = f"{message or 'Repository access blocked'} by GitHub ({why})"
             if block.get("html_url"):
                 message += f": {block['html_url']}"
+            blocked = _one_line(message)
     except ValueError:
         message = resp.text[:200] if resp.text else ""
-    return redact(" ".join(str(message).split()))[:200]
+    return _one_line(message), blocked
+
+
+def _one_line(text: str) -> str:
+    return redact(" ".join(str(text).split()))[:200]
 
 
 def _origin(url: str) -> tuple[str, str]:

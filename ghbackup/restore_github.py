@@ -34,6 +34,7 @@ from ghbackup.process import run_git
 from ghbackup.restore import restore_archive
 from ghbackup.restore_journal import Journal, Limits, Pacer, estimate_seconds
 from ghbackup.restore_source import segment as _seg
+from ghbackup.retry import Backoff, retrying
 
 Progress = Callable[[str, int, "int | None"], None]
 CREATE_ATTEMPTS = 3
@@ -168,16 +169,25 @@ class Restorer:
         found = find() if self.journal.is_pending(key) else None
         if found is None:
             self.journal.pending(key)
-            for attempt in range(1, CREATE_ATTEMPTS + 1):
+
+            def create_or_find() -> Any:
                 try:
-                    found = send() if send else self.write("POST", path, body)
-                    break
+                    return send() if send else self.write("POST", path, body)
                 except WriteOutcomeUnknown:
-                    found = find()
-                    if found is not None or attempt == CREATE_ATTEMPTS:
-                        if found is None:
-                            raise
-                        break
+                    # GitHub may have created it although the answer was lost: look first.
+                    made = find()
+                    if made is None:
+                        raise
+                    return made
+
+            for attempt in retrying(
+                Backoff(attempts=CREATE_ATTEMPTS, base=2.0, cap=30.0),
+                what=f"creating {what} {key}",
+                retry_on=lambda exc: isinstance(exc, WriteOutcomeUnknown),
+                sleep=self.pacer.pause,
+            ):
+                with attempt:
+                    found = create_or_find()
         value = keep(found)
         self.journal.done(key, value)
         self.count(what)

@@ -150,6 +150,11 @@ class Pacer:
         self._times: deque[float] = deque()
         self.waited = 0.0
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a back-off between tries), counted with the pacing waits."""
+        self.waited += seconds
+        self._sleep(seconds)
+
     def before_write(self) -> None:
         now = self._clock()
         wait = _earliest(self._times, now, self.limits) - now

@@ -149,3 +149,26 @@ def test_a_scratch_folder_that_cannot_be_removed_keeps_the_items_own_outcome(mon
     monkeypatch.setattr(backup, "capture_item", _no_space)
     failed = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r2")
     assert failed.error_type == "StorageError" and "scratch space ran out" in failed.error
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_github_requests_counts_this_items_requests_only(monkeypatch, tmp_path, fails):
+    """A client serves every item of a batch: succeeded or failed, a result counts the
+    requests its own capture sent, never the client's running total."""
+
+    class SharedClient:
+        requests_made = 100  # what earlier items of the batch sent
+
+    client = SharedClient()
+
+    def capture(item, client, *, zip_path, **kwargs):
+        client.requests_made += 12
+        if fails:
+            raise NotFound("repository acme/api not found", 404)
+        zip_path.write_bytes(b"zip")
+        return CaptureReport(zip_path=zip_path, zip_bytes=3, zip_sha256="0" * 64)
+
+    monkeypatch.setattr(backup, "capture_item", capture)
+    result = backup.backup_item(ITEM, client, DirectoryDestination(tmp_path), run_id="r1")
+    assert result.status == ("failed" if fails else "succeeded")
+    assert result.github_requests == 12
