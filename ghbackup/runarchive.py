@@ -24,6 +24,8 @@ key. Staging objects are deleted only after the run zip and the manifest are sto
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 from collections import deque
@@ -31,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -287,6 +289,23 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise _client_error("HeadObject", bucket, key, exc) from None
 
 
+def object_lock(mode: str | None, days: int | None, now: datetime) -> dict[str, Any]:
+    """Object Lock parameters retaining a runs/ object ``days`` from ``now`` (none without a
+    mode). Set per object so that staging/ is never locked."""
+    if not mode:
+        return {}
+    if mode not in ("GOVERNANCE", "COMPLIANCE") or not days or days < 1:
+        raise ConfigurationError(
+            f"object lock needs GOVERNANCE or COMPLIANCE and days >= 1, not {mode!r}/{days!r}"
+        )
+    return {"ObjectLockMode": mode, "ObjectLockRetainUntilDate": now + timedelta(days=days)}
+
+
+def _content_md5(body: bytes) -> str:
+    # S3 requires Content-MD5 (or a checksum) on uploads that carry Object Lock retention.
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+
+
 def _encryption(kms_key_id: str | None) -> dict[str, str]:
     params = {"ServerSideEncryption": "aws:kms"}
     if kms_key_id:
@@ -535,7 +554,7 @@ class _RunZipWriter:
         try:
             resp = self.s3.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
-                Body=bytes(data),
+                Body=bytes(data), ContentMD5=_content_md5(bytes(data)),
             )  # fmt: skip
         except ClientError as exc:
             raise _client_error("UploadPart", self.bucket, self.key, exc) from None
@@ -658,6 +677,8 @@ def assemble_run(
     clock: Callable[[], datetime] = _utcnow,
     delete_staging_after: bool = True,
     copy_workers: int = COPY_WORKERS,
+    object_lock_mode: str | None = None,
+    object_lock_days: int | None = None,
 ) -> RunSummary:
     """Build the run zip and the run manifest from the staged per-item zips.
 
@@ -690,6 +711,7 @@ def assemble_run(
         dup = next(k for k in keys if keys.count(k) > 1)
         raise ArchiveCorrupt(f"item {dup} is listed twice for run {run_id}")
 
+    lock = object_lock(object_lock_mode, object_lock_days, clock()) if object_lock_mode else {}
     archive: dict[str, Any] | None = None
     with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
         results = list(_in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
@@ -697,7 +719,7 @@ def assemble_run(
         run_items = {r.item.key: _run_item(r) for r in results}
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
-                                     kms_key_id, copy_workers, readers)  # fmt: skip
+                                     kms_key_id, copy_workers, readers, lock)  # fmt: skip
 
     succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
     if archive is None:
@@ -716,7 +738,8 @@ def assemble_run(
     body = json.dumps(manifest.to_json(), indent=2, sort_keys=True).encode()
     try:
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=body, StorageClass="STANDARD",
-                      ContentType="application/json", **_encryption(kms_key_id))  # fmt: skip
+                      ContentType="application/json", ContentMD5=_content_md5(body),
+                      **_encryption(kms_key_id), **lock)  # fmt: skip
     except ClientError as exc:
         raise _client_error("PutObject", bucket, manifest_key, exc) from None
     if delete_staging_after:
@@ -734,6 +757,7 @@ def _build_archive(
     kms_key_id: str | None,
     workers: int,
     readers: ThreadPoolExecutor,
+    lock: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
     Returns the manifest's ``archive`` record, or None when no item zip was usable."""
@@ -741,7 +765,7 @@ def _build_archive(
     try:
         upload_id = s3.create_multipart_upload(
             Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
-            **_encryption(kms_key_id),
+            **_encryption(kms_key_id), **(lock or {}),
         )["UploadId"]  # fmt: skip
     except ClientError as exc:
         raise _client_error("CreateMultipartUpload", bucket, key, exc) from None

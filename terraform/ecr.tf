@@ -9,7 +9,7 @@ resource "aws_ecr_repository" "this" {
 
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.this.arn
+    kms_key         = local.kms_key_arn
   }
 
   tags = local.tags

@@ -24,9 +24,9 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "task" {
-  name              = "/aws/ecs/${var.name}"
+  name              = local.task_log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 
@@ -91,6 +91,8 @@ resource "aws_ecs_task_definition" "backup" {
       ]
       linuxParameters = {
         initProcessEnabled = true
+        # git, git-lfs and Python need no Linux capability: drop every one Docker grants.
+        capabilities = { add = [], drop = ["ALL"] }
       }
       logConfiguration = {
         logDriver = "awslogs"

@@ -116,7 +116,9 @@ output "role_arns" {
   value = {
     task_execution = aws_iam_role.task_execution.arn
     task           = aws_iam_role.task.arn
-    lambda         = aws_iam_role.lambda.arn
+    validate       = aws_iam_role.lambda["validate"].arn
+    list           = aws_iam_role.lambda["list"].arn
+    finalize       = aws_iam_role.lambda["finalize"].arn
     state_machine  = aws_iam_role.state_machine.arn
     scheduler      = aws_iam_role.scheduler.arn
   }

@@ -1,6 +1,6 @@
 resource "aws_sns_topic" "notifications" {
-  name              = "${var.name}-notifications"
-  kms_master_key_id = aws_kms_key.this.arn
+  name              = local.topic_name
+  kms_master_key_id = local.kms_key_arn
   tags              = local.tags
 }
 

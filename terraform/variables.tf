@@ -56,13 +56,19 @@ variable "run_retention_days" {
 }
 
 variable "noncurrent_version_expiration_days" {
-  description = "Days a replaced or deleted object version is kept (the bucket is versioned)."
+  description = "Days a replaced or deleted run archive version (runs/) is kept (the bucket is versioned). At least the archive class's minimum storage duration (GLACIER 90 days, DEEP_ARCHIVE 180): deleting earlier is billed as if kept that long."
   type        = number
-  default     = 30
+  default     = 90
 
   validation {
     condition     = var.noncurrent_version_expiration_days >= 1 && floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days
     error_message = "noncurrent_version_expiration_days must be a whole number of days, at least 1."
+  }
+  validation {
+    condition = var.noncurrent_version_expiration_days >= lookup(
+      { GLACIER = 90, DEEP_ARCHIVE = 180, GLACIER_IR = 90, STANDARD_IA = 30 }, var.run_archive_storage_class, 1
+    )
+    error_message = "noncurrent_version_expiration_days is shorter than the minimum storage duration of run_archive_storage_class (GLACIER and GLACIER_IR 90 days, DEEP_ARCHIVE 180, STANDARD_IA 30): deleting a version earlier is billed for the whole minimum anyway."
   }
 }
 
@@ -78,7 +84,7 @@ variable "run_archive_storage_class" {
 }
 
 variable "object_lock_mode" {
-  description = "S3 Object Lock default retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Object Lock can only be chosen when the bucket is created."
+  description = "S3 Object Lock retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Finalize sets it on each run archive and manifest (runs/); staging/ is never locked. Object Lock can only be enabled when the bucket is created."
   type        = string
   default     = null
 
@@ -89,7 +95,7 @@ variable "object_lock_mode" {
 }
 
 variable "object_lock_days" {
-  description = "Default Object Lock retention in days (used when object_lock_mode is set)."
+  description = "Object Lock retention of each run archive and manifest in days, from the run (used when object_lock_mode is set)."
   type        = number
   default     = 30
 
@@ -97,6 +103,12 @@ variable "object_lock_days" {
     condition     = var.object_lock_days >= 1 && floor(var.object_lock_days) == var.object_lock_days
     error_message = "object_lock_days must be a whole number of days, at least 1."
   }
+}
+
+variable "s3_access_logging" {
+  description = "Write S3 server access logs of the backup bucket to a second bucket (<name>-logs-<account>-<region>, SSE-S3 as S3 requires, expiring after log_retention_days)."
+  type        = bool
+  default     = false
 }
 
 variable "force_destroy" {
@@ -135,8 +147,8 @@ variable "github_api_url" {
   default     = "https://api.github.com"
 
   validation {
-    condition     = can(regex("^https?://[^\\s]+$", var.github_api_url))
-    error_message = "github_api_url must be an http(s) URL."
+    condition     = can(regex("^https://[^\\s/]+(/[^\\s]*)?$", var.github_api_url))
+    error_message = "github_api_url must be an https:// URL: the token is sent to it."
   }
 }
 
@@ -313,6 +325,22 @@ variable "max_concurrency" {
   }
 }
 
+variable "state_machine_log_level" {
+  description = "Step Functions execution log level: ERROR (default: failures only), FATAL, ALL, or OFF."
+  type        = string
+  default     = "ERROR"
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "state_machine_log_execution_data" {
+  description = "Include execution input and output (item lists, results, repository names) in the Step Functions logs."
+  type        = bool
+  default     = false
+}
+
 # --- Network -------------------------------------------------------------------------------
 
 variable "subnet_ids" {
@@ -343,6 +371,12 @@ variable "security_group_ids" {
 
 variable "assign_public_ip" {
   description = "Give tasks in the given subnet_ids a public IP (true for public subnets without a NAT gateway). Always true for the VPC this module creates."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_flow_logs" {
+  description = "Record VPC flow logs of the created VPC in a KMS-encrypted CloudWatch log group (about $0.50 per GB of flow records)."
   type        = bool
   default     = false
 }

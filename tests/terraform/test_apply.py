@@ -177,7 +177,8 @@ def local_aws_endpoint(local_aws: LocalAWS) -> str:
 def github_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandIn]:
     """The GitHub the deployed system backs up: five repositories, every special kind once."""
     root = tmp_path_factory.mktemp("tf-standin")
-    with GitHubStandIn(root=root, account=AccountSpec(repositories=5, seed=5)) as gh:
+    # TLS: the module only accepts an https github_api_url (the token is sent to it).
+    with GitHubStandIn(root=root, account=AccountSpec(repositories=5, seed=5), tls=True) as gh:
         yield gh
 
 
@@ -300,7 +301,9 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
         KeyId=stack.output("kms_key_arn"),
         Overwrite=True,
     )
-    for name, value in local_aws.environment.items():
+    ca_bundle = str(gh.ca_bundle_path)
+    trust_standin = {"REQUESTS_CA_BUNDLE": ca_bundle, "SSL_CERT_FILE": ca_bundle}
+    for name, value in {**local_aws.environment, **trust_standin}.items():
         monkeypatch.setenv(name, value)
     # ECS injects GITHUB_TOKEN from the parameter through the task definition's secrets;
     # the local container gets it the same way a task would see it: in its environment.
@@ -312,6 +315,8 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
                 "GITHUB_API_URL": gh.api_url,
                 "GITHUB_TOKEN": gh.token,
                 "PYTHONPATH": str(REPO_ROOT),
+                **trust_standin,
+                "GIT_SSL_CAINFO": ca_bundle,
             },
             cwd=REPO_ROOT,
             log_dir=tmp_path / "logs",
@@ -354,6 +359,31 @@ def _assert_the_run_is_stored(s3, bucket: str, repositories: int) -> None:
     assert archive["ServerSideEncryption"] == "aws:kms"
     staging = s3.list_objects_v2(Bucket=bucket, Prefix="staging/tf-first-run/")
     assert staging.get("KeyCount", 0) == 0, "staging objects are removed after the run zip"
+
+
+def test_token_put_by_the_operator_never_reaches_the_state(applied_example: AppliedExample):
+    """The operator puts the token out of band (README step 4); the next apply changes nothing
+    and neither the state file nor `terraform show` holds the token."""
+    stack = applied_example
+    token = "ghp_operatorPutThis" + os.urandom(8).hex()
+    stack.client("ssm").put_parameter(
+        Name=stack.output("credentials_parameter_name"),
+        Value=token,
+        Type="SecureString",
+        KeyId=stack.output("kms_key_arn"),
+        Overwrite=True,
+    )
+
+    applied = stack.terraform("apply", "-auto-approve", "-no-color", "-var-file=emulator.tfvars")
+
+    assert "0 added, 0 changed, 0 destroyed" in applied.stdout, applied.stdout[-3000:]
+    shown = stack.terraform("show", "-json", "-no-color").stdout
+    assert stack.output("credentials_parameter_name") in shown, "show -json lists the parameter"
+    assert token not in shown
+    raw_state = (stack.workdir / "terraform.tfstate").read_text()
+    assert token not in raw_state
+    placeholder = "placeholder: put the GitHub credential"  # terraform/secrets.tf
+    assert placeholder not in raw_state, "a write-only value was kept in the state"
 
 
 def test_second_plan_shows_no_drift(applied_example: AppliedExample):
