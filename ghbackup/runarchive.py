@@ -307,10 +307,11 @@ def _content_md5(body: bytes) -> str:
 
 
 def _encryption(kms_key_id: str | None) -> dict[str, str]:
-    params = {"ServerSideEncryption": "aws:kms"}
-    if kms_key_id:
-        params["SSEKMSKeyId"] = kms_key_id
-    return params
+    # Without a named key the bucket's default encryption applies (SSE-S3 or aws/s3), which is
+    # what its policy expects an upload that names nothing to get.
+    if not kms_key_id:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
 
 
 def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:

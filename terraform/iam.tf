@@ -1,5 +1,7 @@
-# Five roles, each allowed only what its piece touches. Where a statement has "*" as resource
-# the comment says why AWS requires it.
+# One role per piece, each allowed only what its piece touches. Where a statement has "*" as
+# resource the comment says why AWS requires it. KMS statements exist only with the module's key
+# (local.kms_key_arns): AWS-managed keys (aws/s3, aws/ssm) let this account's roles use them
+# through their service by key policy alone.
 
 locals {
   bucket_arn          = aws_s3_bucket.backups.arn
@@ -67,10 +69,13 @@ data "aws_iam_policy_document" "task_execution" {
     actions   = [local.credentials_read_action]
     resources = [local.credentials_arn]
   }
-  statement {
-    sid       = "DecryptTheGithubCredential"
-    actions   = ["kms:Decrypt"]
-    resources = [local.kms_key_arn]
+  dynamic "statement" {
+    for_each = local.credentials_key == "module-key" ? local.kms_key_arns : []
+    content {
+      sid       = "DecryptTheGithubCredential"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -96,11 +101,14 @@ data "aws_iam_policy_document" "task" {
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
     resources = [local.staged_item_objects_arn]
   }
-  statement {
-    sid = "EncryptWithTheBucketKey"
-    # SSE-KMS uploads ask for a data key; multipart uploads and HeadObject also decrypt it.
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [local.kms_key_arn]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "EncryptWithTheBucketKey"
+      # SSE-KMS uploads ask for a data key; multipart uploads and HeadObject also decrypt it.
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -149,11 +157,14 @@ data "aws_iam_policy_document" "list" {
     actions   = ["s3:PutObject"]
     resources = [local.items_list_objects_arn]
   }
-  statement {
-    sid = "UseTheKeyForTheCredentialAndTheItemList"
-    # Decrypt: the SecureString; GenerateDataKey: the SSE-KMS upload of items.json.
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheKeyForTheCredentialAndTheItemList"
+      # Decrypt: the SecureString; GenerateDataKey: the SSE-KMS upload of items.json.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -204,12 +215,15 @@ data "aws_iam_policy_document" "finalize" {
       values   = ["${local.staging_prefix}*", "${local.runs_prefix}*"]
     }
   }
-  statement {
-    sid = "UseTheBucketKey"
-    # Decrypt: reading and copying staged objects; GenerateDataKey: the SSE-KMS run zip and
-    # manifest. Nothing calls kms:Encrypt.
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheBucketKey"
+      # Decrypt: reading and copying staged objects; GenerateDataKey: the SSE-KMS run zip and
+      # manifest. Nothing calls kms:Encrypt.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -301,11 +315,14 @@ data "aws_iam_policy_document" "state_machine" {
     actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = [local.map_results_objects_arn]
   }
-  statement {
-    sid = "UseTheKeyForBucketTopicAndExecutions"
-    # Decrypt/GenerateDataKey: S3 objects, the SNS topic and the encrypted execution data.
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheKeyForBucketTopicAndExecutions"
+      # Decrypt/GenerateDataKey: S3 objects, the SNS topic and the encrypted execution data.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
   statement {
     sid     = "SendTraces"
@@ -351,16 +368,19 @@ data "aws_iam_policy_document" "scheduler" {
     actions   = ["states:StartExecution"]
     resources = [aws_sfn_state_machine.this.arn]
   }
-  statement {
-    sid = "EncryptTheExecutionInput"
-    # The state machine is encrypted with the module's key: starting an execution encrypts its
-    # input through Step Functions.
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [local.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["states.${local.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "EncryptTheExecutionInput"
+      # The state machine is encrypted with the module's key: starting an execution encrypts its
+      # input through Step Functions.
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["states.${local.region}.amazonaws.com"]
+      }
     }
   }
 }

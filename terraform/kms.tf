@@ -4,8 +4,6 @@
 # our behalf are allowed only for this deployment's own resources (encryption context).
 
 locals {
-  kms_key_arn = aws_kms_key.this.arn
-
   # Built from names, not resource attributes: the log groups and the topic are encrypted with
   # this key, so their ARNs cannot feed its policy without a cycle.
   log_group_arn_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:"
@@ -22,6 +20,7 @@ locals {
 }
 
 data "aws_iam_policy_document" "kms" {
+  count = local.create_kms_key ? 1 : 0
   #checkov:skip=CKV_AWS_111:A key policy's "*" resource means this key only; crypto use is limited to this account's services (kms:ViaService) and this deployment's resources (encryption context).
   #checkov:skip=CKV_AWS_356:A key policy's "*" resource means this key only.
   #checkov:skip=CKV_AWS_109:The account root administers the key (no crypto actions here): without it the key could become unmanageable; crypto use is in the conditioned statements below.
@@ -97,18 +96,21 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  statement {
-    sid       = "CloudWatchAlarmPublishesToTheTopic"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sns:topicArn"
-      values   = [local.topic_arn]
+  dynamic "statement" {
+    for_each = local.failure_alarm ? [1] : []
+    content {
+      sid       = "CloudWatchAlarmPublishesToTheTopic"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:sns:topicArn"
+        values   = [local.topic_arn]
+      }
     }
   }
 
@@ -152,14 +154,16 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
+  count                   = local.create_kms_key ? 1 : 0
   description             = "${var.name}: backups, logs, notifications, executions and GitHub credentials"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
-  policy                  = data.aws_iam_policy_document.kms.json
+  policy                  = data.aws_iam_policy_document.kms[0].json
   tags                    = local.tags
 }
 
 resource "aws_kms_alias" "this" {
+  count         = local.create_kms_key ? 1 : 0
   name          = "alias/${var.name}"
-  target_key_id = aws_kms_key.this.key_id
+  target_key_id = aws_kms_key.this[0].key_id
 }

@@ -7,9 +7,10 @@ locals {
       GITHUB_API_URL            = var.github_api_url
       DEFAULT_INPUT             = jsonencode(var.default_selection)
       RUN_ARCHIVE_STORAGE_CLASS = var.run_archive_storage_class
-      RUN_ARCHIVE_KMS_KEY_ID    = local.kms_key_arn
       POWERTOOLS_SERVICE_NAME   = var.name
     },
+    # Finalize names the module's key on the run archive; without it the bucket default applies.
+    local.bucket_kms_key_arn == null ? {} : { RUN_ARCHIVE_KMS_KEY_ID = local.bucket_kms_key_arn },
     local.use_secrets_manager
     ? { GITHUB_CREDENTIALS_SECRET = local.credentials_reference }
     : { GITHUB_CREDENTIALS_PARAMETER = local.credentials_reference },
@@ -25,7 +26,7 @@ locals {
 resource "aws_cloudwatch_log_group" "lambda" {
   for_each          = local.lambda_functions
   name              = local.lambda_log_group_names[each.key]
-  retention_in_days = var.log_retention_days
+  retention_in_days = local.log_retention_days
   kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }

@@ -49,7 +49,7 @@ locals {
   module_log_group_names = concat(
     [local.task_log_group_name, local.state_machine_log_group_name],
     values(local.lambda_log_group_names),
-    var.vpc_flow_logs && local.create_vpc ? [local.flow_log_group_name] : [],
+    local.vpc_flow_logs && local.create_vpc ? [local.flow_log_group_name] : [],
   )
 
   create_vpc         = length(var.subnet_ids) == 0

@@ -96,13 +96,13 @@ resource "aws_vpc_endpoint" "s3" {
 # --- Optional VPC flow logs (vpc_flow_logs) ------------------------------------------------
 
 locals {
-  create_flow_logs = local.create_vpc && var.vpc_flow_logs
+  create_flow_logs = local.create_vpc && local.vpc_flow_logs
 }
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   count             = local.create_flow_logs ? 1 : 0
   name              = local.flow_log_group_name
-  retention_in_days = var.log_retention_days
+  retention_in_days = local.log_retention_days
   kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }

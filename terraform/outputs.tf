@@ -9,8 +9,8 @@ output "bucket_arn" {
 }
 
 output "kms_key_arn" {
-  description = "Customer managed key encrypting backups, logs, the topic and the credential."
-  value       = aws_kms_key.this.arn
+  description = "The module's customer managed key (backups, logs, topic, executions, credential, images), or null when the cost profile uses AWS-managed keys."
+  value       = local.kms_key_arn
 }
 
 output "ecr_repository_url" {
@@ -91,6 +91,11 @@ output "schedule_arn" {
 output "notification_topic_arn" {
   description = "SNS topic receiving run summaries and failures."
   value       = aws_sns_topic.notifications.arn
+}
+
+output "credentials_kms_key_id" {
+  description = "Key the credential is encrypted with: the module's key, or alias/aws/ssm. Pass it as --key-id to aws ssm put-parameter."
+  value       = local.credentials_kms_key_id
 }
 
 output "credentials_parameter_name" {

@@ -33,11 +33,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "backups" {
   bucket = aws_s3_bucket.backups.id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = local.kms_key_arn
+      sse_algorithm     = local.bucket_sse_algorithm
+      kms_master_key_id = local.bucket_kms_key_arn # null: aws/s3 (aws-managed-kms) or SSE-S3
     }
     # S3 Bucket Keys cut KMS requests (and their cost) for the many small staging objects.
-    bucket_key_enabled = true
+    bucket_key_enabled = local.bucket_sse_algorithm == "aws:kms"
   }
 }
 
@@ -62,7 +62,7 @@ data "aws_iam_policy_document" "bucket" {
     condition {
       test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption"
-      values   = ["aws:kms"]
+      values   = [local.bucket_sse_algorithm]
     }
   }
   statement {
@@ -79,10 +79,15 @@ data "aws_iam_policy_document" "bucket" {
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = ["false"]
     }
-    condition {
-      test     = "StringNotEquals"
-      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
-      values   = [local.kms_key_arn]
+    # With the module's key: any other key is refused. Otherwise (aws/s3, SSE-S3) an upload may
+    # name no key at all: the bucket default applies.
+    dynamic "condition" {
+      for_each = local.bucket_kms_key_arn == null ? [] : [local.bucket_kms_key_arn]
+      content {
+        test     = "StringNotEquals"
+        variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        values   = [condition.value]
+      }
     }
   }
   statement {
@@ -165,14 +170,14 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new access-log objects.
   #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3; SSE-KMS destinations are not supported.
   #checkov:skip=CKV_AWS_21:Log objects are written once and never replaced; versioning would only keep deleted logs.
-  count         = var.s3_access_logging ? 1 : 0
+  count         = local.s3_access_logging ? 1 : 0
   bucket        = "${var.name}-logs-${local.account_id}-${local.region}"
   force_destroy = var.force_destroy
   tags          = local.tags
 }
 
 resource "aws_s3_bucket_public_access_block" "access_logs" {
-  count                   = var.s3_access_logging ? 1 : 0
+  count                   = local.s3_access_logging ? 1 : 0
   bucket                  = aws_s3_bucket.access_logs[0].id
   block_public_acls       = true
   block_public_policy     = true
@@ -181,7 +186,7 @@ resource "aws_s3_bucket_public_access_block" "access_logs" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
-  count  = var.s3_access_logging ? 1 : 0
+  count  = local.s3_access_logging ? 1 : 0
   bucket = aws_s3_bucket.access_logs[0].id
   rule {
     apply_server_side_encryption_by_default {
@@ -191,14 +196,14 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
-  count  = var.s3_access_logging ? 1 : 0
+  count  = local.s3_access_logging ? 1 : 0
   bucket = aws_s3_bucket.access_logs[0].id
   rule {
     id     = "expire-access-logs"
     status = "Enabled"
     filter {}
     expiration {
-      days = var.log_retention_days
+      days = local.log_retention_days
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
@@ -207,7 +212,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
-  count = var.s3_access_logging ? 1 : 0
+  count = local.s3_access_logging ? 1 : 0
   statement {
     sid       = "S3LogDeliveryWrites"
     actions   = ["s3:PutObject"]
@@ -245,14 +250,14 @@ data "aws_iam_policy_document" "access_logs" {
 }
 
 resource "aws_s3_bucket_policy" "access_logs" {
-  count      = var.s3_access_logging ? 1 : 0
+  count      = local.s3_access_logging ? 1 : 0
   bucket     = aws_s3_bucket.access_logs[0].id
   policy     = data.aws_iam_policy_document.access_logs[0].json
   depends_on = [aws_s3_bucket_public_access_block.access_logs]
 }
 
 resource "aws_s3_bucket_logging" "backups" {
-  count         = var.s3_access_logging ? 1 : 0
+  count         = local.s3_access_logging ? 1 : 0
   bucket        = aws_s3_bucket.backups.id
   target_bucket = aws_s3_bucket.access_logs[0].id
   target_prefix = "${aws_s3_bucket.backups.id}/"

@@ -15,7 +15,7 @@ resource "aws_ssm_parameter" "github" {
   name             = coalesce(var.credentials_parameter_name, "/${var.name}/github-credentials")
   description      = "GitHub credentials for ghbackup: a personal access token"
   type             = "SecureString"
-  key_id           = local.kms_key_arn
+  key_id           = local.credentials_kms_key_id
   value_wo         = local.credentials_placeholder
   value_wo_version = local.credentials_placeholder_version
   tags             = local.tags
@@ -26,7 +26,7 @@ resource "aws_secretsmanager_secret" "github" {
   count                   = local.use_secrets_manager ? 1 : 0
   name                    = coalesce(var.credentials_parameter_name, "${var.name}/github-credentials")
   description             = "GitHub credentials for ghbackup: a token, or JSON {app_id, installation_id, private_key}"
-  kms_key_id              = local.kms_key_arn
+  kms_key_id              = local.credentials_key == "module-key" ? local.kms_key_arn : null # null: aws/secretsmanager
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = local.tags
 }

@@ -23,7 +23,7 @@ locals {
 resource "aws_cloudwatch_log_group" "state_machine" {
   # The /aws/vendedlogs/ prefix keeps the log resource policy Step Functions needs small.
   name              = local.state_machine_log_group_name
-  retention_in_days = var.log_retention_days
+  retention_in_days = local.log_retention_days
   kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
@@ -44,10 +44,11 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   # The definition and every execution's input, output and history under the module's key.
+  # (Step Functions' own AWS-owned key when the module has none.)
   encryption_configuration {
-    type                              = "CUSTOMER_MANAGED_KMS_KEY"
+    type                              = local.create_kms_key ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
     kms_key_id                        = local.kms_key_arn
-    kms_data_key_reuse_period_seconds = 300
+    kms_data_key_reuse_period_seconds = local.create_kms_key ? 300 : null
   }
 
   tracing_configuration {

@@ -655,3 +655,29 @@ def test_object_lock_retains_the_run_archive_and_manifest_but_never_staging(s3, 
 def test_object_lock_without_days_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="object lock"):
         runarchive.object_lock("COMPLIANCE", 0, datetime(2024, 5, 1, tzinfo=UTC))
+
+
+def test_without_a_key_the_run_archive_gets_the_buckets_default_encryption(s3):
+    """cost_profile minimal: the bucket defaults to SSE-S3 and its policy refuses uploads that
+    ask for another algorithm, so Finalize names none."""
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    sent: list[dict] = []
+    for operation in ("CreateMultipartUpload", "PutObject"):
+        s3.meta.events.register(
+            f"provide-client-params.s3.{operation}", lambda params, **_: sent.append(dict(params))
+        )
+
+    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+
+    assert [p["Key"] for p in sent] == [summary.archive_key, runarchive.run_manifest_key(RUN)]
+    assert all("ServerSideEncryption" not in p and "SSEKMSKeyId" not in p for p in sent)
+    manifest = s3.head_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))
+    assert manifest["ServerSideEncryption"] == "AES256"

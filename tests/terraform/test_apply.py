@@ -264,8 +264,11 @@ def test_apply_deploys_every_piece_of_the_backup_system(applied_example: Applied
     s3 = stack.client("s3")
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     default = encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]
-    assert default["SSEAlgorithm"] == "aws:kms"
-    assert default["KMSMasterKeyID"] == stack.output("kms_key_arn")
+    # The default cost profile (minimal): SSE-S3, no customer managed key, no alarm.
+    assert default["SSEAlgorithm"] == "AES256"
+    assert stack.outputs.get("kms_key_arn") is None  # null outputs are left out
+    assert stack.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert stack.output("credentials_kms_key_id") == "alias/aws/ssm"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert {rule["ID"] for rule in rules} == {
@@ -310,7 +313,7 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
         Name=stack.output("credentials_parameter_name"),
         Value=gh.token,
         Type="SecureString",
-        KeyId=stack.output("kms_key_arn"),
+        KeyId=stack.output("credentials_kms_key_id"),
         Overwrite=True,
     )
     ca_bundle = str(gh.ca_bundle_path)
@@ -360,7 +363,8 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
 
 
 def _assert_the_run_is_stored(s3, bucket: str, repositories: int) -> None:
-    """The run zip in GLACIER with SSE-KMS, its manifest, and no staging left behind."""
+    """The run zip in GLACIER under the bucket's default encryption (SSE-S3 in the default
+    profile), its manifest, and no staging left behind."""
     manifest = json.loads(
         s3.get_object(Bucket=bucket, Key="runs/tf-first-run/manifest.json")["Body"].read()
     )
@@ -368,7 +372,7 @@ def _assert_the_run_is_stored(s3, bucket: str, repositories: int) -> None:
     assert len(manifest["items"]) == repositories
     archive = s3.head_object(Bucket=bucket, Key="runs/tf-first-run/ghbackup-tf-first-run.zip")
     assert archive["StorageClass"] == "GLACIER"
-    assert archive["ServerSideEncryption"] == "aws:kms"
+    assert archive["ServerSideEncryption"] == "AES256"
     staging = s3.list_objects_v2(Bucket=bucket, Prefix="staging/tf-first-run/")
     assert staging.get("KeyCount", 0) == 0, "staging objects are removed after the run zip"
 
@@ -382,7 +386,7 @@ def test_token_put_by_the_operator_never_reaches_the_state(applied_example: Appl
         Name=stack.output("credentials_parameter_name"),
         Value=token,
         Type="SecureString",
-        KeyId=stack.output("kms_key_arn"),
+        KeyId=stack.output("credentials_kms_key_id"),
         Overwrite=True,
     )
 

@@ -21,6 +21,11 @@ module "ghbackup" {
 
   name = "ghbackup"
 
+  # What it costs: minimal (about $0.05 a month for a personal account), standard or hardened
+  # (customer managed key, alarm, flow and access logs). See the module README's cost tables;
+  # every choice in a profile has its own variable, e.g. failure_alarm = true.
+  cost_profile = "minimal"
+
   # What to back up and who hears about failures.
   default_selection   = var.default_selection
   notification_emails = var.notification_emails
