@@ -164,6 +164,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
 
 # --- Optional server access logs (s3_access_logging) ---------------------------------------
 
+locals {
+  access_log_bucket_name = "${var.name}-logs-${local.account_id}-${local.region}"
+}
+
 resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_18:This is the access-log bucket: logging its own access would loop.
   #checkov:skip=CKV_AWS_144:Access logs are an audit aid, not backups: one region is enough.
@@ -171,9 +175,16 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3; SSE-KMS destinations are not supported.
   #checkov:skip=CKV_AWS_21:Log objects are written once and never replaced; versioning would only keep deleted logs.
   count         = local.s3_access_logging ? 1 : 0
-  bucket        = "${var.name}-logs-${local.account_id}-${local.region}"
+  bucket        = local.access_log_bucket_name
   force_destroy = var.force_destroy
   tags          = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.access_log_bucket_name) <= 63
+      error_message = "The access-log bucket name ${local.access_log_bucket_name} is longer than S3's 63 characters: use a shorter name."
+    }
+  }
 }
 
 resource "aws_s3_bucket_public_access_block" "access_logs" {
