@@ -3,7 +3,10 @@
 Built for GitHub's documented behaviour (docs.github.com, "Rate limits for the REST API",
 "Using pagination in the REST API", "Best practices for using the REST API"):
 - pagination follows ``rel="next"`` in the Link header exactly as given (it may point at
-  ``/repositories/{id}/...``), ``per_page=100``;
+  ``/repositories/{id}/...``), ``per_page=100``; header names are case-insensitive;
+- an API request follows redirects itself, and only on the API host (a renamed repository
+  answers 301 to ``/repositories/{id}``); a redirect elsewhere is UnexpectedRedirect, never
+  a token sent to another host nor a 404 from it taken for "not found";
 - primary limit: when ``x-ratelimit-remaining`` is 0, wait until ``x-ratelimit-reset``;
 - secondary limit (403/429): wait ``retry-after`` seconds when given, otherwise back off
   exponentially starting at 60 s;
@@ -34,6 +37,8 @@ from ghbackup.errors import (
     GitHubUnavailable,
     NotFound,
     RateLimitExceeded,
+    UnexpectedRedirect,
+    WriteOutcomeUnknown,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,9 @@ USER_AGENT = "ghbackup/0.1 (+https://github.com/ghbackup/ghbackup)"
 PER_PAGE = 100
 # The smallest page asked for when GitHub keeps timing out on a large one.
 MIN_PER_PAGE = 25
+# Redirects followed on the API host for one request (a rename, perhaps a transfer).
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,8 @@ class GitHubClient:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._session = session or _new_session()
-        self._etags: dict[str, tuple[str, Any, dict[str, str]]] = {}
+        # URL -> (ETag, body, next page URL)
+        self._etags: dict[str, tuple[str, Any, str | None]] = {}
         self._lock = threading.Lock()
         self._requests = 0
         self._blocked_until = 0.0
@@ -159,7 +168,7 @@ class GitHubClient:
         url: str | None = self._url(path)
         while url:
             try:
-                body, headers = self._get_json(url, query)
+                body, next_url = self._get_json(url, query)
             except GitHubUnavailable as exc:
                 # GitHub times out building some pages of very large listings (502/504 on
                 # every try): ask for the same items in smaller pages.
@@ -177,7 +186,7 @@ class GitHubClient:
                     f"expected a list from {_path_of(url)}, got {type(body).__name__}"
                 )
             yield from body
-            url = _next_link(headers.get("Link", ""))
+            url = next_url
 
     def list_optional(self, path: str, params: dict[str, Any] | None = None) -> OptionalResource:
         """``paginate`` into a list, with 403/404/409/410 turned into a reason."""
@@ -206,6 +215,7 @@ class GitHubClient:
                     accept="application/octet-stream",
                     stream=True,
                     read_timeout=self.policy.download_read_timeout,
+                    follow_redirects=True,
                 )
                 written = 0
                 started = self._clock()
@@ -232,6 +242,57 @@ class GitHubClient:
                     ) from None
                 self._backoff(attempt, f"download interrupted ({_describe(exc)})")
 
+    def exists(self, path: str) -> bool:
+        """Whether GET ``path`` answers 2xx: GitHub's "check" endpoints answer 204 or 404."""
+        try:
+            self._send("GET", self._url(path)).close()
+        except NotFound:
+            return False
+        return True
+
+    def write(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None for 204).
+
+        PATCH, PUT and DELETE set a state, so they are retried like reads. A POST creates
+        something: it is retried only when GitHub certainly did not act on it (a rate-limit
+        answer, a connection that never opened); after a 5xx or a dropped connection it
+        raises WriteOutcomeUnknown, so the caller looks before creating the object again.
+        """
+        url = self._url(path)
+        resp = self._send(method, url, json_body=body, creates=method == "POST")
+        return _json_answer(resp, url)
+
+    def upload(
+        self,
+        upload_url: str,
+        name: str,
+        data: bytes | IO[bytes],
+        content_type: str,
+        label: str | None = None,
+    ) -> Any:
+        """Upload a release asset to the release's ``upload_url`` (a URI template on the
+        uploads host: uploads.github.com for github.com, the API host for GHES). ``data``
+        may be an open file: it is streamed, and rewound for each attempt."""
+        url = upload_url.split("{", 1)[0]
+        origin = _origin(url)
+        if not _trusted_upload_origin(origin, self._api_origin):
+            raise GitHubError(
+                f"GitHub returned an upload URL on {origin[1]}, not an uploads host of "
+                f"{self._api_origin[1]}; not sending it the token"
+            )
+        params = {"name": name, **({"label": label} if label else {})}
+        resp = self._send(
+            "POST",
+            url,
+            params=params,
+            data=data,
+            content_type=content_type,
+            creates=True,
+            origin=origin,
+            read_timeout=self.policy.download_read_timeout,
+        )
+        return _json_answer(resp, url)
+
     # -- internals --------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -239,7 +300,8 @@ class GitHubClient:
             return path
         return f"{self.api_url}/{path.lstrip('/')}"
 
-    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, dict[str, str]]:
+    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
+        """The JSON body and the URL of the next page (``rel="next"``), if any."""
         cache_key = requests.Request("GET", url, params=params).prepare().url or url
         cached = self._etags.get(cache_key)
         resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
@@ -251,11 +313,12 @@ class GitHubClient:
             raise GitHubError(
                 f"{_path_of(url)} returned a body that is not JSON", resp.status_code
             ) from None
-        headers = {k: v for k, v in resp.headers.items() if k.lower() == "link"}
+        # requests parses the Link header, looked up case-insensitively.
+        next_url = resp.links.get("next", {}).get("url") or None
         etag = resp.headers.get("ETag")
         if etag:
-            self._etags[cache_key] = (etag, body, headers)
-        return body, headers
+            self._etags[cache_key] = (etag, body, next_url)
+        return body, next_url
 
     def _send(
         self,
@@ -267,10 +330,24 @@ class GitHubClient:
         accept: str = "application/vnd.github+json",
         stream: bool = False,
         read_timeout: float | None = None,
+        follow_redirects: bool = False,
+        json_body: Any = None,
+        data: bytes | IO[bytes] | None = None,
+        content_type: str | None = None,
+        creates: bool = False,
+        origin: tuple[str, str] | None = None,
     ) -> requests.Response:
-        """Send with every wait and retry applied; returns a 2xx or 304 response."""
+        """Send with every wait and retry applied; returns a 2xx or 304 response.
+
+        ``follow_redirects``: let requests follow them (a release asset's 302 to a storage
+        host, where requests drops the Authorization header). Otherwise redirects are
+        followed here on the API host only, at most MAX_REDIRECTS times.
+        ``creates``: a request GitHub may have acted on although it failed is not retried
+        (WriteOutcomeUnknown). ``origin``: another host the token may go to (uploads).
+        """
         attempt = 0
         reauthenticated = False
+        redirects = 0
         while True:
             attempt += 1
             self._wait_for_primary_reset()
@@ -279,7 +356,7 @@ class GitHubClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": USER_AGENT,
             }
-            if _origin(url) != self._api_origin:
+            if _origin(url) != (origin or self._api_origin):
                 # A URL from a response (a next page, an asset) on another host: never send
                 # it the token, and never quietly fetch without it either.
                 raise GitHubError(
@@ -289,6 +366,10 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {self.credentials.token()}"
             if etag:
                 headers["If-None-Match"] = etag
+            if content_type:
+                headers["Content-Type"] = content_type
+            if hasattr(data, "seek"):
+                data.seek(0)  # type: ignore[union-attr] - a retry sends the file from its start
             with self._lock:
                 self._requests += 1
             try:
@@ -299,8 +380,16 @@ class GitHubClient:
                     headers=headers,
                     stream=stream,
                     timeout=(self.policy.connect_timeout, read_timeout or self.policy.read_timeout),
+                    allow_redirects=follow_redirects,
+                    json=json_body,
+                    data=data,
                 )
             except requests.RequestException as exc:
+                if creates and not _never_sent(exc):
+                    raise WriteOutcomeUnknown(
+                        f"{method} {_path_of(url)}: connection lost ({_describe(exc)}); "
+                        "GitHub may or may not have acted on it"
+                    ) from None
                 if attempt >= self.policy.max_attempts:
                     raise GitHubUnavailable(
                         f"GitHub unreachable at {_path_of(url)} after {attempt} attempts: {_describe(exc)}"
@@ -312,6 +401,12 @@ class GitHubClient:
             status = resp.status_code
             if status < 300 or status == 304:
                 return resp
+            if status in _REDIRECT_STATUSES and not follow_redirects:
+                url = self._redirect_target(url, resp, redirects)
+                resp.close()
+                redirects += 1
+                params = None  # the Location carries the whole query
+                continue
             reason = _error_message(resp)
             resp.close()
             if status == 401:
@@ -332,6 +427,12 @@ class GitHubClient:
                     self._wait(wait, f"rate limited (HTTP {status})")
                     continue
             if status >= 500:
+                if creates:
+                    raise WriteOutcomeUnknown(
+                        f"{method} {_path_of(url)}: HTTP {status}; GitHub may or may not have "
+                        "acted on it",
+                        status,
+                    )
                 if attempt >= self.policy.max_attempts:
                     raise GitHubUnavailable(
                         f"GitHub kept failing at {_path_of(url)}: HTTP {status} after {attempt} attempts",
@@ -341,6 +442,29 @@ class GitHubClient:
                 continue
             error = NotFound if status == 404 else GitHubError
             raise error(f"{_path_of(url)}: HTTP {status} {reason}".rstrip(), status)
+
+    def _redirect_target(self, url: str, resp: requests.Response, redirects: int) -> str:
+        """Where a redirect of an API request leads, when it may be followed."""
+        from urllib.parse import urljoin
+
+        status = resp.status_code
+        location = resp.headers.get("Location")
+        if not location:
+            raise UnexpectedRedirect(f"{_path_of(url)}: HTTP {status} without a Location", status)
+        target = urljoin(url, location)
+        if _origin(target) != self._api_origin:
+            raise UnexpectedRedirect(
+                f"{_path_of(url)}: HTTP {status} redirect to another host, "
+                f"{_origin(target)[1]}; refusing to follow it (it would get no token, and "
+                f"its answer would not be the API's)",
+                status,
+            )
+        if redirects >= MAX_REDIRECTS:
+            raise UnexpectedRedirect(
+                f"{_path_of(url)}: more than {MAX_REDIRECTS} redirects on the API host", status
+            )
+        log.info("%s: HTTP %d, following to %s", _path_of(url), status, _path_of(target))
+        return target
 
     def _rate_limit_wait(self, resp: requests.Response, attempt: int, reason: str) -> float | None:
         """Seconds to wait for a 403/429, or None when it is a plain permission error."""
@@ -434,20 +558,35 @@ def _smaller_pages(
     return urlunsplit(parts._replace(query=urlencode(kept))), None
 
 
-def _next_link(link_header: str) -> str | None:
-    """The URL of ``rel="next"`` in a Link header, exactly as GitHub wrote it."""
-    for part in link_header.split(","):
-        section = part.split(";")
-        if len(section) < 2:
-            continue
-        url = section[0].strip()
-        if not (url.startswith("<") and url.endswith(">")):
-            continue
-        for param in section[1:]:
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "rel" and "next" in value.strip().strip('"').split():
-                return url[1:-1]
-    return None
+def _json_answer(resp: requests.Response, url: str) -> Any:
+    if resp.status_code == 204 or not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        raise GitHubError(
+            f"{_path_of(url)} returned a body that is not JSON", resp.status_code
+        ) from None
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly never reached GitHub (no connection was made)."""
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _trusted_upload_origin(upload: tuple[str, str], api: tuple[str, str]) -> bool:
+    """uploads.github.com for api.github.com; the API's own host (any port) otherwise."""
+    if upload[0] != api[0]:
+        return False
+    upload_host, api_host = upload[1].split(":")[0], api[1].split(":")[0]
+    if api_host == "api.github.com":
+        return upload_host == "uploads.github.com"
+    return upload_host == api_host
 
 
 def _error_message(resp: requests.Response) -> str:

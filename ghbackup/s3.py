@@ -91,6 +91,12 @@ def head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise storage_error("HeadObject", bucket, key, exc) from None
 
 
+def precondition_failed(exc: BaseException) -> bool:
+    """A conditional write refused: the object exists (412), or a racing conditional
+    write to the same key is in progress (409)."""
+    return error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
 def sse_kms(kms_key_id: str | None) -> dict[str, str]:
     """The parameters of a write encrypted with SSE-KMS under the named key; none without a
     key, so the bucket's default encryption (SSE-S3 or aws/s3) applies, as its policy expects
