@@ -6,9 +6,13 @@
 locals {
   bucket_arn          = aws_s3_bucket.backups.arn
   staging_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*"
-  # staging/R/items.json (the list step), staging/R/items/... (the tasks), staging/R/map-results/
-  # (the Distributed Map's ResultWriter).
-  items_list_objects_arn  = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items.json"
+  # staging/R/items.json and staging/R/batches.json (the list step's item list and the batches
+  # pointing into it, issue 10), staging/R/items/... (the tasks), staging/R/map-results/ (the
+  # Distributed Map's ResultWriter).
+  item_list_objects_arns = [
+    "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items.json",
+    "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/batches.json",
+  ]
   staged_item_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items/*"
   map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
   runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
@@ -101,6 +105,24 @@ data "aws_iam_policy_document" "task" {
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
     resources = [local.staged_item_objects_arn]
   }
+  statement {
+    sid = "ReadTheRunsItemList"
+    # A batch task reads its items from staging/R/items.json (issue 10); it writes nothing there.
+    actions   = ["s3:GetObject"]
+    resources = [local.item_list_objects_arns[0]]
+  }
+  statement {
+    sid = "TellMissingResultsFromForbiddenOnes"
+    # Without ListBucket S3 answers GetObject of a missing key with 403, not 404: a retried
+    # batch could not tell an item with no result.json yet from an access error.
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.staging_prefix}*"]
+    }
+  }
   dynamic "statement" {
     for_each = local.kms_key_arns
     content {
@@ -155,7 +177,7 @@ data "aws_iam_policy_document" "list" {
   statement {
     sid       = "WriteTheItemList"
     actions   = ["s3:PutObject"]
-    resources = [local.items_list_objects_arn]
+    resources = local.item_list_objects_arns
   }
   dynamic "statement" {
     for_each = local.kms_key_arns
@@ -305,9 +327,9 @@ data "aws_iam_policy_document" "state_machine" {
   }
   statement {
     sid = "ReadTheItemList"
-    # The Distributed Map's ItemReader (s3:getObject of one JSON file).
+    # The Distributed Map's ItemReader (s3:getObject of one JSON file: the batches, or the items).
     actions   = ["s3:GetObject"]
-    resources = [local.items_list_objects_arn]
+    resources = local.item_list_objects_arns
   }
   statement {
     sid = "WriteMapResults"

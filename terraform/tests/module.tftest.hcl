@@ -351,6 +351,7 @@ run "state_machine_role_names_every_resource_it_touches" {
   assert {
     condition = toset(flatten([for s in data.aws_iam_policy_document.state_machine.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
       "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
       "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/map-results/*",
     ])
     error_message = "The machine reads only the item list and writes only the Map results."
@@ -361,9 +362,14 @@ run "state_machine_role_names_every_resource_it_touches" {
     error_message = "sns:Publish must name the topic."
   }
   assert {
-    condition = flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]]) == [
-    "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*"]
-    error_message = "The task may only write under staging/R/items/."
+    condition = (
+      flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/")] if contains(s.actions, "s3:PutObject")]) == [
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*"]
+      && toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.actions])) == toset([
+        "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "kms:GenerateDataKey", "kms:Decrypt",
+      ])
+    )
+    error_message = "The task may only write under staging/R/items/ (and read its item list)."
   }
   assert {
     condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ERROR" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data && aws_sfn_state_machine.this.tracing_configuration[0].enabled
@@ -492,11 +498,14 @@ run "each_function_has_its_own_role_with_only_what_it_calls" {
   }
   assert {
     condition = (
-      toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json"])
+      toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
+      ])
       && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject"])
       && anytrue([for s in data.aws_iam_policy_document.list.statement : contains(s.actions, "ssm:GetParameter") && toset(s.resources) == toset([aws_ssm_parameter.github[0].arn])])
     )
-    error_message = "list may read the credential and write staging/*/items.json only."
+    error_message = "list may read the credential and write staging/*/items.json and batches.json only."
   }
   assert {
     condition = !anytrue([for s in data.aws_iam_policy_document.finalize.statement :
