@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = (
     ["-m", "bench.bench_engine"],
     ["bench/bench_finalize.py"],
+    ["-m", "bench.bench_aws_model"],
 )
 
 
