@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from ghbackup.archive import ItemArchiveWriter, safe_name
 from ghbackup.errors import NotFound
-from ghbackup.github import GitHubClient, OptionalResource
+from ghbackup.github import GitHubClient
+from ghbackup.github_http import OptionalResource
 from ghbackup.gitmirror import (
     GitSettings,
     create_bundle,
@@ -373,7 +374,7 @@ def _capture_asset(cap: _Capture, tag: str, asset: dict[str, Any], total: int) -
     if reason is None:
         try:
             with open(path, "w+b") as sink:
-                size = cap.client.download(url, sink, expected_size=asset.get("size"))
+                size = cap.client.download(str(url), sink, expected_size=asset.get("size"))
         except NotFound as exc:
             path.unlink(missing_ok=True)
             reason = f"asset not found when downloaded ({exc})"

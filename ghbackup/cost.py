@@ -126,7 +126,7 @@ class Estimate:
 
 def load_prices(path: Path | None) -> dict[str, Any]:
     """The built-in table, overridden key by key (one level deep) by ``path``."""
-    prices = json.loads(json.dumps(PRICES))
+    prices: dict[str, Any] = json.loads(json.dumps(PRICES))
     if path is None:
         return prices
     try:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -191,7 +191,7 @@ class Deployment:
             )
             if session.get_credentials() is None:
                 raise NoCredentialsError()
-            return session.client(service, region_name=region, config=CLIENT_CONFIG)
+            return cast(Any, session).client(service, region_name=region, config=CLIENT_CONFIG)
 
 
 def _arn_region(arn: str | None) -> str | None:

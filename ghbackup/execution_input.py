@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -40,8 +40,9 @@ def _field(error: ValidationError) -> str:
 
 def _describe(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
-        allowed = set(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - allowed)
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
+        unknown = sorted(set(cast(dict[str, Any], error.instance)) - allowed)
         prefix = f"{_field(error)}: " if _field(error) else ""
         return prefix + ", ".join(f"unknown field {name!r}" for name in unknown)
     if error.validator == "pattern":

@@ -47,9 +47,10 @@ def start_run(
     check_run_id(run_id)
     validate_selection(execution_input)
     try:
-        return sfn.start_execution(
+        started = sfn.start_execution(
             stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input)
-        )["executionArn"]
+        )
+        return str(started["executionArn"])
     except ClientError as exc:
         if error_code(exc) == "ExecutionAlreadyExists":
             raise ConfigurationError(

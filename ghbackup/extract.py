@@ -7,18 +7,21 @@ which S3 reports as ``InvalidObjectState``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghbackup import s3 as s3io
 from ghbackup import zipformat
 from ghbackup.errors import ArchiveCorrupt, StorageError
 from ghbackup.records import RunManifest, run_manifest_key
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 MIB = 1024 * 1024
 
 
 def extract_item_from_run(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     run_manifest: RunManifest | dict[str, Any],
     item_key: str,
@@ -61,7 +64,7 @@ def extract_item_from_run(
     return dest
 
 
-def read_run_manifest(s3: Any, bucket: str, run_id: str) -> RunManifest:
+def read_run_manifest(s3: S3Client, bucket: str, run_id: str) -> RunManifest:
     """The stored run manifest of ``run_id``; StorageError when there is none."""
     data = s3io.read_json(s3, bucket, run_manifest_key(run_id))
     if data is None:

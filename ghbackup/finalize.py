@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -48,6 +48,9 @@ from ghbackup.records import (
     staging_prefix,
     utc_timestamp,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
 # item zip ends (read ahead in order, so memory stays bounded by this many reads). S3 moves
@@ -74,7 +77,7 @@ def _check_owner(
         )
 
 
-def _load_result(s3: Any, bucket: str, run_id: str, item: BackupItem) -> ItemResult:
+def _load_result(s3: S3Client, bucket: str, run_id: str, item: BackupItem) -> ItemResult:
     """The item's result record; a missing or unreadable one becomes a failed result."""
     key = item_result_key(staging_prefix(run_id), item)
     try:
@@ -108,7 +111,7 @@ def _status(total: int, succeeded: int) -> RunStatus:
 
 
 def assemble_run(
-    s3: Any,
+    s3: S3Client,
     *,
     bucket: str,
     run_id: str,
@@ -210,7 +213,7 @@ def assemble_run(
 
 
 def _build_archive(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     results: list[ItemResult],
@@ -220,17 +223,17 @@ def _build_archive(
     workers: int,
     readers: ThreadPoolExecutor,
     execution: str | None = None,
-    conditions: dict[str, str] | None = None,
+    conditions: dict[str, Any] | None = None,
     lock: dict[str, Any] | None = None,
 ) -> RunArchive | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
     Returns the manifest's ``archive`` record, or None when no item zip was usable.
     ``conditions`` go with the completion (``IfNoneMatch``: only if no zip exists)."""
     s3io.abort_stale_uploads(s3, bucket, key)
-    metadata = {"Metadata": {"execution": execution}} if execution else {}
+    metadata: dict[str, Any] = {"Metadata": {"execution": execution}} if execution else {}
     try:
         upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
+            Bucket=bucket, Key=key, StorageClass=cast(Any, storage_class), ContentType="application/zip",
             **metadata, **s3io.sse_kms(kms_key_id), **(lock or {}),
         )["UploadId"]  # fmt: skip
     except ClientError as exc:

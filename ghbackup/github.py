@@ -376,8 +376,8 @@ class GitHubClient:
             headers["If-None-Match"] = request.etag
         if request.content_type:
             headers["Content-Type"] = request.content_type
-        if hasattr(request.data, "seek"):
-            request.data.seek(0)  # type: ignore[union-attr] - a retry sends a file from its start
+        if request.data is not None and not isinstance(request.data, bytes):
+            request.data.seek(0)  # a retry sends a file from its start
         with self._lock:
             self._requests += 1
         try:
@@ -437,15 +437,16 @@ class GitHubClient:
         retry_after = resp.headers.get("Retry-After")
         if retry_after is not None:
             try:
-                return max(0.0, float(retry_after))
+                return max(0.0, float(str(retry_after)))
             except ValueError:
                 return self.policy.secondary_backoff_start
         if resp.headers.get("X-RateLimit-Remaining") == "0":
             reset = to_float(resp.headers.get("X-RateLimit-Reset"))
-            return max(1.0, (reset or self._clock() + 60) - self._clock() + 1)
+            now = float(self._clock())
+            return max(1.0, (reset or now + 60) - now + 1)
         if resp.status_code == 429 or "rate limit" in reason.lower():
             return min(
-                self.policy.secondary_backoff_start * 2 ** (attempt - 1),
+                self.policy.secondary_backoff_start * 2.0 ** (attempt - 1),
                 self.policy.max_rate_limit_wait,
             )
         return None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,9 @@ from ghbackup.deployment import (
     error_code,
 )
 from ghbackup.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MB = 1000 * 1000
 EXPEDITED_MAX_BYTES = 250 * MB  # S3 refuses Expedited for larger objects
@@ -101,7 +104,7 @@ def parse_restore_header(value: str | None) -> tuple[bool | None, datetime | Non
     return (ongoing.group(1) == "true") if ongoing else None, when
 
 
-def archive_state(s3: Any, bucket: str, key: str) -> ArchiveState:
+def archive_state(s3: S3Client, bucket: str, key: str) -> ArchiveState:
     """The object's class and restore state, from one HeadObject."""
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
@@ -144,14 +147,16 @@ def check_tier(state: ArchiveState, tier: str) -> None:
         )
 
 
-def request_restore(s3: Any, bucket: str, state: ArchiveState, *, tier: str, days: int) -> bool:
+def request_restore(
+    s3: S3Client, bucket: str, state: ArchiveState, *, tier: str, days: int
+) -> bool:
     """Ask S3 for a temporary copy; False when S3 says one is already on its way."""
     check_tier(state, tier)
     try:
         s3.restore_object(
             Bucket=bucket,
             Key=state.key,
-            RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+            RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": cast(Any, tier)}},
         )
     except ClientError as exc:
         if error_code(exc) == "RestoreAlreadyInProgress":
@@ -166,7 +171,7 @@ def request_restore(s3: Any, bucket: str, state: ArchiveState, *, tier: str, day
 
 
 def ensure_readable(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     *,

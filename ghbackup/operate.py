@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -40,6 +40,9 @@ from ghbackup.glacier import (
 )
 from ghbackup.records import BackupItem, RunManifest, run_archive_key, run_manifest_key
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 STREAM_CHUNK = 8 * 1024 * 1024
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")  # Step Functions execution names
 
@@ -60,7 +63,7 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def load_manifest(s3: Any, bucket: str, run_id: str) -> RunManifest:
+def load_manifest(s3: S3Client, bucket: str, run_id: str) -> RunManifest:
     """The run manifest; UnknownRun when the bucket has runs but not this one,
     NotAGhbackupBucket when it has none."""
     check_run_id(run_id)
@@ -86,7 +89,7 @@ def load_manifest(s3: Any, bucket: str, run_id: str) -> RunManifest:
         ) from None
 
 
-def list_run_ids(s3: Any, bucket: str) -> list[str]:
+def list_run_ids(s3: S3Client, bucket: str) -> list[str]:
     """Run ids under ``runs/``, newest first (run ids start with their UTC time)."""
     ids: list[str] = []
     with aws_errors(f"ListObjectsV2 s3://{bucket}/runs/"):
@@ -99,7 +102,7 @@ def list_run_ids(s3: Any, bucket: str) -> list[str]:
 GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/")
 
 
-def check_ghbackup_bucket(s3: Any, bucket: str) -> None:
+def check_ghbackup_bucket(s3: S3Client, bucket: str) -> None:
     """NotAGhbackupBucket unless the bucket is empty (a new stack) or its top level holds
     only what ghbackup writes."""
     with aws_errors(f"ListObjectsV2 s3://{bucket}"):
@@ -152,7 +155,7 @@ class GetOptions:
 
 
 def get_item(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     run_id: str,
     item_key: str,
@@ -197,7 +200,7 @@ def get_item(
 
 
 def get_run(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     run_id: str,
     out_dir: Path,
@@ -230,7 +233,7 @@ def latest_key(item_key: str) -> str:
 
 
 def get_latest(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     item_key: str,
     out_dir: Path,
@@ -259,7 +262,7 @@ def get_latest(
 
 
 def _download(
-    s3: Any, bucket: str, key: str, dest: Path, total: int, progress: Progress | None
+    s3: S3Client, bucket: str, key: str, dest: Path, total: int, progress: Progress | None
 ) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
@@ -299,7 +302,7 @@ def parse_s3_run_url(url: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- runs and show
 
 
-def run_rows(s3: Any, bucket: str, *, limit: int) -> list[dict[str, Any]]:
+def run_rows(s3: S3Client, bucket: str, *, limit: int) -> list[dict[str, Any]]:
     """One record per run, newest first: what ``ghbackup runs`` prints."""
     rows = []
     run_ids = list_run_ids(s3, bucket)

@@ -49,7 +49,6 @@ from typing import BinaryIO
 from ghbackup.archive import (
     CHUNK_SIZE,
     ENTRY_READ_ERRORS,
-    ItemManifest,
     check_relpath,
     open_zip,
 )
@@ -67,6 +66,7 @@ from ghbackup.credentials import Credentials, safe_url
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
 from ghbackup.gitmirror import parse_refs
 from ghbackup.push import check_push_url, push_mirror
+from ghbackup.records import ItemManifest
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(description, advance, total)``: ``advance`` is bytes of archive entries

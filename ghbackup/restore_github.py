@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,10 @@ class Restorer:
 
     def planned(self, protection: bool) -> dict[str, int]:
         src, j = self.source, self.journal
-        todo = lambda key: j.get(key) is None  # noqa: E731
+
+        def todo(key: str) -> bool:
+            return j.get(key) is None
+
         numbers = sorted(set(src.issues) | set(src.pulls))
         items = sum(
             restore_issues.planned_writes(src, n, self.include_closed)
@@ -252,7 +256,7 @@ class Restorer:
                 key,
                 f"{self.base}/milestones",
                 body,
-                lambda m=m: self._milestone_titled(m.get("title")),
+                partial(self._milestone_titled, m.get("title")),
                 lambda obj: obj["number"],
             )
         self._step = "issues and pull requests"
@@ -264,6 +268,9 @@ class Restorer:
         self.report.requests = self.client.requests_made - requests_before
         self.report.waited_seconds = self.pacer.waited + self.client.waited_seconds
         self.report.seconds = time.monotonic() - started
+
+    def _label_named(self, name: str) -> Any:
+        return next((x for x in self.list("labels") if x["name"] == name), None)
 
     def _milestone_titled(self, title: Any) -> Any:
         return next((x for x in self.list("milestones", state="all") if x["title"] == title), None)
@@ -403,7 +410,7 @@ class Restorer:
                 f"label:{name}",
                 f"{self.base}/labels",
                 {"name": name, **body},
-                lambda name=name: next((x for x in self.list("labels") if x["name"] == name), None),
+                partial(self._label_named, name),
                 lambda obj: obj.get("id"),
             )
 

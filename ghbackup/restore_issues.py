@@ -11,6 +11,7 @@ comments and reviews become conversation comments, quoting their file, line and 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ghbackup.errors import GitHubError, NotFound
@@ -130,12 +131,12 @@ def _find_item(r: Restorer, number: int, body: str) -> dict[str, Any] | None:
             found = r.client.get(f"{r.base}/issues/{number}")
         except NotFound:
             return None
-        return found if (found.get("body") or "").split("\n", 1)[0] == first else None
+        return dict(found) if (found.get("body") or "").split("\n", 1)[0] == first else None
     for item in r.client.paginate(
         f"{r.base}/issues", {"state": "all", "sort": "created", "direction": "desc"}
     ):
         if (item.get("body") or "").split("\n", 1)[0] == first:
-            return item
+            return dict(item)
     return None
 
 
@@ -182,7 +183,7 @@ def _restore_one(
             f"comment:{number}:{ckey}",
             f"{r.base}/issues/{target}/comments",
             {"body": body},
-            lambda body=body: _find_comment(r, target, body),
+            partial(_find_comment, r, target, body),
             lambda obj: obj["id"],
         )
     update: dict[str, Any] = {}
@@ -246,10 +247,10 @@ def _create(
                     f"issue:{number}",
                     f"{r.base}/pulls",
                     {"title": title, "head": head["ref"], "base": base["ref"], "body": body},
-                    lambda: _find_item(r, number, body),
+                    partial(_find_item, r, number, body),
                     lambda obj: {"number": obj["number"], "kind": "pull", "finished": False},
                 )
-                return entry
+                return dict(entry)
             except GitHubError as exc:
                 if exc.status != 422:
                     raise
@@ -264,19 +265,19 @@ def _create(
         f"issue:{number}",
         f"{r.base}/issues",
         {"title": title, "body": body, **_extras(r, data)},
-        lambda: _find_item(r, number, body),
+        partial(_find_item, r, number, body),
         lambda obj: {
             "number": obj["number"],
             "kind": "issue" if pull is None else "pull-as-issue",
             "finished": False,
         },
     )
-    return entry
+    return dict(entry)
 
 
 def _find_comment(r: Restorer, target: int, body: str) -> dict[str, Any] | None:
     first = body.split("\n", 1)[0]
     for c in r.client.paginate(f"{r.base}/issues/{target}/comments"):
         if (c.get("body") or "").split("\n", 1)[0] == first:
-            return c
+            return dict(c)
     return None

@@ -3,6 +3,7 @@ uploads host (uploads.github.com; the API host on GitHub Enterprise Server)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ def restore_releases(r: Restorer) -> None:
                 f"release:{tag}",
                 f"{r.base}/releases",
                 body,
-                lambda tag=tag: _release_by_tag(r, tag),
+                partial(_release_by_tag, r, tag),
                 lambda obj: {"id": obj["id"], "upload_url": obj["upload_url"]},
             )
         except GitHubError as exc:
@@ -49,16 +50,9 @@ def restore_releases(r: Restorer) -> None:
                 f"asset:{tag}/{asset['name']}",
                 "",
                 None,
-                lambda asset=asset, entry=entry: next(
-                    (
-                        a
-                        for a in r.list(f"releases/{entry['id']}/assets")
-                        if a["name"] == asset["name"]
-                    ),
-                    None,
-                ),  # fmt: skip
+                partial(_asset_named, r, entry["id"], asset["name"]),
                 lambda obj: obj["id"],
-                send=lambda asset=asset, file=file, entry=entry: _upload(r, entry, asset, file),
+                send=partial(_upload, r, entry, asset, file),
             )
 
 
@@ -80,3 +74,8 @@ def _upload(r: Restorer, entry: dict[str, Any], asset: dict[str, Any], file: Pat
                 asset.get("label") or None,
             )
         )
+
+
+def _asset_named(r: Restorer, release_id: Any, name: str) -> Any:
+    """The asset ``name`` of the release, when an interrupted upload made it already."""
+    return next((a for a in r.list(f"releases/{release_id}/assets") if a["name"] == name), None)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +25,9 @@ from ghbackup import s3 as s3io
 from ghbackup import zipformat
 from ghbackup.errors import ArchiveCorrupt, BackupError, RunAlreadyExists, StorageError
 from ghbackup.records import ItemResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -61,7 +64,7 @@ class ItemZip:
         return self.region_end - self.region_start
 
 
-def inspect_item_zip(s3: Any, bucket: str, result: ItemResult) -> ItemZip:
+def inspect_item_zip(s3: S3Client, bucket: str, result: ItemResult) -> ItemZip:
     """Read an item zip's end structures with ranged GETs and check them against the
     result record and the item's folder. Raises ArchiveCorrupt / StorageError."""
     key = result.zip_key
@@ -108,7 +111,7 @@ def inspect_item_zip(s3: Any, bucket: str, result: ItemResult) -> ItemZip:
     return ItemZip(key, size, resp["ETag"], start, end.cd_offset, entries, region)
 
 
-def try_inspect(s3: Any, bucket: str, result: ItemResult) -> ItemZip | BackupError:
+def try_inspect(s3: S3Client, bucket: str, result: ItemResult) -> ItemZip | BackupError:
     """An item zip that fails its checks fails that item, not the run."""
     try:
         return inspect_item_zip(s3, bucket, result)
@@ -118,7 +121,7 @@ def try_inspect(s3: Any, bucket: str, result: ItemResult) -> ItemZip | BackupErr
 
 def in_order(
     pool: ThreadPoolExecutor, fn: Callable[[T], R], args: Iterable[T], ahead: int
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """``fn`` over ``args`` on ``pool``, yielded in order, at most ``ahead`` calls in flight."""
     pending: deque[Future[R]] = deque()
     try:
@@ -158,7 +161,7 @@ class RunZipWriter:
     """The multipart upload of one run zip: copy parts, buffered parts, tail part."""
 
     def __init__(
-        self, s3: Any, bucket: str, key: str, upload_id: str, workers: int,
+        self, s3: S3Client, bucket: str, key: str, upload_id: str, workers: int,
         copy_part: int = MAX_PART,
     ) -> None:  # fmt: skip
         self.s3, self.bucket, self.key, self.upload_id = s3, bucket, key, upload_id
@@ -225,7 +228,7 @@ class RunZipWriter:
             )  # fmt: skip
         except ClientError as exc:
             raise s3io.storage_error("UploadPartCopy", self.bucket, item.key, exc) from None
-        return resp["CopyPartResult"]["ETag"]
+        return str(resp["CopyPartResult"]["ETag"])
 
     def _upload(self, number: int, data: bytes | bytearray) -> None:
         try:
@@ -271,12 +274,12 @@ class RunZipWriter:
             chunk, rest = rest[:TAIL_PART], rest[TAIL_PART:]
             self._upload(self._take_part_number(), chunk)
 
-    def complete(self, conditions: dict[str, str] | None = None) -> dict[str, Any]:
+    def complete(self, conditions: dict[str, Any] | None = None) -> dict[str, Any]:
         """Finish the upload; ``conditions`` go with it (``IfNoneMatch``: only if no object
         exists). RunAlreadyExists when another writer completed the key meanwhile."""
         for number, future in self.copies:
             self.etags[number] = future.result()
-        parts = [{"PartNumber": n, "ETag": self.etags[n]} for n in sorted(self.etags)]
+        parts: list[Any] = [{"PartNumber": n, "ETag": self.etags[n]} for n in sorted(self.etags)]
         try:
             resp = self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
@@ -291,7 +294,7 @@ class RunZipWriter:
             raise s3io.storage_error(
                 "CompleteMultipartUpload", self.bucket, self.key, exc
             ) from None
-        return resp
+        return dict(resp)
 
     def abort(self) -> None:
         for _, future in self.copies:

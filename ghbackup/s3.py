@@ -11,11 +11,14 @@ import base64
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 DELETE_BATCH = 1000
 
@@ -35,24 +38,24 @@ def storage_error(op: str, bucket: str, key: str, exc: BaseException) -> Storage
     return StorageError(f"S3 {op} s3://{bucket}/{key} failed: {code}", code=code)
 
 
-def get(s3: Any, bucket: str, key: str, byte_range: str | None = None) -> dict[str, Any]:
+def get(s3: S3Client, bucket: str, key: str, byte_range: str | None = None) -> dict[str, Any]:
     """GetObject with the body read; raises StorageError."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if byte_range:
         kwargs["Range"] = byte_range
     try:
-        resp = s3.get_object(**kwargs)
+        resp: dict[str, Any] = dict(s3.get_object(**kwargs))
         resp["Data"] = resp["Body"].read()
     except ClientError as exc:
         raise storage_error("GetObject", bucket, key, exc) from None
     return resp
 
 
-def get_range(s3: Any, bucket: str, key: str, start: int, end: int) -> bytes:
+def get_range(s3: S3Client, bucket: str, key: str, start: int, end: int) -> bytes:
     """Bytes [start, end) of an object."""
     if end <= start:
         return b""
-    data = get(s3, bucket, key, f"bytes={start}-{end - 1}")["Data"]
+    data: bytes = get(s3, bucket, key, f"bytes={start}-{end - 1}")["Data"]
     if len(data) != end - start:
         raise ArchiveCorrupt(f"s3://{bucket}/{key}: short read at {start}")
     return data
@@ -65,7 +68,7 @@ def total_size(resp: dict[str, Any]) -> int:
     return int(resp["ContentLength"])
 
 
-def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
     """A JSON object, or None when the key does not exist."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -79,12 +82,12 @@ def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise ArchiveCorrupt(f"s3://{bucket}/{key} is not valid JSON") from None
     if not isinstance(data, dict):
         raise ArchiveCorrupt(f"s3://{bucket}/{key} is not a JSON object")
-    return data
+    return dict(data)
 
 
-def head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def head(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return dict(s3.head_object(Bucket=bucket, Key=key))
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None
@@ -97,7 +100,7 @@ def precondition_failed(exc: BaseException) -> bool:
     return error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
-def sse_kms(kms_key_id: str | None) -> dict[str, str]:
+def sse_kms(kms_key_id: str | None) -> dict[str, Any]:
     """The parameters of a write encrypted with SSE-KMS under the named key; none without a
     key, so the bucket's default encryption (SSE-S3 or aws/s3) applies, as its policy expects
     of an upload that names nothing."""
@@ -124,7 +127,7 @@ def content_md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
-def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:
+def abort_stale_uploads(s3: S3Client, bucket: str, key: str) -> int:
     """Abort every unfinished multipart upload for exactly ``key``; returns how many."""
     aborted = 0
     try:
@@ -138,7 +141,7 @@ def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:
     return aborted
 
 
-def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+def delete_prefix(s3: S3Client, bucket: str, prefix: str) -> int:
     """Delete every object under ``prefix``, 1,000 keys per call; returns how many."""
     deleted = 0
 

@@ -12,11 +12,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ghbackup import s3 as s3io
 from ghbackup.errors import StorageError
 from ghbackup.records import ItemResult, item_result_key, item_zip_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class DirectoryDestination:
 class S3Destination:
     """Keys under a staging prefix of a bucket (the bucket's default SSE-KMS applies)."""
 
-    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, prefix: str) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix

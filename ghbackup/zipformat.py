@@ -166,13 +166,14 @@ def parse_central_directory(data: bytes, entries: int) -> list[CentralEntry]:
             need = sum(s for s, w in zip(sizes, wanted, strict=True) if w)
             if zip64 is None or len(zip64) < need:
                 raise ArchiveCorrupt(f"entry {name!r} lacks its ZIP64 extra field")
-            values, at = [], 0
+            values: list[int | None] = []
+            at = 0
             for size, want in zip(sizes, wanted, strict=True):
                 if want:
                     values.append(int.from_bytes(zip64[at : at + size], "little"))
                     at += size
                 else:
-                    values.append(None)
+                    values.append(None)  # not in the record: the 32-bit field stands
             usize = values[0] if values[0] is not None else usize
             csize = values[1] if values[1] is not None else csize
             offset = values[2] if values[2] is not None else offset
@@ -253,4 +254,4 @@ def local_header_span(header: bytes) -> int:
     if len(header) < LOCAL_SIZE or struct.unpack_from("<I", header)[0] != LOCAL_SIG:
         raise ArchiveCorrupt("bad local file header signature")
     fields = _LOCAL.unpack_from(header)
-    return LOCAL_SIZE + fields[9] + fields[10]
+    return LOCAL_SIZE + int(fields[9]) + int(fields[10])

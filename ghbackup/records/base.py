@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-ITEM_MANIFEST_FORMAT = "ghbackup/1"
-RUN_MANIFEST_FORMAT = "ghbackup-run/1"
+ITEM_MANIFEST_FORMAT: Final = "ghbackup/1"
+RUN_MANIFEST_FORMAT: Final = "ghbackup-run/1"
 MANIFEST_NAME = "manifest.json"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
