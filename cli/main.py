@@ -1,4 +1,5 @@
-"""``ghbackup``: back up one item, run the whole workflow locally, verify and restore.
+"""The ghbackup command: back up one item, run the whole workflow locally, verify, restore,
+and operate a deployed stack (cli/operate.py).
 
 Credentials come from the environment only (GITHUB_TOKEN, or GITHUB_APP_ID +
 GITHUB_APP_PRIVATE_KEY + GITHUB_APP_INSTALLATION_ID): never from an argument, which
@@ -61,11 +62,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ghbackup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ghbackup",
+        description="Back up GitHub repositories, gists and accounts; verify and restore.",
+        epilog="Credentials come from GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY "
+        "and GITHUB_APP_INSTALLATION_ID) in the environment, never from an argument.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    item = sub.add_parser("backup-item", help="back up one repository, gist or account into a zip")
+    # What backup-item and run share: where it goes, which GitHub, which run.
+    capture = argparse.ArgumentParser(add_help=False)
+    capture.add_argument(
+        "--out", type=Path, default=Path("backups"), help="output directory (default ./backups)"
+    )
+    capture.add_argument(
+        "--api-url",
+        default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL),
+        help="the GitHub API (default $GITHUB_API_URL or https://api.github.com)",
+    )
+    capture.add_argument("--run-id", default=None, help="the run id (default: run-<UTC timestamp>)")
+
+    item = _command(
+        sub, "backup-item", "back up one repository, gist or account into a zip",
+        "ghbackup backup-item --repo acme/api --out ./backups",
+        "ghbackup backup-item --gist aa5a315d61ae9438b18d", parents=[capture],
+    )  # fmt: skip
     what = item.add_mutually_exclusive_group(required=True)
     what.add_argument("--repo", metavar="OWNER/NAME", help="a repository")
     what.add_argument("--gist", metavar="ID", help="a gist")
@@ -73,16 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         "--account", metavar="LOGIN", help="an account's stars, follows and gists list"
     )
     what.add_argument("--item", metavar="JSON", help="an item as the workflow sends it")
-    item.add_argument(
-        "--out", type=Path, default=Path("backups"), help="output directory (default ./backups)"
-    )
-    item.add_argument("--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL))
-    item.add_argument(
-        "--run-id", default=None, help="run id recorded in the result (default: a timestamp)"
-    )
     item.set_defaults(func=_backup_item)
 
-    run = sub.add_parser("run", help="run the whole backup workflow (the state machine)")
+    run = _command(
+        sub, "run", "run the whole backup workflow (the state machine) on this machine",
+        "ghbackup run --local --org acme --out ./backups",
+        "ghbackup run --local --input selection.json", parents=[capture],
+    )  # fmt: skip
     run.add_argument(
         "--local", action="store_true", required=True, help="execute it on this machine"
     )
@@ -92,21 +111,22 @@ def _parser() -> argparse.ArgumentParser:
         "--repo", action="append", default=[], help="a repository owner/name (repeatable)"
     )
     run.add_argument("--input", type=Path, help="a JSON execution input file instead of the flags")
-    run.add_argument(
-        "--out", type=Path, default=Path("backups"), help="output directory (default ./backups)"
-    )
-    run.add_argument("--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL))
-    run.add_argument(
-        "--run-id", default=None, help="the execution name (default: run-<UTC timestamp>)"
-    )
     run.set_defaults(func=_run)
 
-    verify = sub.add_parser("verify", help="check an archive: checksums, bundles, refs")
+    verify = _command(
+        sub, "verify", "check an archive: checksums, bundles, refs, exactly as restore would",
+        "ghbackup verify backups/run-1/ghbackup-run-1.zip",
+        "ghbackup verify backups/run-1/ghbackup-run-1.zip --repo acme/api",
+    )  # fmt: skip
     verify.add_argument("zip", type=Path)
     verify.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     verify.set_defaults(func=_verify)
 
-    restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
+    restore = _command(
+        sub, "restore", "verify, then rebuild mirrors, wiki, LFS and metadata",
+        "ghbackup restore backups/run-1/ghbackup-run-1.zip --to ./restored --repo acme/api",
+        "ghbackup restore ZIP --repo acme/api --to-github acme/api-restored --plan",
+    )  # fmt: skip
     restore.add_argument("zip", nargs="?", help="a local zip, or s3://BUCKET/runs/R/ghbackup-R.zip")
     restore.add_argument("--to", type=Path, help="target directory (must not exist or be empty)")
     restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
@@ -117,6 +137,21 @@ def _parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=_restore)
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
+    return parser
+
+
+def _command(
+    sub: Any, name: str, summary: str, *examples: str, parents: Sequence[Any] = ()
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with example lines."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        parents=list(parents),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + "".join(f"  {line}\n" for line in examples),
+    )
     return parser
 
 

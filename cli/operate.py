@@ -171,9 +171,7 @@ def add_restore_arguments(restore: argparse.ArgumentParser) -> None:
     restore.add_argument("--run", metavar="RUN", help="restore from this run in the bucket")
     _deployment_args(restore)
     _get_args(restore)
-    restore.epilog = (restore.epilog or "") + (
-        "examples:\n"
-        "  ghbackup restore backups/run-1/ghbackup-run-1.zip --to ./restored --repo acme/api\n"
+    restore.epilog = (restore.epilog or "examples:\n") + (
         "  ghbackup restore s3://my-backups/runs/run-1/ghbackup-run-1.zip --repo acme/api --to ./restored\n"
         "  ghbackup restore --run run-1 --repo acme/api --to ./restored --wait\n"
     )

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ghbackup.errors import ConfigurationError
-from ghbackup.records import RunManifest
+from ghbackup.records import RunManifest, parse_timestamp
 
 GB = 1024**3
 # AWS list prices for us-east-1 (USD), entered on the date below from AWS's pricing pages as
@@ -149,8 +148,7 @@ def _seconds(start: str | None, end: str | None) -> float:
     if not start or not end:
         return 0.0
     try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        a, b = parse_timestamp(start), parse_timestamp(end)
     except ValueError:
         return 0.0
     return max(0.0, (b - a).total_seconds())

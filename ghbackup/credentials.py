@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ import jwt
 import requests
 
 from ghbackup.errors import AuthenticationFailed, ConfigurationError, GitHubUnavailable
+from ghbackup.records import parse_timestamp
 from ghbackup.retry import Backoff, retrying
 
 # Where the credentials are used unless GITHUB_API_URL says otherwise (GitHub Enterprise
@@ -305,7 +305,7 @@ def _parse_expiry(value: Any, default: float) -> float:
     if not isinstance(value, str):
         return default
     try:
-        return datetime.fromisoformat(value).timestamp()  # 3.11 reads the trailing Z
+        return parse_timestamp(value).timestamp()
     except ValueError:
         return default
 

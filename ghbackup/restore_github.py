@@ -364,14 +364,13 @@ class Restorer:
 
     def _git(self, mirror: Path, url: str, *, force: bool = False, lfs: bool = False) -> None:
         env = git_credential_environment(self.credentials, url)
-        secrets = [v for k, v in env.items() if k == "GHBACKUP_GIT_PASSWORD"]
         plus = "+" if force else ""
         args = (
             ["-c", "lfs.locksverify=false", "lfs", "push", "--all", url]
             if lfs
             else ["push", "--quiet", url, f"{plus}refs/heads/*:refs/heads/*", f"{plus}refs/tags/*:refs/tags/*"]
         )  # fmt: skip
-        run_git(args, cwd=mirror, env=env, secrets=secrets, timeout=GIT_TIMEOUT)
+        run_git(args, cwd=mirror, env=env, timeout=GIT_TIMEOUT)
 
     def _settings(self) -> None:
         if not self.journal.get("repository")["created"] or self.journal.get("settings"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import subprocess
 import uuid
@@ -140,3 +141,13 @@ def test_backup_item_that_cannot_even_store_its_result_is_one_line(
     code, err = one_line(capsys, ["backup-item", "--repo", "acme/api", "--out", str(tmp_path)])
     assert code == 5 and err.startswith("ghbackup: StorageError: cannot write")
     assert "result.json" in err and "(StorageError: scratch space ran out" in err
+
+
+def test_every_command_has_help_with_examples_and_no_markup(capsys):
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        text = command.format_help()
+        assert "examples:" in text, name
+        assert "``" not in text, name
+    assert "``" not in parser.format_help()
