@@ -9,9 +9,15 @@ from __future__ import annotations
 
 
 class BackupError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    ``retryable``: whether running the same capture again later can succeed (GitHub or
+    storage being unavailable, a rate limit) as opposed to a final answer (not found,
+    bad item, rejected token). A batch task exits non-zero only for retryable failures.
+    """
 
     exit_code = 1
+    retryable = False
 
 
 class InvalidItem(BackupError):
@@ -47,9 +53,13 @@ class AuthenticationFailed(GitHubError):
 class RateLimitExceeded(GitHubError):
     """Rate limited for longer than we are allowed to wait."""
 
+    retryable = True
+
 
 class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
+
+    retryable = True
 
 
 class GitCommandFailed(BackupError):
@@ -57,6 +67,7 @@ class GitCommandFailed(BackupError):
     (secrets scrubbed), for callers that tell one failure from another."""
 
     exit_code = 4
+    retryable = True  # a network cut or a timeout; git's own retries have run out
 
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
@@ -67,6 +78,7 @@ class StorageError(BackupError):
     """Writing the archive or the result (S3 or disk) failed."""
 
     exit_code = 5
+    retryable = True
 
 
 class UnexpectedError(BackupError):
@@ -93,3 +105,10 @@ def exit_code_for(error_type: str | None) -> int:
     ``error_type``); 1 for anything else."""
     cls = globals().get(error_type or "")
     return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1
+
+
+def is_retryable(error_type: str | None) -> bool:
+    """Whether a failure recorded as ``error_type`` (a result record's) may succeed when
+    captured again; unknown names are final, so a failure never loops."""
+    cls = globals().get(error_type or "")
+    return isinstance(cls, type) and issubclass(cls, BackupError) and cls.retryable
