@@ -297,7 +297,7 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
         retry_delay_scale=0.0,
     )
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    assert all(i["path"] == [CONTAINER] for i in result["iterations"])
+    assert [i["path"] for i in result["iterations"]] == [[CONTAINER]]  # one batch
     summary = result["summary"]
     assert summary["status"] == "SUCCEEDED", summary["failed"]
     assert summary["counts"]["succeeded"] == summary["counts"]["total"] == 5
@@ -310,33 +310,41 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
     assert standin.token not in json.dumps(result, default=str)
 
 
-def test_permanently_failing_repositories_make_the_run_partial_not_failed(
+def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
     standin, tmp_path, monkeypatch
 ):
+    """NotFound is final: the batch task exits 0 and the Map retries nothing, so each
+    deleted repository is asked for once."""
     monkeypatch.setenv("GITHUB_TOKEN", standin.token)
-    monkeypatch.setenv("GHBACKUP_RETRY_ATTEMPTS", "1")  # the container gives up at once
     names = standin.repository_names()
-    broken = sorted(names[:2])
-    for name in broken:
-        standin.fail_permanently(name)
-    result = run_local(
-        {"orgs": [standin.owner]},
-        out_dir=tmp_path / "out",
-        github_api_url=standin.api_url,
-        run_id="run-partial",
-        retry_delay_scale=0.0,
-    )
+    deleted = sorted(names[:2])
+    for name in deleted:
+        standin.fail_permanently(name, status=404)
+    try:
+        result = run_local(
+            {"orgs": [standin.owner]},
+            out_dir=tmp_path / "out",
+            github_api_url=standin.api_url,
+            run_id="run-partial",
+            retry_delay_scale=0.0,
+        )
+    finally:
+        standin.faults.clear()
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    failed_paths = [i["path"] for i in result["iterations"] if RECORD_FAILED in i["path"]]
-    assert failed_paths == [[CONTAINER, RECORD_FAILED]] * 2
+    [iteration] = result["iterations"]  # 5 small repositories: one batch
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == []
+    for name in deleted:
+        asked = [e for e in standin.request_log if e[1].split("?")[0].endswith(f"/repos/{name}")]
+        assert len(asked) == 1, asked
     assert result["status"] == "SUCCEEDED"
     summary = result["summary"]
     assert summary["status"] == "PARTIAL"
-    assert sorted(f["item_key"] for f in summary["failed"]) == [f"repository/{n}" for n in broken]
-    assert all(f["error"] for f in summary["failed"])
+    assert sorted(f["item_key"] for f in summary["failed"]) == [f"repository/{n}" for n in deleted]
+    assert {f["error_type"] for f in summary["failed"]} == {"NotFound"}
     assert result["notification"]["attributes"]["status"] == "PARTIAL"
     with zipfile.ZipFile(
         result["objects"]["runs/run-partial/ghbackup-run-partial.zip"]["path"]
     ) as z:
         folders = {"/".join(name.split("/")[:2]) for name in z.namelist()}
-    assert folders == set(names) - set(broken)
+    assert folders == set(names) - set(deleted)
