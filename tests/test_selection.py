@@ -113,3 +113,20 @@ def test_an_app_installation_backs_up_every_repository_it_may_read():
 def test_bad_regex_is_rejected_with_the_field_name():
     with pytest.raises(InvalidItem, match="^include: not a valid regular expression"):
         Selection.from_json({"include": "("})
+
+
+def test_listed_repositories_report_their_size_in_bytes():
+    client = FakeClient(
+        None, {"orgs/acme/repos": [repo("acme/big", size=2048), repo("acme/tiny", size=0)]}
+    )
+    sizes: dict[str, int] = {}
+    items = expand_selection(
+        client, Selection.from_json({"orgs": ["acme"], "repositories": ["acme/named"]}), sizes
+    )
+    assert [i.key for i in items] == [
+        "repository/acme/big",
+        "repository/acme/named",
+        "repository/acme/tiny",
+    ]
+    # GitHub's size is in KiB; an explicit repository was not listed, so its size is unknown.
+    assert sizes == {"repository/acme/big": 2048 * 1024, "repository/acme/tiny": 0}

@@ -92,6 +92,17 @@ def test_one_repository_fails_after_retries(tmp_path):
     assert result["summary"]["failed"][0]["item_key"] == "repository/acme/broken"
 
 
+def test_a_batch_with_an_item_failed_for_good_exits_zero_and_is_not_retried(tmp_path):
+    """The container records NotFound in result.json and exits 0: one attempt, no Catch."""
+    result = _run(tmp_path, "OneItemFailsForGood", items=("acme/one", "acme/two", "acme/gone"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == []
+    assert result["status"] == "SUCCEEDED"
+    assert result["notification"]["attributes"]["status"] == "PARTIAL"
+
+
 def test_listing_fails(tmp_path):
     result = _run(tmp_path, "ListingFails", items=("acme/one",))
     assert result["path"] == [VALIDATE, LIST, NOTIFY_FAILED, FAILED]
