@@ -38,8 +38,8 @@ from ghbackup.batch import (
     STOPPED_EXIT_CODE,
     BatchPointer,
     backup_batch,
+    has_final_result,
     read_item_list,
-    stored_result,
 )
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import (
@@ -169,10 +169,6 @@ def _run_batch(
     except BackupError as exc:
         return _fail(exc)
 
-    def already_succeeded(item: BackupItem) -> bool:
-        result = stored_result(destination, item)
-        return result is not None and result.status == "succeeded" and result.run_id == run_id
-
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -191,7 +187,7 @@ def _run_batch(
         outcome = backup_batch(
             items,
             lambda item: capture(item, root),
-            already_succeeded=already_succeeded,
+            already_final=lambda item: has_final_result(destination, item, run_id),
             concurrency=concurrency,
             stop=stop,
             grace_seconds=grace,
@@ -211,7 +207,7 @@ def _run_batch(
         f"batch {pointer.batch}: {len(outcome.results) - len(failed)} succeeded, "
         f"{sum(1 for r in failed if not is_retryable(r.error_type))} failed for good, "
         f"{sum(1 for r in failed if is_retryable(r.error_type)) + len(outcome.storage_errors)}"
-        f" failed and worth a retry, {len(outcome.skipped)} already done"
+        f" failed and worth a retry, {len(outcome.skipped)} already final"
     )
     if outcome.stopped:
         summary += (

@@ -8,8 +8,8 @@ the batch holds.
 
 The task captures its items a few at a time (``backup_batch``). Each item still gets its
 own ``item.zip`` and ``result.json``, so Finalize, the run manifest and restore see items,
-not batches. Items whose succeeded ``result.json`` is already stored for this run are
-skipped, so a retried batch redoes only what is missing. The task's exit code tells Step
+not batches. Items whose ``result.json`` for this run is already final (succeeded, or failed
+for good) are skipped, so a retried batch redoes only what is missing. The task's exit code tells Step
 Functions whether a retry can help (``BatchOutcome.exit_code``): 0 when every item ended in
 a final result (succeeded, or failed in a way a retry cannot fix, such as NotFound),
 non-zero only when some item failed in a retryable way or the task was stopped.
@@ -197,6 +197,18 @@ def stored_result(destination: Destination, item: BackupItem) -> ItemResult | No
         return None
 
 
+def has_final_result(destination: Destination, item: BackupItem, run_id: str) -> bool:
+    """Whether ``item`` already has a result in this run that capturing again would not
+    change: succeeded, or failed in a way no retry can fix (a deleted repository is asked
+    for once per run, however often its batch is retried)."""
+    result = stored_result(destination, item)
+    return (
+        result is not None
+        and result.run_id == run_id
+        and (result.status == "succeeded" or not is_retryable(result.error_type))
+    )
+
+
 @dataclass
 class BatchOutcome:
     """What one batch task did: ``results`` it recorded now, ``skipped`` items already
@@ -240,7 +252,7 @@ def backup_batch(
     items: Sequence[BackupItem],
     capture: Callable[[BackupItem], ItemResult],
     *,
-    already_succeeded: Callable[[BackupItem], bool],
+    already_final: Callable[[BackupItem], bool],
     concurrency: int = DEFAULT_CONCURRENCY,
     stop: threading.Event | None = None,
     grace_seconds: float = 20.0,
@@ -251,7 +263,8 @@ def backup_batch(
     stores the zip and result and returns the result; a StorageError means the result
     could not be stored).
 
-    Items ``already_succeeded`` says are done are skipped. Once ``stop`` is set no item
+    Items ``already_final`` says have a final result in this run (``has_final_result``)
+    are skipped. Once ``stop`` is set no item
     starts; items already running get ``grace_seconds`` to finish, after which they are
     reported ``unfinished`` and left running (the caller ends the process). Items are
     started in order, so a stopped batch leaves a tail of ``not_started`` items.
@@ -268,8 +281,8 @@ def backup_batch(
                 return
             running.add(item)
         try:
-            if already_succeeded(item):
-                log.info("already backed up in this run: %s", item.key)
+            if already_final(item):
+                log.info("already has a final result in this run: %s", item.key)
                 with lock:
                     outcome.skipped.append(item)
                 return

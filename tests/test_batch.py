@@ -11,6 +11,7 @@ from ghbackup.batch import (
     STOPPED_EXIT_CODE,
     BatchPointer,
     backup_batch,
+    has_final_result,
     plan_batches,
     read_item_list,
     stored_result,
@@ -137,7 +138,7 @@ def test_a_batch_with_only_final_results_exits_zero():
     items = _items(3)
     errors = {items[1]: "NotFound"}
     outcome = backup_batch(
-        items, lambda item: _result(item, errors.get(item)), already_succeeded=lambda i: False
+        items, lambda item: _result(item, errors.get(item)), already_final=lambda i: False
     )
     assert [r.status for r in outcome.results] == ["succeeded", "failed", "succeeded"]
     assert outcome.final and outcome.exit_code == 0
@@ -147,7 +148,7 @@ def test_a_retryable_failure_makes_the_batch_exit_with_its_code():
     items = _items(3)
     errors = {items[0]: "NotFound", items[2]: "GitHubUnavailable"}
     outcome = backup_batch(
-        items, lambda item: _result(item, errors.get(item)), already_succeeded=lambda i: False
+        items, lambda item: _result(item, errors.get(item)), already_final=lambda i: False
     )
     assert not outcome.final and outcome.exit_code == 3
 
@@ -156,12 +157,12 @@ def test_a_result_that_cannot_be_stored_is_worth_a_retry():
     def capture(item):
         raise StorageError("PutObject: SlowDown")
 
-    outcome = backup_batch(_items(1), capture, already_succeeded=lambda i: False)
+    outcome = backup_batch(_items(1), capture, already_final=lambda i: False)
     assert outcome.exit_code == StorageError.exit_code
     assert [item.key for item, _ in outcome.storage_errors] == ["repository/acme/r0"]
 
 
-def test_items_already_succeeded_are_skipped():
+def test_items_with_a_final_result_are_skipped():
     items = _items(4)
     captured = []
 
@@ -170,7 +171,7 @@ def test_items_already_succeeded_are_skipped():
         return _result(item)
 
     outcome = backup_batch(
-        items, capture, already_succeeded=lambda item: item in items[:2], concurrency=2
+        items, capture, already_final=lambda item: item in items[:2], concurrency=2
     )
     assert sorted(i.key for i in captured) == [i.key for i in items[2:]]
     assert sorted(outcome.skipped, key=items.index) == items[:2]
@@ -190,7 +191,7 @@ def test_no_more_than_the_concurrency_run_at_once():
             running[0] -= 1
         return _result(item)
 
-    outcome = backup_batch(_items(10), capture, already_succeeded=lambda i: False, concurrency=3)
+    outcome = backup_batch(_items(10), capture, already_final=lambda i: False, concurrency=3)
     assert len(outcome.results) == 10 and peak[0] == 3
 
 
@@ -203,9 +204,7 @@ def test_a_stop_lets_running_items_finish_and_starts_no_more():
             stop.set()  # the signal arrives while the second item runs
         return _result(item)
 
-    outcome = backup_batch(
-        items, capture, already_succeeded=lambda i: False, concurrency=1, stop=stop
-    )
+    outcome = backup_batch(items, capture, already_final=lambda i: False, concurrency=1, stop=stop)
     assert [r.item for r in outcome.results] == items[:2]
     assert outcome.not_started == items[2:]
     assert outcome.unfinished == []
@@ -225,7 +224,7 @@ def test_items_still_running_when_the_grace_ends_are_reported_unfinished():
         outcome = backup_batch(
             items,
             capture,
-            already_succeeded=lambda i: False,
+            already_final=lambda i: False,
             concurrency=1,
             stop=stop,
             grace_seconds=0,
@@ -249,6 +248,21 @@ def test_the_item_list_and_results_are_read_from_a_directory(tmp_path):
     (tmp_path / "items" / items[1].key).mkdir(parents=True)
     (tmp_path / "items" / items[1].key / "result.json").write_text("{torn")
     assert stored_result(destination, items[1]) is None  # captured again
+
+
+def test_a_result_is_final_when_it_succeeded_or_no_retry_can_fix_it(tmp_path):
+    destination = DirectoryDestination(tmp_path)
+    items = _items(4)
+    destination.store_result(_result(items[0]))
+    destination.store_result(_result(items[1], "NotFound"))
+    destination.store_result(_result(items[2], "GitHubUnavailable"))
+    assert [has_final_result(destination, item, "run-1") for item in items] == [
+        True,
+        True,
+        False,
+        False,  # no result yet
+    ]
+    assert not has_final_result(destination, items[0], "another-run")
 
 
 def test_a_missing_item_list_is_a_storage_error(tmp_path):

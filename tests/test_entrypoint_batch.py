@@ -117,7 +117,7 @@ def test_a_retryable_failure_exits_non_zero_and_the_rerun_skips_what_succeeded(s
     assert second.returncode == 0, second.stderr
     assert [_asked(gh, name) for name in names] == [0, 1, 0]
     assert all(_result(out, item).status == "succeeded" for item in items)
-    assert "2 already done" in second.stderr
+    assert "2 already final" in second.stderr
 
 
 def test_sigterm_stops_the_batch_cleanly_and_the_retry_captures_only_the_rest(standin, tmp_path):

@@ -201,25 +201,29 @@ def test_real_tasks_one_item_failing_for_good_makes_the_run_partial_in_one_attem
     assert len(list((tmp_path / "out" / RUN_ID / "logs").iterdir())) == 1
 
 
-def test_a_retryable_failure_reruns_only_the_items_without_a_success(tmp_path, monkeypatch):
+def test_a_retryable_failure_reruns_only_the_items_without_a_final_result(tmp_path, monkeypatch):
     captures = tmp_path / "captures.txt"
     monkeypatch.setenv("FAKE_CONTAINER_CAPTURE_LOG", str(captures))
     result = _run(
         tmp_path,
         "RealTasksListMocked",
-        items=("acme/one", "acme/two", "acme/unavailable"),
+        items=("acme/one", "acme/broken", "acme/unavailable"),
     )
     [iteration] = result["iterations"]
     assert iteration["path"] == [CONTAINER, RECORD_FAILED]
     assert _errors(iteration["events"]) == ["States.TaskFailed"] * 3  # first try + 2 retries
+    # The success and the NotFound are final: captured once however often the batch runs.
     assert sorted(_captures(captures)) == [
+        "repository/acme/broken",
         "repository/acme/one",
-        "repository/acme/two",
         *["repository/acme/unavailable"] * 3,
     ]
     summary = result["summary"]
-    assert (summary["status"], summary["counts"]["succeeded"]) == ("PARTIAL", 2)
-    assert summary["failed"][0]["error_type"] == "GitHubUnavailable"
+    assert (summary["status"], summary["counts"]["succeeded"]) == ("PARTIAL", 1)
+    assert {f["item_key"]: f["error_type"] for f in summary["failed"]} == {
+        "repository/acme/broken": "NotFound",
+        "repository/acme/unavailable": "GitHubUnavailable",
+    }
 
 
 def test_a_stopped_batch_is_retried_without_capturing_its_done_items_again(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import boto3
 
-from ghbackup.batch import BatchPointer, backup_batch, read_item_list, stored_result
+from ghbackup.batch import BatchPointer, backup_batch, has_final_result, read_item_list
 from ghbackup.records import BackupItem, ItemResult
 from ghbackup.store import S3Destination
 
@@ -71,14 +71,10 @@ def main() -> int:
         print(f"captured {item.key}: {result.status}", flush=True)
         return result
 
-    def already_succeeded(item: BackupItem) -> bool:
-        result = stored_result(destination, item)
-        return result is not None and result.status == "succeeded"
-
     outcome = backup_batch(
         items,
         capture,
-        already_succeeded=already_succeeded,
+        already_final=lambda item: has_final_result(destination, item, run_id),
         concurrency=int(os.environ.get("GHBACKUP_CONCURRENCY", "4")),
         stop=stop,
         grace_seconds=60,
