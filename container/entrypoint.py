@@ -253,6 +253,8 @@ def _blank_initial_environment(names: Sequence[str]) -> None:
         return
     import ctypes
 
+    if ctypes.string_at(env_start, len(block)) != block:
+        return  # not the layout expected: write nothing rather than guess
     offset = 0
     for entry in block.split(b"\0"):
         name, _, value = entry.partition(b"=")
