@@ -206,3 +206,27 @@ def test_an_oversized_backup_batch_is_one_short_line(standin, tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "InvalidItem" in lines[0] and len(lines[0]) < 200
     assert len(proc.stdout) < 2000
+
+
+def test_sigterm_ends_a_single_item_capture_and_removes_its_scratch(standin, tmp_path):
+    gh = standin
+    name = gh.repository_names()[0]
+    out, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    env = _environment(gh, out, {}, GHBACKUP_SCRATCH_DIR=str(scratch))
+    del env["BACKUP_BATCH"]
+    env["BACKUP_ITEM"] = json.dumps({"kind": "repository", "full_name": name})
+    gh.faults.slow(300)
+    try:
+        proc = _start(env)
+        deadline = time.monotonic() + 60
+        while not any(scratch.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # well inside the capture
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        gh.faults.clear()
+    assert proc.returncode == STOPPED_EXIT_CODE, stderr
+    assert list(scratch.iterdir()) == []
+    assert not list(out.rglob("item.zip*"))
