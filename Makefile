@@ -22,8 +22,8 @@ demo: install
 test: install lint unit integration tf-test tf-integration
 
 lint: $(VENV_STAMP)
-	$(PY) -m ruff check ghbackup workflow tasks container tests bench
-	$(PY) -m ruff format --check ghbackup workflow tasks container tests bench
+	$(PY) -m ruff check ghbackup cli workflow tasks container tests bench
+	$(PY) -m ruff format --check ghbackup cli workflow tasks container tests bench
 
 unit: $(VENV_STAMP)
 	$(PY) -m pytest -q -m "not integration" tests

@@ -7,7 +7,7 @@
 For each S3 server in --s3 it starts that server on 127.0.0.1 in its own process, stages N
 per-item zips twice (totalling --big-mb and --small-mb, same entries per item), then
 measures, each in a fresh child process so peak RSS belongs to that run alone:
-  * assemble_run (ghbackup.runarchive), configured as the Finalize Lambda is, on both sets;
+  * assemble_run (ghbackup.finalize), configured as the Finalize Lambda is, on both sets;
   * a naive finalize that downloads every item zip and re-zips its entries into a streamed
     multipart upload, on both sets.
 Printed per run: wall seconds, the process's CPU seconds, the S3 server's CPU seconds, the
@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from ghbackup import runarchive  # noqa: E402
+from ghbackup import extract, finalize  # noqa: E402
+from ghbackup.finalize import COPY_WORKERS  # noqa: E402
 from ghbackup.records import (  # noqa: E402
     BackupItem,
     ItemResult,
@@ -58,7 +59,6 @@ from ghbackup.records import (  # noqa: E402
     item_zip_key,
     staging_prefix,
 )
-from ghbackup.runarchive import COPY_WORKERS  # noqa: E402
 
 BUCKET = "bench"
 MIB = 1024 * 1024
@@ -115,8 +115,9 @@ def stage_run(s3: Any, run_id: str, items: list[BackupItem], total_bytes: int) -
             s3.upload_file(str(path), BUCKET, key)
             size = path.stat().st_size
             staged += size
-            result = ItemResult(item, "succeeded", run_id, "2024-05-01T00:00:00Z",
-                                "2024-05-01T00:00:01Z", zip_key=key, zip_bytes=size)  # fmt: skip
+            result = ItemResult(item=item, status="succeeded", run_id=run_id,
+                                started_at="2024-05-01T00:00:00Z", finished_at="2024-05-01T00:00:01Z",
+                                zip_key=key, zip_bytes=size)  # fmt: skip
             s3.put_object(Bucket=BUCKET, Key=item_result_key(staging_prefix(run_id), item),
                           Body=json.dumps(result.to_json()).encode())  # fmt: skip
     return staged
@@ -189,7 +190,7 @@ def measure(mode: str, endpoint: str, run_id: str, count: int) -> dict[str, Any]
     items = items_for(count)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if mode == "assemble":
-        runarchive.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=run_id, items=items,
                                 storage_class="STANDARD", delete_staging_after=False,
                                 copy_workers=COPY_WORKERS)  # fmt: skip
     else:
@@ -236,7 +237,7 @@ def free_port() -> int:
 
 def verify_run_zip(s3: Any, run_id: str, items: int) -> str:
     """Download the run zip assemble_run wrote and test every entry's CRC."""
-    manifest = runarchive.read_run_manifest(s3, BUCKET, run_id)
+    manifest = extract.read_run_manifest(s3, BUCKET, run_id)
     assert manifest.archive is not None and manifest.counts["succeeded"] == items, manifest.counts
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "run.zip"

@@ -20,16 +20,23 @@ import re
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ghbackup.errors import ArchiveCorrupt, InvalidItem, StorageError
-from ghbackup.records import BackupItem
+from ghbackup.errors import ArchiveCorrupt, StorageError
+from ghbackup.records import (
+    ITEM_MANIFEST_FORMAT as FORMAT,
+)
+from ghbackup.records import (
+    MANIFEST_NAME,
+    BackupItem,
+    FileEntry,
+    ItemManifest,
+    RecordInvalid,
+)
 
-FORMAT = "ghbackup/1"
-MANIFEST_NAME = "manifest.json"
 CHUNK_SIZE = 1024 * 1024
 
 # Keys the writer owns in manifest.json; a caller's manifest dict may not set them.
@@ -93,153 +100,6 @@ def check_relpath(relpath: str) -> str:
 
 
 @dataclass(frozen=True)
-class FileEntry:
-    """One entry of an item as its manifest lists it; ``path`` is relative to the item root."""
-
-    path: str
-    size: int
-    sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256}
-
-    @classmethod
-    def from_json(cls, data: Any) -> FileEntry:
-        if not isinstance(data, dict):
-            raise ValueError("file entry must be an object")
-        path, size, sha = data.get("path"), data.get("size"), data.get("sha256")
-        if not isinstance(path, str) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"file entry needs a path and a size: {data!r}")
-        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-            raise ValueError(f"file entry {path!r} needs a hex sha256")
-        return cls(path=path, size=size, sha256=sha)
-
-
-@dataclass(frozen=True)
-class GitState:
-    """A git repository of an item at capture time: every ref (unpeeled object ids, as
-    ``git for-each-ref`` prints them) and the symbolic HEAD. ``bundle`` is the entry that
-    holds it, relative to the item root; None when the repository is empty."""
-
-    refs: dict[str, str]
-    head: str | None
-    bundle: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"refs": dict(sorted(self.refs.items())), "head": self.head, "bundle": self.bundle}
-
-    @classmethod
-    def from_json(cls, name: str, data: Any) -> GitState:
-        if not isinstance(data, dict):
-            raise ValueError(f"git.{name} must be an object")
-        refs = data.get("refs") or {}
-        if not isinstance(refs, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in refs.items()
-        ):
-            raise ValueError(f"git.{name}.refs must map ref names to object ids")
-        head = data.get("head")
-        if head is not None and not isinstance(head, str):
-            raise ValueError(f"git.{name}.head must be a ref name or null")
-        # Older writers may omit "bundle": it is <name>.bundle whenever there are refs.
-        bundle = data.get("bundle", f"{name}.bundle" if refs else None)
-        if bundle is not None and not isinstance(bundle, str):
-            raise ValueError(f"git.{name}.bundle must be a path or null")
-        return cls(refs=dict(refs), head=head, bundle=bundle)
-
-
-@dataclass
-class ItemManifest:
-    """``<archive_root>/manifest.json`` of one item (format ``ghbackup/1``).
-
-    Typed access to what verify and restore need; every other key of the JSON is kept in
-    ``extra`` so a round trip loses nothing.
-    """
-
-    item: BackupItem
-    files: list[FileEntry]
-    git: dict[str, GitState] = field(default_factory=dict)
-    lfs: dict[str, int] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    complete: bool = False
-    started_at: str | None = None
-    finished_at: str | None = None
-    github_requests: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-    format: str = FORMAT
-
-    @property
-    def root(self) -> str:
-        """The item's folder inside the zip, with a trailing slash."""
-        return self.item.archive_root
-
-    @property
-    def manifest_path(self) -> str:
-        return self.root + MANIFEST_NAME
-
-    def to_json(self) -> dict[str, Any]:
-        data = dict(self.extra)
-        data.update(
-            {
-                "format": self.format,
-                "item": self.item.to_json(),
-                "files": [f.to_json() for f in self.files],
-                "git": {k: v.to_json() for k, v in self.git.items()},
-                "lfs": dict(self.lfs),
-                "counts": dict(self.counts),
-                "skipped": dict(self.skipped),
-                "complete": self.complete,
-                "started_at": self.started_at,
-                "finished_at": self.finished_at,
-                "github_requests": self.github_requests,
-            }
-        )
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any) -> ItemManifest:
-        """Parse a manifest; raises ValueError (or InvalidItem for a bad item) if malformed."""
-        if isinstance(data, str | bytes):
-            data = json.loads(data)
-        if not isinstance(data, dict):
-            raise ValueError("manifest must be a JSON object")
-        if data.get("format") != FORMAT:
-            raise ValueError(f"manifest format is {data.get('format')!r}, expected {FORMAT!r}")
-        files = data.get("files")
-        if not isinstance(files, list):
-            raise ValueError("manifest needs a 'files' list")
-        git = data.get("git") or {}
-        if not isinstance(git, dict):
-            raise ValueError("manifest 'git' must be an object")
-        known = {
-            "format",
-            "item",
-            "files",
-            "git",
-            "lfs",
-            "counts",
-            "skipped",
-            "complete",
-            "started_at",
-            "finished_at",
-            "github_requests",
-        }
-        return cls(
-            item=BackupItem.from_json(data.get("item")),
-            files=[FileEntry.from_json(f) for f in files],
-            git={str(k): GitState.from_json(str(k), v) for k, v in git.items()},
-            lfs=dict(data.get("lfs") or {}),
-            counts=dict(data.get("counts") or {}),
-            skipped=dict(data.get("skipped") or {}),
-            complete=bool(data.get("complete", False)),
-            started_at=data.get("started_at"),
-            finished_at=data.get("finished_at"),
-            github_requests=int(data.get("github_requests") or 0),
-            extra={k: v for k, v in data.items() if k not in known},
-        )
-
-
-@dataclass(frozen=True)
 class ArchiveSummary:
     """What ``ItemArchiveWriter.close`` produced: the zip file itself and its entry counts."""
 
@@ -249,7 +109,7 @@ class ArchiveSummary:
     entries: int  # every entry, manifest.json included
     files: int  # entries listed in the manifest
     file_bytes: int  # uncompressed bytes of those entries
-    manifest: dict[str, Any]
+    manifest: dict[str, Any]  # manifest.json as written
 
 
 class ItemArchiveWriter:
@@ -321,21 +181,20 @@ class ItemArchiveWriter:
             self.add_file(f"{relprefix}/{rel}", path)
 
     # -- finishing -------------------------------------------------------------------------
-    def close(self, manifest: dict[str, Any]) -> ArchiveSummary:
-        """Write ``manifest.json`` last (the caller's dict plus ``format``, ``item`` and
-        ``files``), finish the zip, move it into place and describe it."""
+    def close(self, details: Mapping[str, Any]) -> ArchiveSummary:
+        """Write ``manifest.json`` last, finish the zip, move it into place and describe it.
+
+        ``details`` are the ItemManifest fields the capture knows (git, lfs, counts,
+        skipped, times...); the writer adds ``format``, ``item`` and ``files`` and the whole
+        is validated as an ItemManifest before it is written."""
         self._check_usable()
-        clash = [k for k in _WRITER_KEYS if k in manifest]
+        clash = [k for k in _WRITER_KEYS if k in details]
         if clash:
             raise ValueError(f"manifest keys {clash} are written by the archive writer")
-        body = dict(manifest)
-        body.update(
-            {
-                "format": FORMAT,
-                "item": self.item.to_json(),
-                "files": [f.to_json() for f in self._files],
-            }
+        manifest = ItemManifest.model_validate(
+            {**details, "format": FORMAT, "item": self.item, "files": self._files}
         )
+        body = manifest.to_json()
         data = (json.dumps(body, sort_keys=True, indent=4, ensure_ascii=False) + "\n").encode()
         try:
             self._write_entry(self._root + MANIFEST_NAME, [data], True, len(data))
@@ -402,7 +261,7 @@ class ItemArchiveWriter:
         self._check_usable()
         self._claim(relpath)
         size, sha = self._write_entry(self._root + relpath, chunks, compress, size_hint)
-        entry = FileEntry(relpath, size, sha)
+        entry = FileEntry(path=relpath, size=size, sha256=sha)
         self._files.append(entry)
         return entry
 
@@ -511,7 +370,7 @@ def manifests_in(zf: zipfile.ZipFile) -> list[ItemManifest]:
             continue  # some other file that happens to be called manifest.json
         try:
             manifest = ItemManifest.from_json(data)
-        except (ValueError, TypeError, InvalidItem) as exc:
+        except RecordInvalid as exc:
             raise ArchiveCorrupt(f"{info.filename}: {exc}") from None
         if manifest.manifest_path != info.filename:
             raise ArchiveCorrupt(

@@ -29,7 +29,7 @@ from ghbackup.gitmirror import (
     fetch_lfs_objects,
     mirror_clone,
 )
-from ghbackup.records import BackupItem, utc_timestamp
+from ghbackup.records import BackupItem, GitState, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class _Capture:
     git: GitSettings
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: dict[str, str] = field(default_factory=dict)
-    git_state: dict[str, Any] = field(default_factory=dict)
+    git_state: dict[str, GitState] = field(default_factory=dict)
     lfs: dict[str, int] = field(default_factory=lambda: {"objects": 0, "bytes": 0})
 
     def skip(self, what: str, reason: str) -> None:
@@ -161,27 +161,12 @@ def _capture_git(cap: _Capture, repo: dict[str, Any]) -> None:
     if not clone_url:
         cap.skip("git", "the repository object has no clone_url")
         return
-    mirror = cap.scratch / "repository.git"
     cap.progress("git clone", 0, None)
-    state = mirror_clone(clone_url, mirror, cap.client.credentials, settings=cap.git)
+    state = _bundle_of(cap, clone_url, "repository", lfs=True)
     cap.counts["refs"] = len(state.refs)
-    lfs = fetch_lfs_objects(mirror, clone_url, cap.client.credentials, settings=cap.git)
-    if lfs.missing:
-        cap.skip("lfs", lfs.missing)
-    objects = lfs.objects
-    cap.lfs = {"objects": objects, "bytes": lfs.bytes}
-    cap.counts["lfs_objects"] = objects
-    if state.refs:
-        bundle = cap.scratch / "repository.bundle"
-        create_bundle(mirror, bundle, settings=cap.git)
-        cap.writer.add_file("repository.bundle", bundle)
-        bundle.unlink()
-    else:
+    if not state.refs:
         cap.skip("git", "repository is empty")
-    if objects:
-        cap.writer.add_tree("lfs/objects", mirror / "lfs" / "objects")
-    cap.git_state["repository"] = state.to_json()
-    shutil.rmtree(mirror, ignore_errors=True)
+    cap.git_state["repository"] = state
     cap.progress("git clone", 1, None)
 
 
@@ -191,23 +176,46 @@ def _capture_wiki(cap: _Capture, repo: dict[str, Any]) -> None:
         return
     clone_url = repo.get("clone_url") or ""
     wiki_url = re.sub(r"\.git$", "", clone_url) + ".wiki.git"
-    mirror = cap.scratch / "wiki.git"
     try:
-        state = mirror_clone(wiki_url, mirror, cap.client.credentials, settings=cap.git)
+        state = _bundle_of(cap, wiki_url, "wiki")
     except NotFound:
-        # GitHub has no wiki repository until the first page is written.
-        cap.skip("wiki", "enabled but has no pages")
-        return
+        state = GitState()  # GitHub has no wiki repository until the first page is written
     if state.refs:
-        bundle = cap.scratch / "wiki.bundle"
-        create_bundle(mirror, bundle, settings=cap.git)
-        cap.writer.add_file("wiki.bundle", bundle)
-        bundle.unlink()
-        cap.git_state["wiki"] = state.to_json()
+        cap.git_state["wiki"] = state
         cap.counts["wiki_refs"] = len(state.refs)
     else:
         cap.skip("wiki", "enabled but has no pages")
-    shutil.rmtree(mirror, ignore_errors=True)
+
+
+def _bundle_of(cap: _Capture, url: str, name: str, *, lfs: bool = False) -> GitState:
+    """Mirror-clone ``url`` into scratch and store one bundle of every ref as
+    ``<name>.bundle`` (nothing for an empty repository); with ``lfs``, also its LFS objects
+    under ``lfs/objects/``. Returns the refs and HEAD that were bundled. NotFound when the
+    remote does not exist."""
+    mirror = cap.scratch / f"{name}.git"
+    try:
+        state = mirror_clone(url, mirror, cap.client.credentials, settings=cap.git)
+        fetched = (
+            fetch_lfs_objects(mirror, url, cap.client.credentials, settings=cap.git)
+            if lfs
+            else None
+        )
+        if state.refs:
+            bundle = cap.scratch / f"{name}.bundle"
+            create_bundle(mirror, bundle, settings=cap.git)
+            cap.writer.add_file(f"{name}.bundle", bundle)
+            bundle.unlink()
+            state.bundle = f"{name}.bundle"
+        if fetched is not None:
+            if fetched.missing:
+                cap.skip("lfs", fetched.missing)
+            cap.lfs = {"objects": fetched.objects, "bytes": fetched.bytes}
+            cap.counts["lfs_objects"] = fetched.objects
+            if fetched.objects:
+                cap.writer.add_tree("lfs/objects", mirror / "lfs" / "objects")
+    finally:
+        shutil.rmtree(mirror, ignore_errors=True)
+    return state
 
 
 def _capture_issues_and_pulls(cap: _Capture, base: str, repo: dict[str, Any]) -> None:
@@ -421,13 +429,8 @@ def _capture_gist(cap: _Capture) -> None:
     if not url:
         cap.skip("git", "the gist object has no git_pull_url")
         return
-    mirror = cap.scratch / "gist.git"
-    state = mirror_clone(url, mirror, cap.client.credentials, settings=cap.git)
-    if state.refs:
-        bundle = cap.scratch / "gist.bundle"
-        create_bundle(mirror, bundle, settings=cap.git)
-        cap.writer.add_file("repository.bundle", bundle)
-    cap.git_state["repository"] = state.to_json()
+    state = _bundle_of(cap, url, "repository")
+    cap.git_state["repository"] = state
     cap.counts["refs"] = len(state.refs)
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ import jwt
 import requests
 
 from ghbackup.errors import AuthenticationFailed, ConfigurationError, GitHubUnavailable
+from ghbackup.retry import Backoff, retrying
 
 # Where the credentials are used unless GITHUB_API_URL says otherwise (GitHub Enterprise
 # Server: https://HOST/api/v3).
@@ -32,7 +34,8 @@ APP_TOKEN_REFRESH_MARGIN = 300.0
 # A git process keeps using the credential it was given: start each with most of an hour.
 GIT_TOKEN_MIN_REMAINING = 2700.0
 MINT_ATTEMPTS = 4
-_GIT_PASSWORD_ENV = "GHBACKUP_GIT_PASSWORD"  # noqa: S105 - a variable name, not a secret
+# The variable of a git process that holds the token its credential helper answers with.
+GIT_PASSWORD_ENV = "GHBACKUP_GIT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
 _known_secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -213,7 +216,8 @@ class AppCredentials(Credentials):
     def _mint(self) -> tuple[str, float]:
         """POST for an installation token; 5xx and connection errors retried, bounded."""
         url = f"{self.api_url.rstrip('/')}/app/installations/{self.installation_id}/access_tokens"
-        for attempt in range(1, MINT_ATTEMPTS + 1):
+
+        def post() -> tuple[str, float]:
             headers = {
                 "Authorization": f"Bearer {self.app_jwt()}",
                 "Accept": "application/vnd.github+json",
@@ -222,19 +226,30 @@ class AppCredentials(Credentials):
             try:
                 resp = requests.post(url, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
-                reason = type(exc).__name__
-            else:
-                if resp.status_code in (401, 403, 404):
-                    raise AuthenticationFailed(
-                        f"GitHub refused the App credentials (HTTP {resp.status_code})",
-                        resp.status_code,
-                    )
-                if resp.status_code == 201:
-                    return self._accept(resp)
-                reason = f"HTTP {resp.status_code}"
-            if attempt < MINT_ATTEMPTS:
-                self.sleep(min(30.0, 2.0**attempt))
-        raise GitHubUnavailable(f"minting an App token failed {MINT_ATTEMPTS} times: {reason}")
+                raise _MintFailed(type(exc).__name__) from None
+            if resp.status_code in (401, 403, 404):
+                raise AuthenticationFailed(
+                    f"GitHub refused the App credentials (HTTP {resp.status_code})",
+                    resp.status_code,
+                )
+            if resp.status_code != 201:
+                raise _MintFailed(f"HTTP {resp.status_code}")
+            return self._accept(resp)
+
+        try:
+            for attempt in retrying(
+                Backoff(attempts=MINT_ATTEMPTS, base=2.0, cap=30.0),
+                what="minting a GitHub App token",
+                retry_on=lambda exc: isinstance(exc, _MintFailed),
+                sleep=self.sleep,
+            ):
+                with attempt:
+                    return post()
+        except _MintFailed as exc:
+            raise GitHubUnavailable(
+                f"minting an App token failed {MINT_ATTEMPTS} times: {exc}"
+            ) from None
+        raise AssertionError("unreachable: retrying either returns or raises")
 
     def _accept(self, resp: requests.Response) -> tuple[str, float]:
         try:
@@ -248,15 +263,26 @@ class AppCredentials(Credentials):
         return token, _parse_expiry(body.get("expires_at"), self.clock() + 3600)
 
 
+class _MintFailed(Exception):
+    """A try at minting an App token that another try may mend (5xx, connection)."""
+
+
 def _parse_expiry(value: Any, default: float) -> float:
     if not isinstance(value, str):
         return default
-    from datetime import datetime
-
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(value).timestamp()  # 3.11 reads the trailing Z
     except ValueError:
         return default
+
+
+def safe_url(url: str) -> str:
+    """``url`` without any userinfo (``https://user:token@host/x`` -> ``https://host/x``),
+    for messages and logs; URLs of other forms (a local path, ``git@host:x``) unchanged."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc:
+        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+    return url
 
 
 def git_credential_environment(credentials: Credentials, url: str) -> dict[str, str]:
@@ -270,10 +296,10 @@ def git_credential_environment(credentials: Credentials, url: str) -> dict[str, 
     scope = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
     helper = (
         '!f() { test "$1" = get || exit 0; echo username=x-access-token; '
-        f'echo "password=${_GIT_PASSWORD_ENV}"; }}; f'
+        f'echo "password=${GIT_PASSWORD_ENV}"; }}; f'
     )
     return {
-        _GIT_PASSWORD_ENV: credentials.token(min_remaining=GIT_TOKEN_MIN_REMAINING),
+        GIT_PASSWORD_ENV: credentials.token(min_remaining=GIT_TOKEN_MIN_REMAINING),
         "GIT_CONFIG_COUNT": "2",
         "GIT_CONFIG_KEY_0": "credential.helper",
         "GIT_CONFIG_VALUE_0": "",

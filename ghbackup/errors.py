@@ -7,6 +7,8 @@ messages. Messages never contain a credential.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class BackupError(Exception):
     """Base of every error the core raises on purpose.
@@ -20,8 +22,9 @@ class BackupError(Exception):
     retryable = False
 
 
-class InvalidItem(BackupError):
-    """The item (or the execution input) is malformed; retrying cannot help."""
+class InvalidItem(BackupError, ValueError):
+    """The item (or the execution input) is malformed; retrying cannot help. A ValueError
+    too: an invalid item inside another record makes that record invalid."""
 
     exit_code = 2
 
@@ -62,9 +65,24 @@ class GitHubUnavailable(GitHubError):
     retryable = True
 
 
+GitFailureKind = Literal["not_found", "denied", "other"]
+
+# What git and git-lfs print when the remote is not there, or refuses the credentials
+# (GitHub answers a missing or private repository with 404 to git over HTTPS).
+_GIT_NOT_FOUND = (
+    "repository not found",
+    "not found",
+    "404",
+    "does not appear to be a git repository",
+)
+_GIT_DENIED = ("authentication failed", "403", "permission denied", "access denied")
+
+
 class GitCommandFailed(BackupError):
     """A git or git-lfs process failed or timed out; ``output`` is what it printed
-    (secrets scrubbed), for callers that tell one failure from another."""
+    (secrets scrubbed). ``kind`` says what failed, read once from that output: the remote
+    does not exist (``not_found``), refused the credentials (``denied``), or anything else
+    (``other``: a cut connection, a timeout, a damaged object), which a retry may mend."""
 
     exit_code = 4
     retryable = True  # a network cut or a timeout; git's own retries have run out
@@ -72,13 +90,28 @@ class GitCommandFailed(BackupError):
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
         self.output = output
+        self.kind: GitFailureKind = _git_failure_kind(f"{message}\n{output}")
+
+
+def _git_failure_kind(text: str) -> GitFailureKind:
+    lowered = text.lower()
+    if any(hint in lowered for hint in _GIT_NOT_FOUND):
+        return "not_found"
+    if any(hint in lowered for hint in _GIT_DENIED):
+        return "denied"
+    return "other"
 
 
 class StorageError(BackupError):
-    """Writing the archive or the result (S3 or disk) failed."""
+    """Writing the archive or the result (S3 or disk) failed. ``code`` is S3's error code
+    (``NoSuchKey``, ``InvalidObjectState``...) when S3 gave one."""
 
     exit_code = 5
     retryable = True
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class UnexpectedError(BackupError):
@@ -94,7 +127,7 @@ class ArchiveCorrupt(BackupError):
 
 
 class InvalidInput(BackupError):
-    """The execution input does not match workflow/input.schema.json; the message names the
+    """The execution input does not match ghbackup/input.schema.json; the message names the
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
     exit_code = 2

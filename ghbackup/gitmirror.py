@@ -12,29 +12,20 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ghbackup.credentials import Credentials, git_credential_environment
+from ghbackup.credentials import Credentials, git_credential_environment, safe_url
 from ghbackup.errors import GitCommandFailed, NotFound
 from ghbackup.process import run_git
+from ghbackup.records import GitState
+from ghbackup.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
 # Abort a transfer that moves under 1 KB/s for a minute: a stalled connection must not hang.
 _STALL_GUARD = ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
-_NOT_FOUND_HINTS = ("not found", "404", "does not appear to be a git repository")
-
-
-@dataclass
-class MirrorState:
-    """What a mirror held when it was captured: the facts restore checks against."""
-
-    refs: dict[str, str] = field(default_factory=dict)
-    head: str | None = None  # symbolic HEAD target, e.g. refs/heads/main
-
-    def to_json(self) -> dict[str, object]:
-        return {"refs": dict(sorted(self.refs.items())), "head": self.head}
 
 
 @dataclass
@@ -51,52 +42,67 @@ def mirror_clone(
     *,
     settings: GitSettings | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> MirrorState:
-    """``git clone --mirror`` with bounded retries; NotFound when the remote does not exist."""
+) -> GitState:
+    """``git clone --mirror`` with bounded retries; NotFound when the remote does not exist.
+    A refused credential is not retried; anything else (a cut connection, a timeout) is."""
     settings = settings or GitSettings()
-    for attempt in range(1, settings.attempts + 1):
+
+    def clone() -> None:
         shutil.rmtree(dest, ignore_errors=True)
-        env = git_credential_environment(credentials, url)  # fresh per attempt (App tokens)
-        try:
-            run_git(
-                [*_STALL_GUARD, "clone", "--mirror", "--quiet", "--", url, str(dest)],
-                env=env,
-                timeout=settings.timeout,
-                secrets=[env["GHBACKUP_GIT_PASSWORD"]],
-            )
-            break
-        except GitCommandFailed as exc:
-            text = str(exc).lower()
-            if any(hint in text for hint in _NOT_FOUND_HINTS):
-                shutil.rmtree(dest, ignore_errors=True)
-                raise NotFound(f"git repository not found: {_safe_url(url)}", 404) from None
-            if "authentication failed" in text or "403" in text:
-                shutil.rmtree(dest, ignore_errors=True)
-                raise
-            if attempt == settings.attempts:
-                shutil.rmtree(dest, ignore_errors=True)
-                raise
-            log.warning("clone of %s failed (attempt %d): %s", _safe_url(url), attempt, exc)
-            sleep(settings.retry_delay * attempt)
+        env = git_credential_environment(credentials, url)  # fresh per try (App tokens)
+        run_git(
+            [*_STALL_GUARD, "clone", "--mirror", "--quiet", "--", url, str(dest)],
+            env=env,
+            timeout=settings.timeout,
+        )
+
+    try:
+        for attempt in _retrying(settings, f"clone of {safe_url(url)}", sleep):
+            with attempt:
+                clone()
+    except GitCommandFailed as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        if exc.kind == "not_found":
+            raise NotFound(f"git repository not found: {safe_url(url)}", 404) from None
+        raise
     return read_state(dest, settings)
 
 
-def read_state(repo: Path, settings: GitSettings | None = None) -> MirrorState:
+def _retrying(settings: GitSettings, what: str, sleep: Callable[[float], None]) -> Any:
+    """Git's retries: ``settings.attempts`` tries, backing off from ``retry_delay``; a
+    missing remote or a refused credential is final."""
+    return retrying(
+        Backoff(attempts=settings.attempts, base=settings.retry_delay, cap=300.0),
+        what=what,
+        retry_on=lambda exc: isinstance(exc, GitCommandFailed) and exc.kind == "other",
+        sleep=sleep,
+    )
+
+
+def read_state(repo: Path, settings: GitSettings | None = None) -> GitState:
     """Every ref and its object id, plus the symbolic HEAD."""
     settings = settings or GitSettings()
     out = run_git(
         ["for-each-ref", "--format=%(objectname) %(refname)"], cwd=repo, timeout=settings.timeout
     )
-    refs = {}
-    for line in out.splitlines():
-        sha, _, name = line.partition(" ")
-        if name:
-            refs[name] = sha
+    refs = parse_refs(out)
     try:
         head = run_git(["symbolic-ref", "-q", "HEAD"], cwd=repo, timeout=60).strip() or None
     except GitCommandFailed:
         head = None
-    return MirrorState(refs=refs, head=head)
+    return GitState(refs=refs, head=head, bundle=None)
+
+
+def parse_refs(text: str) -> dict[str, str]:
+    """``{ref name: object id}`` from lines of ``<id> <name>``, as ``git for-each-ref
+    --format='%(objectname) %(refname)'``, ``git bundle list-heads`` and ``ls-remote``
+    (tab-separated) print them."""
+    refs = {}
+    for line in text.splitlines():
+        sha, _, name = line.strip().replace("\t", " ").partition(" ")
+        if name:
+            refs[name.strip()] = sha
+    return refs
 
 
 @dataclass
@@ -139,26 +145,26 @@ def fetch_lfs_objects(
     if not uses_lfs(repo, settings):
         return LfsFetch()
     missing = None
-    for attempt in range(1, settings.attempts + 1):
-        env = git_credential_environment(credentials, url)  # fresh per attempt (App tokens)
+
+    def fetch() -> None:
+        nonlocal missing
+        env = git_credential_environment(credentials, url)  # fresh per try (App tokens)
         try:
             run_git(
-                ["lfs", "fetch", "--all", "origin"],
-                cwd=repo,
-                env=env,
-                timeout=settings.timeout,
-                secrets=[env["GHBACKUP_GIT_PASSWORD"]],
+                ["lfs", "fetch", "--all", "origin"], cwd=repo, env=env, timeout=settings.timeout
             )
-            break
         except GitCommandFailed as exc:
             missing = _unservable(exc.output)
-            if missing is not None:
-                log.warning("LFS objects missing on GitHub: %s", missing)
-                break
-            if attempt == settings.attempts:
-                raise GitCommandFailed(f"LFS objects could not be fetched: {exc}") from None
-            log.warning("git lfs fetch failed (attempt %d): %s", attempt, exc)
-            sleep(settings.retry_delay * attempt)
+            if missing is None:
+                raise
+            log.warning("LFS objects missing on GitHub: %s", missing)
+
+    try:
+        for attempt in _retrying(settings, "git lfs fetch", sleep):
+            with attempt:
+                fetch()
+    except GitCommandFailed as exc:
+        raise GitCommandFailed(f"LFS objects could not be fetched: {exc}", exc.output) from None
     objects = [p for p in (repo / "lfs" / "objects").rglob("*") if p.is_file()]
     return LfsFetch(len(objects), sum(p.stat().st_size for p in objects), missing)
 
@@ -201,11 +207,3 @@ def create_bundle(repo: Path, dest: Path, *, settings: GitSettings | None = None
     """One bundle holding every ref of the mirror (``git bundle create --all``)."""
     settings = settings or GitSettings()
     run_git(["bundle", "create", "--quiet", str(dest), "--all"], cwd=repo, timeout=settings.timeout)
-
-
-def _safe_url(url: str) -> str:
-    """The URL without any userinfo, for messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))

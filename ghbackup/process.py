@@ -1,8 +1,8 @@
 """Running git and git-lfs: always with a timeout, never with a secret on the command line.
 
-Credentials reach git through GIT_ASKPASS (ghbackup/credentials.py writes no file: the
-askpass program is this package's own ``askpass`` module, which reads the token from the
-environment of the git process). Output is captured and trimmed for error messages.
+Credentials reach git through a credential helper configured in the git process's
+environment (``ghbackup.credentials.git_credential_environment``): no file, no argument.
+Output is captured, scrubbed of secrets and trimmed for error messages.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ghbackup.credentials import redact
+from ghbackup.credentials import GIT_PASSWORD_ENV, redact
 from ghbackup.errors import GitCommandFailed
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,11 @@ def run_git(
 ) -> str:
     """Run ``git ARGS`` and return its stdout; raise GitCommandFailed on error or timeout.
 
-    ``secrets`` are scrubbed from any message we build from git's output.
+    ``secrets`` are scrubbed from any message we build from git's output, and so are the
+    token in ``env`` and every secret ``ghbackup.credentials`` knows.
     """
     cmd = ["git", *args]
+    secrets = [*secrets, (env or {}).get(GIT_PASSWORD_ENV, "")]
     try:
         proc = subprocess.run(
             cmd,

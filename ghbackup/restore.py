@@ -1,15 +1,30 @@
 """Verify an archive against its manifests, and restore it into mirrors and files.
 
-``verify_archive`` proves an item zip (or a run zip of many items) is intact: every entry
-reads back with a good CRC, every listed file has its recorded size and SHA-256, nothing is
-missing or unlisted, every LFS object's content hashes to its oid, and every git bundle passes
-``git bundle verify`` and holds exactly the refs the manifest recorded.
+An archive is untrusted input: it may have sat in storage for months, and anyone who could
+write to that storage may have crafted it. Both commands therefore run the same checks:
 
-``restore_archive`` does the same checks while it extracts (each entry is read once) into a
-staging folder beside the target, rebuilds bare mirrors from the bundles, runs
-``git fsck --full`` on them (objects merely written in a legacy format pass: see
-LEGACY_OBJECT_FORMATS) and only then moves the staging folder into place in one rename.
-Any failure removes the staging folder: a target is either fully restored or not touched.
+- every entry is a plain file under a relative path (no ``..``, no absolute path, no
+  symlink or special file), listed exactly once in its item's manifest with the size the
+  zip's own header records, and reads back with a good CRC and the recorded SHA-256;
+- item names are GitHub names (``ghbackup.records``), and no two items of an archive claim
+  the same folder or mirror path, compared as a case-insensitive filesystem would;
+- no item file would make a folder look like a git repository (a ``.git`` entry, or git's
+  own files such as ``config``, ``HEAD``, ``hooks/`` (but the webhooks' ``hooks.json``),
+  ``objects/``, ``refs/`` at the item's root, or a ``HEAD`` beside ``objects/`` or ``refs/``
+  anywhere): a restored metadata folder must never become git configuration for whoever
+  later runs git in it;
+- every git bundle is fetched into a fresh, empty repository that only git writes to, with
+  a git configuration of our own (no system, global or repository-provided settings
+  matter; no protocol but the local bundle file; no hooks, fsmonitor or alternates). The
+  result must hold exactly the manifest's refs, nothing git's own ``init`` and ``fetch``
+  would not create, and pass ``git fsck --full`` (objects merely written in a legacy format
+  pass: see LEGACY_OBJECT_FORMATS). ``verify`` throws that repository away, ``restore``
+  keeps it as the mirror; so an archive ``verify`` passes is one ``restore`` restores.
+
+``restore_archive`` extracts metadata files into a staging tree beside the target, builds
+each mirror in its own folder under the staging folder, and only after every check moves
+the mirrors (and LFS objects) into the tree and the tree into place in one rename. Any
+failure removes the staging folder: a target is either fully restored or not touched.
 
 Restored layout under the target, for a repository ``o/n``: ``o/n.git`` (bare mirror, LFS
 objects in ``o/n.git/lfs/objects``), ``o/n.wiki.git``, and every other file of the item
@@ -23,6 +38,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import zipfile
@@ -41,7 +57,7 @@ from ghbackup.archive import (
     open_zip,
 )
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
-from ghbackup.process import run_git
+from ghbackup.process import DEFAULT_TIMEOUT, run_git
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(description, advance, total)``: ``advance`` is bytes of archive entries
@@ -50,6 +66,19 @@ on every call of one operation; None when unknown); ``description`` names the cu
 
 # Git keys whose bundle becomes the item's main mirror (``<root>.git``).
 _PRIMARY_GIT = ("repository", "gist")
+# The git repositories each kind of item may hold.
+_GIT_KEYS = {"repository": ("repository", "wiki"), "gist": ("gist",), "account": ()}
+# Names git reads from a git directory; none may start an item's files (compared folded).
+# ``hooks/`` is git's too, but capture writes the repository's webhooks to hooks/hooks.json:
+# that one file is all an item's hooks/ may hold.
+_GIT_DIR_NAMES = frozenset(
+    ("config", "head", "hooks", "objects", "refs", "packed-refs", "commondir", "gitdir",
+     "shallow", "info", "index", "worktrees", "modules")
+)  # fmt: skip
+_WEBHOOKS = "hooks/hooks.json"
+# What git init --bare (without templates) and a fetch create inside objects/.
+_PACK_FILE = re.compile(r"^pack-[0-9a-f]{40,64}\.(?:pack|idx|rev)$")
+_LOOSE_DIR = re.compile(r"^[0-9a-f]{2}$")
 _LFS_OBJECT = re.compile(r"^lfs/objects/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
 
 
@@ -85,8 +114,9 @@ def verify_archive(
     zip_path: Path, *, repo: str | None = None, progress: Progress | None = None
 ) -> VerifyReport:
     """Check an item zip or run zip (or only the item ``repo``, ``owner/name`` or an item
-    key) against its manifests. Raises ArchiveCorrupt naming the first failing path;
-    ConfigurationError when ``repo`` is not in the archive."""
+    key) against its manifests, fetching every bundle into a throwaway repository. Raises
+    ArchiveCorrupt naming the first failing path; ConfigurationError when ``repo`` is not
+    in the archive."""
     zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
@@ -149,12 +179,10 @@ def restore_archive(
                 zf, work, progress, _total_bytes(zf, manifests, restoring=True), "Restoring"
             )
             for manifest in manifests:
-                report.mirrors += checker.check_item(manifest, tree=tree)
+                checker.check_item(manifest, tree=tree)
             if repo is None:
                 checker.check_whole_zip(manifests)
-            for mirror in report.mirrors:
-                checker.step(f"git fsck {mirror.relative_to(tree)}")
-                _fsck(mirror)
+            report.mirrors = checker.assemble(tree)
             if to_dir.exists():
                 to_dir.rmdir()  # empty, checked above
             os.rename(tree, to_dir)
@@ -180,6 +208,15 @@ def restore_archive(
 # -- checking (and extracting) ------------------------------------------------------------
 
 
+@dataclass
+class _Mirror:
+    """A repository built from a bundle, waiting under ``work`` to be moved into the tree."""
+
+    built: Path  # where git built it: a folder no archive content is ever written to
+    relpath: str  # where it goes in the restored tree
+    lfs: Path  # its LFS objects, extracted apart (``<lfs>/lfs/objects/...``)
+
+
 class _Checker:
     """Reads the entries of items once each, checking and optionally extracting them."""
 
@@ -193,18 +230,23 @@ class _Checker:
     ) -> None:
         self.zf, self.work, self.progress, self.total, self.verb = zf, work, progress, total, verb
         self.files = self.bytes = self.bundles = self.lfs_objects = 0
-        self._verify_repo: Path | None = None
+        self.mirrors: list[_Mirror] = []
+        self._repos = 0
+        self._pristine: Path | None = None
         names = zf.namelist()
         if len(names) != len(set(names)):
             dup = next(n for n in names if names.count(n) > 1)
             raise ArchiveCorrupt(f"{dup}: appears more than once in the zip")
+        for info in zf.infolist():
+            _check_entry(info)
 
     def step(self, description: str, advance: int = 0) -> None:
         if self.progress is not None:
             self.progress(description, advance, self.total)
 
-    def check_item(self, manifest: ItemManifest, *, tree: Path | None) -> list[Path]:
-        """Check one item; with ``tree``, also extract it there. Returns the mirrors made."""
+    def check_item(self, manifest: ItemManifest, *, tree: Path | None) -> None:
+        """Check one item; with ``tree``, also extract its files there and keep its mirrors
+        (in ``self.mirrors``) for ``assemble``."""
         root = manifest.root
         _check_root(manifest)
         label = f"{self.verb} {root.rstrip('/')}"
@@ -222,31 +264,51 @@ class _Checker:
         unlisted = sorted(present - listed - {manifest.manifest_path})
         if unlisted:
             raise ArchiveCorrupt(f"{unlisted[0]}: not listed in {manifest.manifest_path}")
+        _check_no_git_dir(manifest)
 
-        bundles = {}
+        bundles: dict[str, str] = {}
         for key, state in manifest.git.items():
             if state.refs and not state.bundle:
                 raise ArchiveCorrupt(f"{manifest.manifest_path}: git.{key} has refs but no bundle")
             if state.bundle:
                 if state.bundle not in {f.path for f in manifest.files}:
                     raise ArchiveCorrupt(f"{root}{state.bundle}: missing from the zip")
+                if state.bundle in bundles:  # one repository would stay empty
+                    raise ArchiveCorrupt(
+                        f"{manifest.manifest_path}: git.{key} and git.{bundles[state.bundle]} "
+                        "name the same bundle"
+                    )
                 bundles[state.bundle] = key
 
-        mirrors: dict[str, Path] = {}
-        if tree is not None:
-            for key, state in manifest.git.items():
-                mirror = tree / _mirror_relpath(manifest, key)
-                mirror.parent.mkdir(parents=True, exist_ok=True)
-                run_git(["init", "--quiet", "--bare", str(mirror)], timeout=120)
-                if state.head and state.head.startswith("refs/"):
-                    run_git(["symbolic-ref", "HEAD", state.head], cwd=mirror, timeout=60)
-                mirrors[key] = mirror
+        # Every repository of the item, built in its own fresh folder (verify too: a bundle
+        # passes only by becoming a repository the way restore makes one).
+        repos: dict[str, _Mirror] = {}
+        for key, state in manifest.git.items():
+            self._repos += 1
+            built = self.work / "git" / f"{self._repos}.git"
+            lfs_dir = self.work / "lfs" / str(self._repos)
+            _init_repository(built)
+            if state.head and state.head.startswith("refs/"):
+                try:
+                    _git(built, ["symbolic-ref", "HEAD", state.head], timeout=60)
+                except GitCommandFailed:
+                    raise ArchiveCorrupt(
+                        f"{manifest.manifest_path}: git.{key}.head {state.head[:100]!r} "
+                        "is not a ref name"
+                    ) from None
+            repos[key] = _Mirror(built, _mirror_relpath(manifest, key), lfs_dir)
         primary = _primary_git(manifest)
-        lfs_home = mirrors.get(primary) if primary else None
+        lfs_home = repos[primary].lfs if primary and tree is not None else None
 
         for entry in manifest.files:
             name = root + entry.path
             lfs = _LFS_OBJECT.match(entry.path)
+            header_size = self.zf.getinfo(name).file_size
+            if header_size != entry.size:
+                # Before reading: a manifest (or a header) may lie by gigabytes.
+                raise ArchiveCorrupt(
+                    f"{name}: the zip says {header_size} bytes but the manifest says {entry.size}"
+                )
             if entry.path in bundles:
                 dest: Path | None = self.work / f"bundle-{self.bundles}.bundle"
             elif tree is None:
@@ -269,14 +331,39 @@ class _Checker:
             if entry.path in bundles:
                 assert dest is not None
                 key = bundles[entry.path]
-                self._check_bundle(name, dest, manifest.git[key].refs, label)
-                if key in mirrors:
-                    self._fetch(name, dest, mirrors[key], manifest.git[key].refs, label)
+                refs = manifest.git[key].refs
+                self._check_bundle(name, dest, repos[key].built, refs, label)
+                self._fetch(name, dest, repos[key].built, refs, label)
                 dest.unlink()
                 self.bundles += 1
-        if tree is not None:
-            self._read(manifest.manifest_path, tree / manifest.manifest_path, label)
-        return list(mirrors.values())
+        for key, repo in repos.items():
+            self._check_pristine(f"{root}{manifest.git[key].bundle or key}", repo.built)
+        if tree is None:
+            for repo in repos.values():
+                shutil.rmtree(repo.built)
+            return
+        self.mirrors += repos.values()
+        self._read(manifest.manifest_path, tree / manifest.manifest_path, label)
+
+    def assemble(self, tree: Path) -> list[Path]:
+        """Move every built mirror, then its LFS objects, to its place in ``tree``; a place
+        already taken (by an item's files) is an ArchiveCorrupt, never overwritten."""
+        placed = []
+        for mirror in self.mirrors:
+            dest = tree / mirror.relpath
+            if os.path.lexists(dest):
+                raise ArchiveCorrupt(f"{mirror.relpath}: collides with another restored path")
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ArchiveCorrupt(
+                    f"{mirror.relpath}: collides with another restored path"
+                ) from None
+            os.rename(mirror.built, dest)
+            if (mirror.lfs / "lfs").is_dir():
+                os.rename(mirror.lfs / "lfs", dest / "lfs")
+            placed.append(dest)
+        return placed
 
     def check_whole_zip(self, manifests: list[ItemManifest]) -> None:
         """Entries outside every item: top-level files (run-level records) must read back
@@ -324,19 +411,14 @@ class _Checker:
                 out.close()
         return size, digest.hexdigest()
 
-    def _verify_repository(self) -> Path:
-        # git bundle verify needs a repository; an empty one suits complete bundles.
-        if self._verify_repo is None:
-            self._verify_repo = self.work / "verify.git"
-            run_git(["init", "--quiet", "--bare", str(self._verify_repo)], timeout=120)
-        return self._verify_repo
-
-    def _check_bundle(self, name: str, path: Path, refs: dict[str, str], label: str) -> None:
+    def _check_bundle(
+        self, name: str, path: Path, repo: Path, refs: dict[str, str], label: str
+    ) -> None:
+        """The bundle's own header against the manifest, before anything is fetched."""
         self.step(f"{label}: git bundle verify")
-        repo = self._verify_repository()
         try:
-            run_git(["bundle", "verify", "--quiet", str(path)], cwd=repo)
-            heads = run_git(["bundle", "list-heads", str(path)], cwd=repo)
+            _git(repo, ["bundle", "verify", "--quiet", str(path)])
+            heads = _git(repo, ["bundle", "list-heads", str(path)])
         except GitCommandFailed as exc:
             raise ArchiveCorrupt(f"{name}: git bundle verify failed: {exc}") from None
         found = _parse_refs(heads)
@@ -348,28 +430,51 @@ class _Checker:
         if head_sha is not None and head_sha not in refs.values():
             raise ArchiveCorrupt(f"{name}: bundle HEAD {head_sha[:12]} is none of its refs")
 
-    def _fetch(
-        self, name: str, bundle: Path, mirror: Path, refs: dict[str, str], label: str
-    ) -> None:
+    def _fetch(self, name: str, bundle: Path, repo: Path, refs: dict[str, str], label: str) -> None:
+        """Unbundle into ``repo`` (fresh and empty), then prove it whole: exactly the
+        manifest's refs, every object present and connected (``git fsck --full``)."""
         self.step(f"{label}: git fetch {bundle.name}")
         # fetch, not clone: a clone would drop refs outside heads and tags (refs/pull/*).
-        run_git(
-            ["fetch", "--quiet", "--no-write-fetch-head", str(bundle), "refs/*:refs/*"],
-            cwd=mirror,
-        )
-        restored = _parse_refs(
-            run_git(["for-each-ref", "--format=%(objectname) %(refname)"], cwd=mirror)
-        )
+        try:
+            _git(repo, ["fetch", "--quiet", "--no-write-fetch-head", str(bundle), "refs/*:refs/*"])
+        except GitCommandFailed as exc:
+            # A bundle whose header lists objects its pack lacks, or whose pack is damaged.
+            raise ArchiveCorrupt(f"{name}: git fetch failed: {exc}") from None
+        restored = _parse_refs(_git(repo, ["for-each-ref", "--format=%(objectname) %(refname)"]))
         if restored != refs:
             raise ArchiveCorrupt(
                 f"{name}: restored refs differ from the manifest ({_ref_diff(refs, restored)})"
             )
+        self.step(f"{label}: git fsck")
+        _fsck(repo, name)
+
+    def _check_pristine(self, name: str, repo: Path) -> None:
+        """``repo`` holds only what ``git init --bare`` and a fetch create: the same config
+        as a fresh repository, no alternates, hooks, info, shallow or other extra files."""
+        if self._pristine is None:
+            self._pristine = self.work / "pristine.git"
+            _init_repository(self._pristine)
+        if (repo / "config").read_bytes() != (self._pristine / "config").read_bytes():
+            raise ArchiveCorrupt(f"{name}: the restored repository's config was changed")
+        allowed_top = {p.name for p in self._pristine.iterdir()} | {"packed-refs"}
+        for path in sorted(repo.rglob("*")):
+            rel = path.relative_to(repo).parts
+            ok = not path.is_symlink() and (
+                (len(rel) == 1 and rel[0] in allowed_top)
+                or rel[0] == "refs"
+                or (rel[0] == "objects" and _is_object_store_path(rel[1:], path.is_dir()))
+            )
+            if not ok:
+                raise ArchiveCorrupt(
+                    f"{name}: the restored repository holds an unexpected {'/'.join(rel)}"
+                )
 
 
 def _select(zf: zipfile.ZipFile, zip_path: Path, repo: str | None) -> list[ItemManifest]:
     manifests = manifests_in(zf)
     if not manifests:
         raise ArchiveCorrupt(f"{zip_path}: holds no ghbackup/1 item manifest")
+    _check_distinct(manifests)
     if repo is None:
         return manifests
     chosen = [m for m in manifests if repo in (m.item.full_name, m.item.key)]
@@ -380,10 +485,72 @@ def _select(zf: zipfile.ZipFile, zip_path: Path, repo: str | None) -> list[ItemM
     return chosen
 
 
+def _check_entry(info: zipfile.ZipInfo) -> None:
+    """Any zip entry: a relative path without ``.``/``..`` parts, and a plain file or
+    folder (a symlink entry would be a link on extraction by other tools)."""
+    name = info.filename
+    path = name[:-1] if info.is_dir() else name
+    if (
+        not path
+        or "\x00" in path
+        or "\\" in path
+        or path.startswith("/")
+        or re.match(r"^[A-Za-z]:", path)
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise ArchiveCorrupt(f"{name}: not a safe relative path")
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind not in (0, stat.S_IFDIR if info.is_dir() else stat.S_IFREG):
+        what = "a symlink" if kind == stat.S_IFLNK else "not a regular file"
+        raise ArchiveCorrupt(f"{name}: {what} (mode {kind:o})")
+
+
+def _fold(path: str) -> str:
+    """A path as a case-insensitive filesystem that ignores trailing dots and spaces in a
+    name (Windows) sees it: two items whose paths fold alike would overwrite each other."""
+    return "/".join(part.casefold().rstrip(". ") for part in path.split("/"))
+
+
+def _check_distinct(manifests: list[ItemManifest]) -> None:
+    """No two items claim the same folder or mirror: ``acme/repo`` and ``acme/Repo``, or
+    ``acme/repo.wiki`` and the wiki of ``acme/repo`` (``acme/repo.wiki.git``)."""
+    claimed: dict[str, str] = {}
+    for manifest in manifests:
+        paths = [manifest.root.rstrip("/")]
+        paths += [_mirror_relpath(manifest, key) for key in manifest.git]
+        for path in paths:
+            owner = claimed.setdefault(_fold(path), manifest.manifest_path)
+            if owner != manifest.manifest_path:
+                raise ArchiveCorrupt(f"{manifest.manifest_path}: {path} collides with {owner}")
+
+
 def _check_root(manifest: ItemManifest) -> None:
     parts = manifest.root.rstrip("/").split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ArchiveCorrupt(f"{manifest.manifest_path}: unsafe item folder")
+
+
+def _check_no_git_dir(manifest: ItemManifest) -> None:
+    """No file of the item may turn one of its restored folders into something git would
+    take for a repository (and read config, hooks or alternates from): no ``.git``
+    anywhere, none of git's own names at the item's root, and no folder holding a ``HEAD``
+    beside ``objects/`` or ``refs/``. Capture never writes such paths."""
+    folders: dict[tuple[str, ...], set[str]] = {}
+    for entry in manifest.files:
+        parts = entry.path.split("/")
+        folded = [_fold(p) for p in parts]
+        if ".git" in folded or (folded[0] in _GIT_DIR_NAMES and entry.path != _WEBHOOKS):
+            raise ArchiveCorrupt(
+                f"{manifest.root}{entry.path}: git's own file names are not item files"
+            )
+        for depth in range(len(parts)):
+            folders.setdefault(tuple(folded[:depth]), set()).add(folded[depth])
+    for folder, names in folders.items():
+        if "head" in names and names & {"objects", "refs"}:
+            where = "/".join(folder)
+            raise ArchiveCorrupt(
+                f"{manifest.root}{where}/HEAD: a folder laid out as a git repository"
+            )
 
 
 def _primary_git(manifest: ItemManifest) -> str | None:
@@ -391,14 +558,71 @@ def _primary_git(manifest: ItemManifest) -> str | None:
 
 
 def _mirror_relpath(manifest: ItemManifest, key: str) -> str:
+    if key not in _GIT_KEYS[manifest.item.kind]:
+        raise ArchiveCorrupt(
+            f"{manifest.manifest_path}: a {manifest.item.kind} has no git {key[:40]!r}"
+        )
     base = manifest.root.rstrip("/")
-    if key in _PRIMARY_GIT:
-        return f"{base}.git"
-    if key == "wiki":
-        return f"{base}.wiki.git"
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
-        raise ArchiveCorrupt(f"{manifest.manifest_path}: unsafe git key {key!r}")
-    return f"{base}.{key}.git"
+    return f"{base}.wiki.git" if key == "wiki" else f"{base}.git"
+
+
+# -- git, confined --------------------------------------------------------------------------
+
+# Settings every restore and verify git command runs with, whatever the environment or a
+# repository says: only the local bundle file as a transport (no ext::, fd::, http...), no
+# hooks (the path holds none), no fsmonitor, and no background gc or maintenance writing
+# into a repository while it is checked and moved.
+_CONFINED = (
+    "protocol.allow=never", "protocol.file.allow=always", f"core.hooksPath={os.devnull}",
+    "core.fsmonitor=false", "gc.auto=0", "maintenance.auto=false",
+    "fetch.writeCommitGraph=false", "core.sharedRepository=false",
+)  # fmt: skip
+
+
+def _git_environment(repo: Path) -> dict[str, str]:
+    """The environment of a confined git: this repository only (no discovery), no system
+    or global config and no config passed down from our own environment, no alternates
+    or replace refs, no templates (so no sample hooks), the bundle file as the only
+    protocol (GIT_ALLOW_PROTOCOL wins over any config)."""
+    return {
+        "GIT_DIR": str(repo),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_PARAMETERS": "",
+        "GIT_CONFIG_COUNT": "0",
+        "GIT_ALLOW_PROTOCOL": "file",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": "",
+        "GIT_OBJECT_DIRECTORY": str(repo / "objects"),
+        "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_TEMPLATE_DIR": "",
+    }
+
+
+def _git(repo: Path, args: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``git ARGS`` on ``repo`` with the confined settings."""
+    confined = [arg for setting in _CONFINED for arg in ("-c", setting)]
+    return run_git([*confined, *args], cwd=repo.parent, env=_git_environment(repo), timeout=timeout)
+
+
+def _init_repository(repo: Path) -> None:
+    """A new, empty bare repository at ``repo``, which must not exist yet."""
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    repo.mkdir()
+    _git(repo, ["init", "--quiet", "--bare", "--template="], timeout=120)
+
+
+def _is_object_store_path(rel: tuple[str, ...], is_dir: bool) -> bool:
+    """A path under objects/ that git's own init and fetch write: pack/, info/ (empty,
+    or its packs list), and loose objects; never info/alternates."""
+    if len(rel) == 1:
+        return is_dir and (rel[0] in ("pack", "info") or bool(_LOOSE_DIR.match(rel[0])))
+    if len(rel) == 2 and not is_dir:
+        if rel[0] == "pack":
+            return bool(_PACK_FILE.match(rel[1]))
+        if rel[0] == "info":
+            return rel[1] == "packs"
+        return bool(_LOOSE_DIR.match(rel[0])) and bool(re.fullmatch(r"[0-9a-f]{38,62}", rel[1]))
+    return False
 
 
 def _total_bytes(zf: zipfile.ZipFile, manifests: list[ItemManifest], *, restoring: bool) -> int:
@@ -444,12 +668,14 @@ LEGACY_OBJECT_FORMATS = (
 )  # fmt: skip
 
 
-def _fsck(mirror: Path) -> None:
+def _fsck(repo: Path, name: str | None = None) -> None:
+    """``git fsck --full`` of ``repo``, relaxed only for LEGACY_OBJECT_FORMATS; a failure
+    is ArchiveCorrupt naming ``name`` (the bundle's path in the zip)."""
     relaxed = [arg for msg in LEGACY_OBJECT_FORMATS for arg in ("-c", f"fsck.{msg}=ignore")]
     try:
-        run_git([*relaxed, "fsck", "--full", "--no-progress", "--no-dangling"], cwd=mirror)
+        _git(repo, [*relaxed, "fsck", "--full", "--no-progress", "--no-dangling"])
     except GitCommandFailed as exc:
-        raise ArchiveCorrupt(f"{mirror.name}: git fsck failed: {exc}") from None
+        raise ArchiveCorrupt(f"{name or repo.name}: git fsck failed: {exc}") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -487,13 +713,11 @@ def _push_environment(url: str) -> dict[str, str]:
 
 def _push(mirror: Path, url: str, *, lfs: bool) -> None:
     env = _push_environment(url)
-    secrets = [v for k, v in env.items() if k == "GHBACKUP_GIT_PASSWORD"]
     # Like --mirror, but GitHub refuses writes to its read-only refs/pull/* namespace.
     run_git(
         ["push", "--quiet", "--prune", url, "+refs/*:refs/*", "^refs/pull/*"],
         cwd=mirror,
         env=env,
-        secrets=secrets,
     )
     if lfs:
         # git-lfs speaks to local remotes only through file:// URLs, not bare paths.
@@ -503,4 +727,4 @@ def _push(mirror: Path, url: str, *, lfs: bool) -> None:
         # Objects GitHub did not have at capture time (the manifest's skipped "lfs") are
         # missing here too: push the rest rather than refuse after the refs are pushed.
         run_git(["-c", "lfs.allowincompletepush=true", "lfs", "push", "--all", lfs_url],
-                cwd=mirror, env=env, secrets=secrets)  # fmt: skip
+                cwd=mirror, env=env)  # fmt: skip

@@ -1,6 +1,6 @@
 """What a run backs up: the execution input's selection expanded into items.
 
-The selection is the validated execution input (workflow/input.schema.json). An empty
+The selection is the validated execution input (ghbackup/input.schema.json). An empty
 selection means the authenticated account: its own repositories, its gists and its
 account data.
 """

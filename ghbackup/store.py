@@ -7,13 +7,13 @@ metadata so Finalize and restore can check it without reading the bytes.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+from ghbackup import s3 as s3io
 from ghbackup.errors import StorageError
 from ghbackup.records import ItemResult, item_result_key, item_zip_key
 
@@ -47,7 +47,7 @@ class DirectoryDestination:
         target = self.root / item_result_key("", result.item)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_json_atomically(target, result.to_json())
+            _write_atomically(target, result.to_bytes())
         except OSError as exc:
             raise StorageError(f"cannot write {target}: {exc.strerror}") from None
         return str(target)
@@ -83,9 +83,7 @@ class S3Destination:
             )
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except (Boto3Error, BotoCoreError, ClientError) as exc:
-            raise StorageError(
-                f"upload of s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
-            ) from None
+            raise s3io.storage_error("upload", self.bucket, key, exc) from None
         if head.get("ContentLength") != result.zip_bytes:
             raise StorageError(
                 f"s3://{self.bucket}/{key} holds {head.get('ContentLength')} bytes, expected {result.zip_bytes}"
@@ -96,33 +94,22 @@ class S3Destination:
         from botocore.exceptions import BotoCoreError, ClientError
 
         key = item_result_key(self.prefix, result.item)
-        body = json.dumps(result.to_json(), sort_keys=True, indent=2).encode()
+        body = result.to_bytes()
         try:
             self.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
             )
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(
-                f"writing s3://{self.bucket}/{key} failed: {_aws_reason(exc)}"
-            ) from None
+            raise s3io.storage_error("PutObject", self.bucket, key, exc) from None
         return key
 
 
-def _write_json_atomically(path: Path, data: Any) -> None:
+def _write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True, indent=2)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _aws_reason(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip(": ")
-    return type(exc).__name__

@@ -1,7 +1,7 @@
 """Lambda: assemble the run archive and return the summary Notify publishes.
 
 Event ``{"run_id", "started_at", "items": {"bucket", "key", "count"}}``. Reads the run's
-item list, lets ``ghbackup.runarchive.assemble_run`` build the one run zip server-side and
+item list, lets ``ghbackup.finalize.assemble_run`` build the one run zip server-side and
 the run manifest (items without a result.json count as failed), records the metrics
 ItemsBackedUp / ItemsFailed / BytesStored and returns ``{"status", "subject", "message"}``
 with the message already cut to fit SNS.
@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ghbackup.errors import StorageError
+from ghbackup.finalize import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
+from ghbackup.notification import notification
 from ghbackup.records import BackupItem, items_list_key
-from ghbackup.runarchive import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
-from workflow.notification import notification
 
 logger = Logger()
 tracer = Tracer()

@@ -1,7 +1,7 @@
 """Build the one Lambda zip every ghbackup function runs from, reproducibly.
 
 ``python -m tasks.package --out build/lambda`` writes ``build/lambda/ghbackup-lambda.zip``
-holding the packages ``ghbackup``, ``tasks`` and ``workflow`` plus the runtime dependencies
+holding the packages ``ghbackup`` and ``tasks`` plus the runtime dependencies
 installed for Lambda's python3.12 on x86_64. The same sources give the same bytes: entries
 are sorted, every timestamp is fixed and permissions are normalised, so Terraform's
 ``filebase64sha256`` only changes when the code does.
@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 ZIP_NAME = "ghbackup-lambda.zip"
-SOURCE_PACKAGES = ("ghbackup", "tasks", "workflow")
+SOURCE_PACKAGES = ("ghbackup", "tasks")
 # boto3/botocore come with the Lambda runtime; shipping them would only add size.
 # In the Lambda runtime already, whose copies must win: never declared (boto3, botocore) nor
 # pulled in transitively (aws-xray-sdk needs botocore) into the zip.

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from workflow.execution_input import normalise_input, parse_defaults
+from ghbackup.execution_input import normalise_input, parse_defaults
 
 logger = Logger()
 tracer = Tracer()

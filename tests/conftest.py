@@ -10,6 +10,9 @@ import pytest
 # `from tests.standin import ...` works however pytest was started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# Bind `workflow` to the project's package now: pytest puts tests/ first on sys.path, where
+# tests/workflow/ would shadow it (and the editable install would then serve /work/main's).
+import workflow  # noqa: E402, F401
 from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ghbackup import cli
+from cli import main as cli
 from tests.roundtrip import lfs_oids, refs_of
 from tests.standin import AccountSpec, GitHubStandIn
 

@@ -225,7 +225,7 @@ def test_item_manifest_round_trips_and_keeps_unknown_keys(tmp_path):
     (manifest,) = read_manifests(path)
     assert manifest.git["repository"].bundle == "repository.bundle"  # default for old writers
     assert manifest.git["repository"].head == "refs/heads/main"
-    assert manifest.extra == {"future_key": {"x": 1}}
+    assert manifest.model_extra == {"future_key": {"x": 1}}
     again = ItemManifest.from_json(json.dumps(manifest.to_json()))
     assert again == manifest
 

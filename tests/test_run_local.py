@@ -29,7 +29,7 @@ def test_fifty_repositories_through_the_cli_round_trip(standin_50, tmp_path):
         [
             sys.executable,
             "-m",
-            "ghbackup.cli",
+            "cli.main",
             "run",
             "--local",
             "--org",

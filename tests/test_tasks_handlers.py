@@ -32,6 +32,21 @@ def aws_environment(monkeypatch):
         yield
 
 
+@pytest.fixture(autouse=True)
+def handler_logs_at_info():
+    """The handlers' loggers are module globals: a local run earlier in the same process
+    leaves them at the level it configured (ERROR), and these tests read INFO lines."""
+    from tasks import finalize_run, list_items, validate_input
+
+    loggers = [module.logger for module in (finalize_run, list_items, validate_input)]
+    levels = [logger.log_level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel("INFO")
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
 def _context(name: str) -> LambdaContext:
     return LambdaContext(
         function_name=name,
@@ -134,7 +149,7 @@ def test_list_handler_batches_by_the_repositories_sizes_and_the_input_limits(mon
 
 
 def _finalize(monkeypatch):
-    from ghbackup.runarchive import RunSummary
+    from ghbackup.records import RunSummary
     from tasks import finalize_run
 
     s3 = boto3.client("s3")
@@ -202,9 +217,16 @@ def test_finalize_logs_carry_the_run_id_and_the_failed_item(monkeypatch):
     assert all(entry["run_id"] == "run-1" for entry in logs)
 
 
-def test_handlers_are_thin_powertools_adapters():
-    from tasks import finalize_run, list_items, validate_input
+def test_handlers_log_the_lambda_context_through_powertools(monkeypatch):
+    """inject_lambda_context is applied: every log line carries the function's name and
+    request id from the context the handler was given."""
+    from tasks import validate_input
 
-    for module in (validate_input, list_items, finalize_run):
-        assert module.handler.__wrapped__ is not None  # decorated by Powertools
-        assert module.logger is not None and module.tracer is not None
+    stream = io.StringIO()
+    monkeypatch.setattr(validate_input.logger.registered_handler, "stream", stream)
+    monkeypatch.setenv("DEFAULT_INPUT", "{}")
+    validate_input.handler({"run_id": "run-ctx", "input": {}}, _context("ghbackup-validate"))
+    logs = [json.loads(line) for line in stream.getvalue().splitlines() if '"level"' in line]
+    assert logs
+    assert all(entry["function_name"] == "ghbackup-validate" for entry in logs)
+    assert all(entry["function_request_id"] == "request-1" for entry in logs)

@@ -34,8 +34,8 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError
-from ghbackup.records import default_run_id, items_list_key, staging_prefix
-from ghbackup.runarchive import DEFAULT_STORAGE_CLASS, run_prefix
+from ghbackup.finalize import DEFAULT_STORAGE_CLASS
+from ghbackup.records import default_run_id, items_list_key, run_prefix, staging_prefix
 from workflow import moto_fixes
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case

@@ -745,6 +745,56 @@ def fix_delete_marker_dispose() -> None:
     _once("delete_marker_dispose", patch)
 
 
+# --- 11. Glacier restores that take time ----------------------------------------------------
+# S3 takes minutes to days to restore a GLACIER / DEEP_ARCHIVE object; meanwhile HeadObject
+# answers x-amz-restore: ongoing-request="true", GetObject InvalidObjectState, and a second
+# RestoreObject 409 RestoreAlreadyInProgress. moto completes every restore at once, so that
+# middle state cannot be tested. While restores are held, a new restore stays in progress
+# (moto's own "s3::keyrestore" state model, progressed by hand) until they are released.
+
+_restores_held = False
+_KEY_RESTORE_MODEL = "s3::keyrestore"
+
+
+def hold_restores(hold: bool = True) -> None:
+    """While held, RestoreObject leaves the object in progress as S3 does for hours;
+    releasing completes every restore in progress (at the next read of the object)."""
+    from moto.moto_api import state_manager
+
+    global _restores_held
+    _restores_held = hold
+    if hold:
+        state_manager.set_transition(_KEY_RESTORE_MODEL, {"progression": "manual", "times": 2**62})
+    else:
+        state_manager.unset_transition(_KEY_RESTORE_MODEL)
+
+
+def fix_restore_in_progress() -> None:
+    """Give RestoreObject S3's in-progress state (see hold_restores)."""
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import FakeKey, S3Backend
+
+    original_restore = FakeKey.restore
+    original_restore_object = S3Backend.restore_object
+
+    def restore(self: Any, days: int) -> None:
+        original_restore(self, days)
+        if _restores_held:
+            self.status = "IN_PROGRESS"
+
+    def restore_object(self: Any, bucket_name: str, key_name: str, days: Any, type_: Any) -> bool:
+        key = self.get_object(bucket_name, key_name)
+        if key is not None and key.expiry_date is not None and key.status == "IN_PROGRESS":
+            raise S3ClientError("RestoreAlreadyInProgress", "Object restore is already in progress")
+        return original_restore_object(self, bucket_name, key_name, days, type_)
+
+    def patch() -> None:
+        FakeKey.restore = restore
+        S3Backend.restore_object = restore_object
+
+    _once("restore_in_progress", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -756,6 +806,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_retry_clock,
     fix_record_map_iterations,
     fix_delete_marker_dispose,
+    fix_restore_in_progress,
 )
 
 

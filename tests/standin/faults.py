@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 SECONDARY_MESSAGE = (
@@ -60,6 +61,10 @@ class Faults:
         self._revoke_all = False
         self.exhausted_until: float | None = None
         self._exhausted_requests: int | None = None
+        # How often each kind of fault was served ("primary" for a refusal while the
+        # primary limit is exhausted), so a test can prove its fault happened. Not reset
+        # by clear().
+        self.fired: Counter[str] = Counter()
 
     # ---- switches -------------------------------------------------------------------------
     def _add(self, fault: Fault) -> None:
@@ -148,6 +153,7 @@ class Faults:
                         f.remaining -= 1
                         if f.remaining <= 0:
                             self._faults.remove(f)
+                    self.fired[f.kind] += 1
                     return f
         return None
 
@@ -169,4 +175,5 @@ class Faults:
                     self.exhausted_until = None
                     self._exhausted_requests = None
                     return None
+            self.fired["primary"] += 1
             return self.exhausted_until

@@ -28,8 +28,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cli import operate as operate_cli
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError, exit_code_for
+from ghbackup.errors import BackupError, ConfigurationError, exit_code_for
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -96,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_verify)
 
     restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
-    restore.add_argument("zip", type=Path)
+    restore.add_argument("zip", nargs="?", help="a local zip, or s3://BUCKET/runs/R/ghbackup-R.zip")
     restore.add_argument(
         "--to", type=Path, required=True, help="target directory (must not exist or be empty)"
     )
@@ -105,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
         "--push", metavar="URL", help="push the restored mirror to this (new) remote"
     )
     restore.set_defaults(func=_restore)
+    operate_cli.add_restore_arguments(restore)
+    operate_cli.add_commands(sub)
     return parser
 
 
@@ -204,9 +207,13 @@ def _verify(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from ghbackup.restore import restore_archive
 
+    if operate_cli.is_remote_restore(args):
+        args.zip = operate_cli.fetch_for_restore(args)
+    elif not args.zip:
+        raise ConfigurationError("what to restore? a zip, an s3:// URL or --run RUN")
     with _progress_bar(single=True) as report:
         result = restore_archive(
-            args.zip, args.to, repo=args.repo, push_url=args.push, progress=report
+            Path(args.zip), args.to, repo=args.repo, push_url=args.push, progress=report
         )
     console.print(
         f"[green]restored[/green] {len(result.items)} items into {result.target}: "

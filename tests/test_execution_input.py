@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ghbackup.errors import BackupError, ConfigurationError, InvalidInput
-from workflow.execution_input import SCHEMA_PATH, normalise_input, parse_defaults
+from ghbackup.errors import ConfigurationError, InvalidInput
+from ghbackup.execution_input import SCHEMA_PATH, normalise_input, parse_defaults
 
 
 @pytest.mark.parametrize(
@@ -33,10 +33,6 @@ def test_bad_input_names_the_field(execution_input, message):
         normalise_input(execution_input, {})
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
-
-
-def test_invalid_input_is_a_backup_error_with_exit_code_2():
-    assert issubclass(InvalidInput, BackupError) and InvalidInput.exit_code == 2
 
 
 def test_empty_input_means_the_defaults():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workflow.notification import MAX_MESSAGE_BYTES, notification, summary_message
+from ghbackup.notification import MAX_MESSAGE_BYTES, notification, summary_message
 
 
 def _summary(failed: int, error: str = "GET /repos: 500") -> dict:
@@ -49,7 +49,7 @@ def test_subject_is_one_ascii_line_of_at_most_100_characters():
 
 
 def test_skipped_parts_give_way_to_failures_when_the_message_is_too_long():
-    from workflow.notification import summary_message
+    from ghbackup.notification import summary_message
 
     summary = {
         "status": "PARTIAL",

@@ -8,7 +8,14 @@ import json
 import zipfile
 from collections.abc import Iterable
 
-from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key, staging_prefix
+from ghbackup.records import (
+    BackupItem,
+    ItemResult,
+    RunItem,
+    item_result_key,
+    item_zip_key,
+    staging_prefix,
+)
 
 STAMP = "2024-05-01T00:00:00Z"
 
@@ -63,7 +70,8 @@ def stage(
 ) -> None:
     """Write an item's zip (when ``data``) and its result record to staging."""
     prefix = staging_prefix(run_id)
-    result = ItemResult(item, "failed" if error else "succeeded", run_id, STAMP, STAMP)
+    result = ItemResult(item=item, status="failed" if error else "succeeded", run_id=run_id,
+                        started_at=STAMP, finished_at=STAMP)  # fmt: skip
     if error:
         result.error_type, result.error = error
     if data is not None and not error:
@@ -99,8 +107,10 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from ghbackup import runarchive, zipformat  # noqa: E402
+from ghbackup import extract, finalize, runzip, zipformat  # noqa: E402
+from ghbackup import s3 as s3io  # noqa: E402
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError  # noqa: E402
+from ghbackup.records import run_archive_key, run_manifest_key  # noqa: E402
 
 BUCKET = "backups"
 RUN = "run-1"
@@ -194,17 +204,15 @@ def test_run_zip_holds_every_entry_of_every_succeeded_item(s3, kms_key, tmp_path
     stage(s3, BUCKET, RUN, failed, None, error=("GitCommandFailed", "git bundle create failed"))
     reads = count_get_bytes(s3)
 
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=items,
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=items,
                                       kms_key_id=kms_key, clock=FixedClock())  # fmt: skip
     read_by_finalize = sum(reads)
 
     assert summary.status == "PARTIAL"
-    assert summary.counts == {"total": 7, "succeeded": 5, "failed": 2}
-    assert {f["item_key"]: f["error_type"] for f in summary.failed} == {
+    assert summary.counts.to_json() == {"total": 7, "succeeded": 5, "failed": 2}
+    assert {f.item_key: f.error_type for f in summary.failed} == {
         failed.key: "GitCommandFailed", missing.key: "StorageError"}  # fmt: skip
-    assert "did not finish" in next(
-        f["error"] for f in summary.failed if f["item_key"] == missing.key
-    )
+    assert "did not finish" in next(f.error for f in summary.failed if f.item_key == missing.key)
     run_zip = read_run_zip(s3, summary.archive_key)
     assert len(run_zip) == summary.bytes
     with zipfile.ZipFile(io.BytesIO(run_zip)) as zf:
@@ -223,7 +231,7 @@ def test_run_zip_holds_every_entry_of_every_succeeded_item(s3, kms_key, tmp_path
 def test_run_zip_has_the_storage_class_and_kms_key_and_manifest_is_standard(s3, kms_key):
     item, data = next(iter(small_items().items()))
     stage(s3, BUCKET, RUN, item, data)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
                                       storage_class="DEEP_ARCHIVE", kms_key_id=kms_key)  # fmt: skip
     head = s3.head_object(Bucket=BUCKET, Key=summary.archive_key)
     assert head["StorageClass"] == "DEEP_ARCHIVE"
@@ -237,7 +245,7 @@ def test_run_zip_has_the_storage_class_and_kms_key_and_manifest_is_standard(s3, 
 
 def test_unknown_storage_class_is_rejected(s3):
     with pytest.raises(ConfigurationError, match="GLACIER_IR"):
-        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[], storage_class="ONEZONE")
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[], storage_class="ONEZONE")
 
 
 def test_small_items_are_packed_into_parts_of_at_least_5_mib(s3, tmp_path):
@@ -250,9 +258,9 @@ def test_small_items_are_packed_into_parts_of_at_least_5_mib(s3, tmp_path):
     order = items[:3] + [big] + items[3:]
     for item in order:
         stage(s3, BUCKET, RUN, item, zips[item])
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=order)
-    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
-    parts = manifest.archive["parts"]
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=order)
+    manifest = extract.read_run_manifest(s3, BUCKET, RUN)
+    parts = manifest.archive.to_json()["parts"]
     assert len(parts) >= 3
     assert all(p["bytes"] >= 5 * MIB for p in parts[:-1])
     run_zip = read_run_zip(s3, summary.archive_key)
@@ -267,8 +275,8 @@ def test_manifest_locates_each_item_inside_the_run_zip(s3):
     zips = {**small_items(), **large_items()}
     for item, data in zips.items():
         stage(s3, BUCKET, RUN, item, data)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
-    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    manifest = extract.read_run_manifest(s3, BUCKET, RUN)
     run_zip = read_run_zip(s3, summary.archive_key)
     for item, data in zips.items():
         line = manifest.item(item.key)
@@ -285,14 +293,14 @@ def test_extract_item_from_run_rebuilds_the_item_zip(s3, tmp_path):
     zips = {**small_items(), **large_items()}
     for item, data in zips.items():
         stage(s3, BUCKET, RUN, item, data)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
-    manifest = runarchive.read_run_manifest(s3, BUCKET, RUN)
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    manifest = extract.read_run_manifest(s3, BUCKET, RUN)
     target = repo("acme/repo-005")
     with pytest.raises(StorageError, match="restore"):
-        runarchive.extract_item_from_run(s3, BUCKET, manifest, target.key, tmp_path / "x.zip")
+        extract.extract_item_from_run(s3, BUCKET, manifest, target.key, tmp_path / "x.zip")
     s3.restore_object(Bucket=BUCKET, Key=summary.archive_key, RestoreRequest={"Days": 1})
     for item, data in zips.items():
-        out = runarchive.extract_item_from_run(s3, BUCKET, manifest.to_json(), item.key,
+        out = extract.extract_item_from_run(s3, BUCKET, manifest.to_json(), item.key,
                                                tmp_path / f"{item.full_name.replace('/', '_')}.zip")  # fmt: skip
         rebuilt = out.read_bytes()
         with zipfile.ZipFile(io.BytesIO(rebuilt)) as zf:
@@ -305,12 +313,12 @@ def test_finalizing_twice_gives_the_same_archive(s3):
     zips = small_items()
     for item, data in zips.items():
         stage(s3, BUCKET, RUN, item, data)
-    key = runarchive.run_archive_key(RUN)
+    key = run_archive_key(RUN)
     stale = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
-    first = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+    first = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
                                     clock=FixedClock())  # fmt: skip
     head1 = s3.head_object(Bucket=BUCKET, Key=key)
-    second = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+    second = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
                                      clock=FixedClock())  # fmt: skip
     head2 = s3.head_object(Bucket=BUCKET, Key=key)
     assert first.to_json() == second.to_json()
@@ -318,19 +326,19 @@ def test_finalizing_twice_gives_the_same_archive(s3):
     uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
     assert stale not in [u["UploadId"] for u in uploads] and not uploads
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/")["Contents"]
-    assert sorted(o["Key"] for o in listed) == sorted([key, runarchive.run_manifest_key(RUN)])
+    assert sorted(o["Key"] for o in listed) == sorted([key, run_manifest_key(RUN)])
 
 
 def test_rerun_after_a_crash_before_the_manifest_rebuilds_identical_bytes(s3):
     zips = {**small_items(), **large_items()}
     for item, data in zips.items():
         stage(s3, BUCKET, RUN, item, data)
-    key = runarchive.run_archive_key(RUN)
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+    key = run_archive_key(RUN)
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
                             delete_staging_after=False)  # fmt: skip
     before = read_run_zip(s3, key)
-    s3.delete_object(Bucket=BUCKET, Key=runarchive.run_manifest_key(RUN))  # the "crash"
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    s3.delete_object(Bucket=BUCKET, Key=run_manifest_key(RUN))  # the "crash"
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
     assert read_run_zip(s3, key) == before
 
 
@@ -350,11 +358,11 @@ def test_staging_is_deleted_only_after_the_manifest_is_stored(s3):
 
     s3.put_object = failing_put
     with pytest.raises(StorageError, match="AccessDenied"):
-        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
     s3.put_object = original_put
-    assert calls == [runarchive.run_manifest_key(RUN)]
+    assert calls == [run_manifest_key(RUN)]
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] == 7
-    runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] == 0
 
 
@@ -367,7 +375,7 @@ def test_delete_staging_batches_1000_keys_per_call(s3):
         "before-call.s3.DeleteObjects",
         lambda params, **_: batches.append(params["body"].count(b"<Key>")),
     )
-    assert runarchive.delete_staging(s3, BUCKET, RUN) == 1001
+    assert s3io.delete_prefix(s3, BUCKET, staging_prefix(RUN)) == 1001
     assert batches == [1000, 1]
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="staging/")["KeyCount"] == 1
 
@@ -377,11 +385,11 @@ def test_zip_whose_size_differs_from_its_result_is_failed(s3):
     stage(s3, BUCKET, RUN, good, item_zip(good, []))
     data = item_zip(bad, [])
     stage(s3, BUCKET, RUN, bad, data, claimed_bytes=len(data) + 1)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
     assert summary.status == "PARTIAL"
-    assert summary.failed[0]["item_key"] == bad.key
-    assert summary.failed[0]["error_type"] == "ArchiveCorrupt"
-    assert "result record says" in summary.failed[0]["error"]
+    assert summary.failed[0].item_key == bad.key
+    assert summary.failed[0].error_type == "ArchiveCorrupt"
+    assert "result record says" in summary.failed[0].error
 
 
 def test_zip_with_entries_outside_its_folder_is_failed(s3):
@@ -392,54 +400,54 @@ def test_zip_with_entries_outside_its_folder_is_failed(s3):
         zf.writestr("acme/good/manifest.json", b"{}")  # would collide with acme/good
         zf.writestr("acme/bad/manifest.json", b"{}")
     stage(s3, BUCKET, RUN, bad, buf.getvalue())
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
-    assert [f["item_key"] for f in summary.failed] == [bad.key]
-    assert "outside acme/bad/" in summary.failed[0]["error"]
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    assert [f.item_key for f in summary.failed] == [bad.key]
+    assert "outside acme/bad/" in summary.failed[0].error
 
 
 def test_item_listed_twice_fails_loudly(s3):
     item = repo("acme/twice")
     stage(s3, BUCKET, RUN, item, item_zip(item, []))
     with pytest.raises(ArchiveCorrupt, match="listed twice"):
-        runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item, item])
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item, item])
 
 
 def test_garbage_item_zip_is_failed_not_fatal(s3):
     good, bad = repo("acme/good"), repo("acme/garbage")
     stage(s3, BUCKET, RUN, good, item_zip(good, []))
     stage(s3, BUCKET, RUN, bad, b"this is not a zip at all" * 10)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
-    assert summary.failed == [{"item_key": bad.key, "error_type": "ArchiveCorrupt",
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, bad])
+    assert [f.to_json() for f in summary.failed] == [{"item_key": bad.key, "error_type": "ArchiveCorrupt",
                                "error": "not a zip: no end of central directory record"}]  # fmt: skip
 
 
 def test_empty_account_succeeds_without_a_run_zip(s3):
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[])
-    assert summary.status == "SUCCEEDED" and summary.counts["total"] == 0
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[])
+    assert summary.status == "SUCCEEDED" and summary.counts.total == 0
     assert summary.archive_key is None and summary.bytes == 0
-    assert runarchive.read_run_manifest(s3, BUCKET, RUN).items == []
+    assert extract.read_run_manifest(s3, BUCKET, RUN).items == []
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/")["KeyCount"] == 1
 
 
 def test_run_where_every_item_failed_is_failed_and_has_no_zip(s3):
     a, b = repo("acme/a"), repo("acme/b")
     stage(s3, BUCKET, RUN, a, None, error=("NotFound", "repository acme/a not found"))
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
-    assert summary.status == "FAILED" and summary.counts == {
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    assert summary.status == "FAILED" and summary.counts.to_json() == {
         "total": 2,
         "succeeded": 0,
         "failed": 2,
     }
     assert summary.archive_key is None
     assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
-    again = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    again = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
     assert again.to_json() == summary.to_json()
 
 
 def test_summary_json_has_what_notify_publishes(s3):
     item, data = next(iter(small_items().items()))
     stage(s3, BUCKET, RUN, item, data)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[item],
                                       started_at="2024-05-01T11:59:00Z", clock=FixedClock())  # fmt: skip
     data = json.loads(json.dumps(summary.to_json()))
     assert data["duration_seconds"] == 61.0
@@ -455,7 +463,7 @@ def test_more_than_65535_entries_use_zip64_end_records(s3, tmp_path):
     }
     for item, data in zips.items():
         stage(s3, BUCKET, RUN, item, data)
-    summary = runarchive.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[a, b])
     run_zip = read_run_zip(s3, summary.archive_key)
     end = zipformat.find_end_record(run_zip[-200:], len(run_zip) - 200)
     assert end.zip64_eocd_offset is not None and end.entries == 0xFFFF
@@ -484,7 +492,7 @@ class RecordingS3:
 
 
 def fake_item_zip(key: str, length: int, region: bytes | None = None):
-    return runarchive._ItemZip(key, length + 100, '"e"', 0, length, [], region)
+    return runzip.ItemZip(key, length + 100, '"e"', 0, length, [], region)
 
 
 def copied_ranges(s3: RecordingS3) -> list[tuple[int, int]]:
@@ -494,7 +502,7 @@ def copied_ranges(s3: RecordingS3) -> list[tuple[int, int]]:
 
 def test_regions_over_5_gib_are_copied_in_parts_of_at_most_5_gib():
     s3 = RecordingS3()
-    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    writer = runzip.RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
     gib = 1 << 30
     writer.add("repository/acme/huge", fake_item_zip("huge.zip", 11 * gib))
     writer.close()
@@ -506,7 +514,7 @@ def test_regions_over_5_gib_are_copied_in_parts_of_at_most_5_gib():
 
 def test_large_regions_are_spread_over_copies_of_the_chosen_size_never_under_5_mib():
     s3 = RecordingS3()
-    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2, copy_part=16 * MIB)
+    writer = runzip.RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2, copy_part=16 * MIB)
     writer.add("big", fake_item_zip("big.zip", 51 * MIB))
     writer.add("six", fake_item_zip("six.zip", 6 * MIB))  # 2 pieces would be under 5 MiB
     writer.close()
@@ -520,19 +528,19 @@ def test_large_regions_are_spread_over_copies_of_the_chosen_size_never_under_5_m
 
 def test_copy_part_size_spreads_the_copied_bytes_over_twice_the_copies_in_flight():
     def results(*sizes: int) -> list[ItemResult]:
-        return [ItemResult(BackupItem(kind="repository", full_name=f"a/r{n}"), "succeeded",
-                           RUN, STAMP, STAMP, zip_key=f"k{n}", zip_bytes=size)
+        return [ItemResult(item=BackupItem(kind="repository", full_name=f"a/r{n}"),
+                           status="succeeded", run_id=RUN, zip_key=f"k{n}", zip_bytes=size)
                 for n, size in enumerate(sizes)]  # fmt: skip
 
-    size = runarchive.copy_part_size
+    size = runzip.copy_part_size
     assert size(results(*[51 * MIB] * 40, 1000), workers=32) == math.ceil(40 * 51 * MIB / 64)
-    assert size(results(2 * MIB, 6 * MIB), workers=32) == runarchive.COPY_PART_MIN
+    assert size(results(2 * MIB, 6 * MIB), workers=32) == runzip.COPY_PART_MIN
     assert size(results(500 * 1024**3), workers=32) == 5 * 1024**3  # S3's largest part
 
 
 def test_a_short_buffer_waiting_behind_copy_parts_becomes_the_last_part():
     s3 = RecordingS3()
-    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    writer = runzip.RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
     writer.add("a", fake_item_zip("a.zip", 1000, b"a" * 1000))
     writer.add("b", fake_item_zip("b.zip", 6 * MIB))
     writer.add("c", fake_item_zip("c.zip", 2000, b"c" * 2000))
@@ -552,7 +560,7 @@ def test_a_short_buffer_waiting_behind_copy_parts_becomes_the_last_part():
 
 def test_more_than_10000_parts_is_a_clear_storage_error():
     s3 = RecordingS3()
-    writer = runarchive._RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
+    writer = runzip.RunZipWriter(s3, BUCKET, "run.zip", "u1", workers=2)
     with pytest.raises(StorageError, match="10000 S3 parts"):
         for n in range(10_001):
             writer.add(f"i{n}", fake_item_zip(f"{n}.zip", 5 * MIB))
@@ -579,7 +587,7 @@ def test_reads_ahead_in_order_with_a_bounded_number_in_flight():
         return n * n
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        got = list(runarchive._in_order(pool, square, range(40), ahead=ahead))
+        got = list(runzip.in_order(pool, square, range(40), ahead=ahead))
     assert got == [n * n for n in range(40)]
     assert most == ahead
 
@@ -595,7 +603,7 @@ def test_a_consumer_that_stops_early_cancels_the_reads_still_queued():
         return n
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reads = runarchive._in_order(pool, read, range(10), ahead=4)
+        reads = runzip.in_order(pool, read, range(10), ahead=4)
         assert next(reads) == 0
         reads.close()  # what `closing` does when Finalize stops on an error
         release.set()
@@ -611,6 +619,29 @@ def test_read_ahead_raises_the_first_unexpected_error_in_order():
     with ThreadPoolExecutor(max_workers=4) as pool:
         seen = []
         with pytest.raises(RuntimeError, match="three"):
-            for value in runarchive._in_order(pool, boom, range(10), ahead=4):
+            for value in runzip.in_order(pool, boom, range(10), ahead=4):
                 seen.append(value)
     assert seen == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        (
+            {"item_key": "repository/acme/repo.git", "item": {"kind": "repository",
+             "full_name": "acme/repo.git"}, "status": "succeeded"},
+            "no '.git' suffix",
+        ),
+        (
+            {"item_key": "repository/acme/other", "item": {"kind": "repository",
+             "full_name": "acme/widget"}, "status": "succeeded"},
+            "is repository/acme/widget",
+        ),
+    ],
+)  # fmt: skip
+def test_a_run_manifest_line_must_name_a_valid_item_by_its_key(line, message):
+    with pytest.raises(ArchiveCorrupt, match=message):
+        RunItem.from_json(line)
+    good = {**line, "item": {"kind": "repository", "full_name": "acme/widget"}}
+    good["item_key"] = "repository/acme/widget"
+    assert RunItem.from_json(good).item_key == "repository/acme/widget"

@@ -1,0 +1,262 @@
+"""Finalize: one zip and one manifest per run, assembled inside S3 from the per-item zips.
+
+Finalize reads every item's ``result.json`` (a missing or malformed one makes the item
+failed), builds the run zip with ``ghbackup.runzip`` and stores the run manifest.
+
+The run manifest (``runs/R/manifest.json``) records, per item, where its entries and its
+central records sit in the run zip, so one repository can be restored with two ranged reads
+(``ghbackup.extract``). It does not hold a SHA-256 of the whole run zip: computing
+one would mean reading every byte. Integrity is carried by each item's ``zip_sha256`` (from
+its result record, computed by the task that wrote it), the entries' CRC-32s, and the ETags
+S3 returned for each part.
+
+Idempotence: a finished run (its manifest exists) is returned as recorded; otherwise stale
+multipart uploads for the run zip's key are aborted and the zip is built again under the same
+key. Staging objects are deleted only after the run zip and the manifest are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ghbackup import runzip, zipformat
+from ghbackup import s3 as s3io
+from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError
+from ghbackup.records import (
+    BackupItem,
+    ItemResult,
+    RunArchive,
+    RunCounts,
+    RunItem,
+    RunManifest,
+    RunPart,
+    RunStatus,
+    RunSummary,
+    item_result_key,
+    parse_timestamp,
+    run_archive_key,
+    run_manifest_key,
+    staging_prefix,
+    utc_timestamp,
+)
+
+# Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
+# item zip ends (read ahead in order, so memory stays bounded by this many reads). S3 moves
+# the bytes while Finalize waits: many copies in flight, and as many pooled connections
+# (twice this: copies and reads), keep a large run inside Lambda's 15 minutes.
+COPY_WORKERS = 32
+DEFAULT_STORAGE_CLASS = "GLACIER"
+STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "STANDARD")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _load_result(s3: Any, bucket: str, run_id: str, item: BackupItem) -> ItemResult:
+    """The item's result record; a missing or unreadable one becomes a failed result."""
+    key = item_result_key(staging_prefix(run_id), item)
+    try:
+        data = s3io.read_json(s3, bucket, key)
+    except BackupError as exc:
+        return ItemResult.failed(item, run_id, type(exc).__name__, str(exc))
+    if data is None:
+        return ItemResult.failed(
+            item, run_id, "StorageError", "no result record: the task did not finish"
+        )
+    try:
+        result = ItemResult.from_json(data)
+    except ValueError as exc:
+        return ItemResult.failed(
+            item, run_id, "ArchiveCorrupt", f"result record is malformed: {exc}"
+        )
+    if result.item.key != item.key:
+        return ItemResult.failed(
+            item, run_id, "ArchiveCorrupt", f"result record is for {result.item.key}"
+        )
+    if result.status == "succeeded" and not result.zip_key:
+        result.status, result.error_type = "failed", "ArchiveCorrupt"
+        result.error = "result says succeeded but names no zip"
+    return result
+
+
+def _status(total: int, succeeded: int) -> RunStatus:
+    if succeeded == total:
+        return "SUCCEEDED"  # an empty account (0 items) included
+    return "PARTIAL" if succeeded else "FAILED"
+
+
+def assemble_run(
+    s3: Any,
+    *,
+    bucket: str,
+    run_id: str,
+    items: list[BackupItem],
+    storage_class: str = DEFAULT_STORAGE_CLASS,
+    kms_key_id: str | None = None,
+    started_at: str | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    delete_staging_after: bool = True,
+    copy_workers: int = COPY_WORKERS,
+) -> RunSummary:
+    """Build the run zip and the run manifest from the staged per-item zips.
+
+    No run zip is written when no item succeeded (FAILED, or SUCCEEDED for 0 items); the
+    manifest always is. Returns the recorded summary when the run was finalized before.
+    """
+    if storage_class not in STORAGE_CLASSES:
+        raise ConfigurationError(
+            f"run archive storage class {storage_class!r} is not one of {', '.join(STORAGE_CLASSES)}"
+        )
+    began = parse_timestamp(started_at) if started_at else clock()
+    archive_key, manifest_key = run_archive_key(run_id), run_manifest_key(run_id)
+
+    recorded = s3io.read_json(s3, bucket, manifest_key)
+    if recorded is not None:
+        manifest = RunManifest.from_json(recorded)
+        if manifest.archive is not None:
+            head = s3io.head(s3, bucket, archive_key)
+            if head is None or head["ContentLength"] != manifest.archive.bytes:
+                raise ArchiveCorrupt(
+                    f"run {run_id} has a manifest but its zip s3://{bucket}/{archive_key} is"
+                    " missing or has another size; refusing to overwrite"
+                )
+        if delete_staging_after:
+            s3io.delete_prefix(
+                s3, bucket, staging_prefix(run_id)
+            )  # a previous attempt may have stopped before
+        return RunSummary.of(manifest)
+
+    keys = [i.key for i in items]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ArchiveCorrupt(f"item {dup} is listed twice for run {run_id}")
+
+    archive: RunArchive | None = None
+    with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
+        results = list(runzip.in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
+                                 items, copy_workers))  # fmt: skip
+        run_items = {r.item.key: RunItem.of(r) for r in results}
+        if any(r.status == "succeeded" for r in results):
+            archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
+                                     kms_key_id, copy_workers, readers)  # fmt: skip
+
+    succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
+    if archive is None:
+        s3io.abort_stale_uploads(s3, bucket, archive_key)
+    finished = clock()
+    manifest = RunManifest(
+        run_id=run_id,
+        status=_status(len(items), succeeded),
+        started_at=utc_timestamp(began),
+        finished_at=utc_timestamp(finished),
+        counts=RunCounts(total=len(items), succeeded=succeeded, failed=len(items) - succeeded),
+        bytes=archive.bytes if archive else 0,
+        archive=archive,
+        items=[run_items[k] for k in keys],
+    )
+    body = manifest.to_bytes()
+    try:
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=body, StorageClass="STANDARD",
+                      ContentType="application/json", **s3io.sse_kms(kms_key_id))  # fmt: skip
+    except ClientError as exc:
+        raise s3io.storage_error("PutObject", bucket, manifest_key, exc) from None
+    if delete_staging_after:
+        s3io.delete_prefix(s3, bucket, staging_prefix(run_id))
+    return RunSummary.of(manifest)
+
+
+def _build_archive(
+    s3: Any,
+    bucket: str,
+    key: str,
+    results: list[ItemResult],
+    run_items: dict[str, RunItem],
+    storage_class: str,
+    kms_key_id: str | None,
+    workers: int,
+    readers: ThreadPoolExecutor,
+) -> RunArchive | None:
+    """The multipart upload of the run zip; marks items whose zip fails checks as failed.
+    Returns the manifest's ``archive`` record, or None when no item zip was usable."""
+    s3io.abort_stale_uploads(s3, bucket, key)
+    try:
+        upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
+            **s3io.sse_kms(kms_key_id),
+        )["UploadId"]  # fmt: skip
+    except ClientError as exc:
+        raise s3io.storage_error("CreateMultipartUpload", bucket, key, exc) from None
+    succeeded = [r for r in results if r.status == "succeeded"]
+    writer = runzip.RunZipWriter(
+        s3, bucket, key, upload_id, workers, runzip.copy_part_size(succeeded, workers)
+    )
+    try:
+        seen: dict[bytes, str] = {}
+        reads = runzip.in_order(
+            readers, lambda r: runzip.try_inspect(s3, bucket, r), succeeded, workers
+        )
+        with closing(reads) as inspected:  # an error below stops the reads still queued
+            for result, item_zip in zip(succeeded, inspected, strict=True):
+                line = run_items[result.item.key]
+                if isinstance(item_zip, BackupError):
+                    line.status, line.error_type = "failed", type(item_zip).__name__
+                    line.error = str(item_zip)
+                    continue
+                for entry in item_zip.entries:
+                    other = seen.setdefault(entry.name, line.item_key)
+                    if other != line.item_key:
+                        raise ArchiveCorrupt(
+                            f"entry {entry.filename!r} is in both {other} and {line.item_key}"
+                        )
+                line.zip_etag = item_zip.etag
+                line.entries = len(item_zip.entries)
+                writer.add(line.item_key, item_zip)
+        if not writer.placements:
+            writer.abort()
+            return None
+        placements, starts, cd_offset = writer.finish()
+        merged: list[zipformat.CentralEntry] = []
+        cd_pos = cd_offset
+        for place in placements:
+            line = run_items[place.item_key]
+            begin = starts[place.part_number] + place.offset_in_part
+            delta = begin - place.zip.region_start
+            moved = [e.moved(delta) for e in place.zip.entries]
+            records = sum(len(zipformat.central_record(e)) for e in moved)
+            manifest_name = line.item.manifest_path
+            line.offset, line.length = begin, place.zip.region_length
+            line.central_directory_offset, line.central_directory_length = cd_pos, records
+            line.manifest_entry_offset = next(
+                e.local_header_offset for e in moved if e.filename == manifest_name
+            )
+            cd_pos += records
+            merged.extend(moved)
+        tail = zipformat.central_directory(merged, cd_offset)
+        writer.upload_tail(tail)
+        resp = writer.complete()
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    size = cd_offset + len(tail)
+    return RunArchive(
+        key=key,
+        bytes=size,
+        etag=resp.get("ETag"),
+        storage_class=storage_class,
+        kms_key_id=kms_key_id,
+        entries=len(merged),
+        central_directory_offset=cd_offset,
+        central_directory_length=cd_pos - cd_offset,
+        parts=[
+            RunPart(part_number=n, etag=writer.etags[n], bytes=length)
+            for n, length in sorted(writer.part_sizes.items())
+        ],
+    )
