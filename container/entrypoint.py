@@ -36,7 +36,6 @@ from ghbackup.backup import backup_item
 from ghbackup.batch import (
     DEFAULT_CONCURRENCY,
     STOPPED_EXIT_CODE,
-    BatchPointer,
     backup_batch,
     has_final_result,
     read_item_list,
@@ -52,7 +51,7 @@ from ghbackup.errors import (
 )
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
-from ghbackup.records import BackupItem, ItemResult
+from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
 logger = Logger(service="ghbackup-capture")

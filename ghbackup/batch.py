@@ -17,17 +17,21 @@ non-zero only when some item failed in a retryable way or the task was stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
 
-from ghbackup.errors import BackupError, InvalidItem, StorageError, exit_code_for, is_retryable
-from ghbackup.records import BackupItem, ItemResult, item_result_key, staging_prefix
+from ghbackup.errors import BackupError, StorageError, exit_code_for, is_retryable
+from ghbackup.records import (
+    BackupItem,
+    BatchPointer,
+    ItemResult,
+    item_result_key,
+    parse_items,
+)
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
 log = logging.getLogger(__name__)
@@ -35,58 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_MAX_ITEMS = 25
 DEFAULT_BATCH_MAX_BYTES = 2 * 1024**3
 DEFAULT_CONCURRENCY = 4
-# A pointer is about 40 characters; a longer value is not one and is not echoed back.
-MAX_POINTER_CHARS = 256
 # The exit code of a task stopped by SIGTERM before it finished (128 + 15, as a shell says).
 STOPPED_EXIT_CODE = 143
-
-
-@dataclass(frozen=True)
-class BatchPointer:
-    """One Map item: items ``first`` .. ``first + count - 1`` of the run's ``items.json``.
-
-    JSON ``{"batch": 3, "first": 75, "count": 25}``; ``batch`` numbers the batches from 0
-    (for logs and the Map's records). Extra keys are ignored on read.
-    """
-
-    batch: int
-    first: int
-    count: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"batch": self.batch, "first": self.first, "count": self.count}
-
-    @classmethod
-    def from_json(cls, data: Any) -> BatchPointer:
-        """Parse and validate; raises InvalidItem with a short reason that never repeats a
-        long input."""
-        if isinstance(data, str | bytes):
-            if len(data) > MAX_POINTER_CHARS:
-                raise InvalidItem(
-                    f"batch pointer is {len(data)} characters, more than {MAX_POINTER_CHARS}"
-                )
-            try:
-                data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise InvalidItem(f"batch pointer is not valid JSON: {exc.msg}") from None
-        if not isinstance(data, dict):
-            raise InvalidItem("batch pointer must be a JSON object")
-        values = [data.get(name) for name in ("batch", "first", "count")]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-            raise InvalidItem("batch pointer needs whole numbers batch, first and count")
-        batch, first, count = values
-        if count < 1:
-            raise InvalidItem("batch pointer needs a count of at least 1")
-        return cls(batch=batch, first=first, count=count)
-
-    def select(self, items: Sequence[BackupItem]) -> list[BackupItem]:
-        """The batch's items out of the run's item list."""
-        if self.first + self.count > len(items):
-            raise InvalidItem(
-                f"batch {self.batch} covers items {self.first}..{self.first + self.count - 1} "
-                f"but the run lists {len(items)}"
-            )
-        return list(items[self.first : self.first + self.count])
 
 
 def plan_batches(
@@ -128,11 +82,6 @@ def plan_batches(
     return batches
 
 
-def batches_list_key(run_id: str) -> str:
-    """Key of the JSON array of batch pointers the Distributed Map reads."""
-    return f"{staging_prefix(run_id)}batches.json"
-
-
 def read_item_list(destination: Destination) -> list[BackupItem]:
     """The run's ``items.json`` from beside the destination's ``items/`` folder."""
     if isinstance(destination, S3Destination):
@@ -153,13 +102,7 @@ def read_item_list(destination: Destination) -> list[BackupItem]:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from None
     else:
         raise TypeError(f"cannot read an item list from {type(destination).__name__}")
-    try:
-        entries = json.loads(body)
-    except ValueError:
-        raise InvalidItem("the run's item list is not JSON") from None
-    if not isinstance(entries, list):
-        raise InvalidItem("the run's item list is not a JSON array")
-    return [BackupItem.from_json(entry) for entry in entries]
+    return parse_items(body)
 
 
 def stored_result(destination: Destination, item: BackupItem) -> ItemResult | None:
@@ -191,8 +134,8 @@ def stored_result(destination: Destination, item: BackupItem) -> ItemResult | No
     else:
         return None
     try:
-        return ItemResult.from_json(json.loads(body))
-    except (ValueError, KeyError, TypeError, BackupError):
+        return ItemResult.from_json(body)
+    except (ValueError, BackupError):
         log.warning("unreadable result record for %s: capturing it again", item.key)
         return None
 

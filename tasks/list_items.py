@@ -24,13 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ghbackup.batch import (
     DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_ITEMS,
-    batches_list_key,
     plan_batches,
 )
 from ghbackup.credentials import DEFAULT_API_URL, Credentials
 from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
-from ghbackup.records import items_list_key
+from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
 
 logger = Logger()

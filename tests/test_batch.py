@@ -9,7 +9,6 @@ import pytest
 
 from ghbackup.batch import (
     STOPPED_EXIT_CODE,
-    BatchPointer,
     backup_batch,
     has_final_result,
     plan_batches,
@@ -17,7 +16,7 @@ from ghbackup.batch import (
     stored_result,
 )
 from ghbackup.errors import InvalidItem, StorageError, is_retryable
-from ghbackup.records import BackupItem, ItemResult
+from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import DirectoryDestination
 
 GIB = 1024**3
@@ -75,9 +74,16 @@ def test_a_pointer_round_trips_and_selects_its_range():
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
-        ('{"batch": 0, "first": -1, "count": 2}', "whole numbers"),
-        ('{"batch": 0, "first": 0, "count": 0}', "at least 1"),
-        ('{"batch": 0, "first": true, "count": 1}', "whole numbers"),
+        (
+            '{"batch": 0, "first": -1, "count": 2}',
+            "first: Input should be greater than or equal to 0",
+        ),
+        (
+            '{"batch": 0, "first": 0, "count": 0}',
+            "count: Input should be greater than or equal to 1",
+        ),
+        ('{"batch": 0, "first": true, "count": 1}', "first: Input should be a valid integer"),
+        ('{"batch": 0, "first": "1", "count": 1}', "first: Input should be a valid integer"),
     ],
 )
 def test_a_bad_pointer_is_an_invalid_item(text, message):

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import boto3
 
-from ghbackup.batch import BatchPointer, backup_batch, has_final_result, read_item_list
-from ghbackup.records import BackupItem, ItemResult
+from ghbackup.batch import backup_batch, has_final_result, read_item_list
+from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import S3Destination
 
 
