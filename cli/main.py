@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,8 +30,9 @@ from rich.progress import (
 )
 
 from cli import operate as operate_cli
+from cli import restore_github as cli_restore_github
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
-from ghbackup.errors import BackupError, ConfigurationError, exit_code_for
+from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_code_for
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -43,8 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except BackupError as exc:
-        console.print(f"[red]ghbackup: {type(exc).__name__}: {redact(str(exc))}[/red]")
+        # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup.
+        message = escape(redact(str(exc)))
+        console.print(f"[red]ghbackup: {type(exc).__name__}: {message}[/red]")
         return exc.exit_code
+    except OSError as exc:
+        # A file the core did not expect to fail (disk, permissions): still one line.
+        where = f": {exc.filename}" if exc.filename else ""
+        message = escape(redact(f"{exc.strerror or type(exc).__name__}{where}"))
+        console.print(f"[red]ghbackup: {message}[/red]")
+        return 1
     except KeyboardInterrupt:
         console.print("[red]ghbackup: interrupted[/red]")
         return 130
@@ -98,13 +108,12 @@ def _parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="verify, then rebuild mirrors, wiki, LFS and metadata")
     restore.add_argument("zip", nargs="?", help="a local zip, or s3://BUCKET/runs/R/ghbackup-R.zip")
-    restore.add_argument(
-        "--to", type=Path, required=True, help="target directory (must not exist or be empty)"
-    )
+    restore.add_argument("--to", type=Path, help="target directory (must not exist or be empty)")
     restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     restore.add_argument(
         "--push", metavar="URL", help="push the restored mirror to this (new) remote"
     )
+    cli_restore_github.add_arguments(restore)
     restore.set_defaults(func=_restore)
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
@@ -125,6 +134,7 @@ def _backup_item(args: argparse.Namespace) -> int:
         item = BackupItem.from_json({"kind": "gist", "id": args.gist})
     else:
         item = BackupItem.from_json({"kind": "account", "login": args.account})
+    _check_api_url(args.api_url)
     credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
     client = GitHubClient(args.api_url, credentials)
     run_id = args.run_id or default_run_id()
@@ -147,8 +157,9 @@ def _backup_item(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from workflow.local_runner import run_local
 
+    _check_api_url(args.api_url)
     if args.input:
-        execution_input: dict[str, Any] = json.loads(args.input.read_text(encoding="utf-8"))
+        execution_input: Any = _read_input(args.input)
     else:
         execution_input = {}
         for key, values in (("orgs", args.org), ("users", args.user), ("repositories", args.repo)):
@@ -158,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
         os.environ, api_url=args.api_url
     )  # fail early, before any server starts
     run_id = args.run_id or default_run_id()
-    progress = _new_progress(TextColumn("{task.fields[failed]} failed"))
+    # Transient: the bar gives way to the summary, or to the one line that says what failed.
+    progress = _new_progress(TextColumn("{task.fields[failed]} failed"), transient=True)
     with progress:
         task = progress.add_task(f"run {run_id}", total=None, failed=0)
 
@@ -191,6 +203,38 @@ def _run(args: argparse.Namespace) -> int:
     return {"SUCCEEDED": 0, "PARTIAL": 3}.get(status, 1)
 
 
+def _check_api_url(url: str) -> None:
+    """An http(s) URL with a host, or one line saying it is not (before anything starts)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # an unparsable port or IPv6 literal
+        scheme, host = "", None
+    if scheme not in ("https", "http") or not host or any(c.isspace() for c in url):
+        raise ConfigurationError(
+            f"--api-url {url!r} is not an http(s) URL with a host, "
+            "e.g. https://api.github.com or https://HOST/api/v3"
+        )
+
+
+def _read_input(path: Path) -> Any:
+    """The JSON of ``--input``; a missing file or bad JSON is one line naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"--input {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--input {path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"--input {path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
 def _verify(args: argparse.Namespace) -> int:
     from ghbackup.restore import verify_archive
 
@@ -211,6 +255,11 @@ def _restore(args: argparse.Namespace) -> int:
         args.zip = operate_cli.fetch_for_restore(args)
     elif not args.zip:
         raise ConfigurationError("what to restore? a zip, an s3:// URL or --run RUN")
+    if args.to_github:
+        args.zip = Path(args.zip)
+        return cli_restore_github.run(args, console)
+    if args.to is None:
+        raise ConfigurationError("restore needs --to DIR, or --to-github OWNER/NAME")
     with _progress_bar(single=True) as report:
         result = restore_archive(
             Path(args.zip), args.to, repo=args.repo, push_url=args.push, progress=report
@@ -225,7 +274,7 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _new_progress(*extra: TextColumn) -> Progress:
+def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -234,6 +283,7 @@ def _new_progress(*extra: TextColumn) -> Progress:
         *extra,
         TimeElapsedColumn(),
         console=console,
+        transient=transient,
     )
 
 

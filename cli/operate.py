@@ -1,5 +1,5 @@
 """The CLI commands that operate a deployed stack: configure, start, watch, runs, show, get,
-cost, and ``restore`` from a run in S3. ``ghbackup.cli`` registers them; the work is in
+cost, and ``restore`` from a run in S3. ``cli.main`` registers them; the work is in
 ``ghbackup.operate``, ``ghbackup.deployment`` and ``ghbackup.cost``."""
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ def fetch_for_restore(args: argparse.Namespace) -> Path:
     if args.zip:
         bucket, run_id = operate.parse_s3_run_url(str(args.zip))
     deployment = resolve_deployment(bucket, args.state_machine)
-    out = Path(args.to).resolve().parent / f".ghbackup-get-{run_id}"
+    beside = Path(args.to).resolve().parent if args.to else Path.cwd()  # --to-github: here
+    out = beside / f".ghbackup-get-{run_id}"
     path = _fetch(deployment, run_id, args.repo, None, out, args)
     console.print(f"fetched {path} ({path.stat().st_size:,} bytes; delete it when done)")
     return path

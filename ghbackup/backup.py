@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ghbackup.capture import Progress, capture_item
 from ghbackup.credentials import redact
-from ghbackup.errors import BackupError
+from ghbackup.errors import BackupError, StorageError, is_out_of_space
 from ghbackup.github import GitHubClient
 from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem, ItemResult, utc_timestamp
@@ -38,38 +38,57 @@ def backup_item(
     happened (``status`` succeeded only when the zip is complete and stored). A failure to
     store the result record itself is raised as StorageError."""
     started = utc_timestamp(now())
+    requests_before = client.requests_made  # the client may serve other items too
     result = ItemResult(
         item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
     )
-    with tempfile.TemporaryDirectory(prefix="ghbackup-", dir=scratch) as workdir:
-        zip_path = Path(workdir) / "item.zip"
-        try:
-            report = capture_item(
-                item,
-                client,
-                zip_path=zip_path,
-                scratch=Path(workdir),
-                progress=progress,
-                git=git,
-                now=now,
-            )
-            result.counts, result.skipped = report.counts, report.skipped
-            result.zip_bytes, result.zip_sha256 = report.zip_bytes, report.zip_sha256
-            result.github_requests = report.github_requests
-            result.zip_key = destination.store_zip(result, zip_path)
-            result.status = "succeeded"
-        except Exception as exc:  # noqa: BLE001 - every failure must end in a result record
-            if isinstance(exc, BackupError):
-                result.error_type, result.error = type(exc).__name__, redact(str(exc))
-            else:
-                # A bug, not a GitHub or storage condition: still one record, with the type
-                # that names it, and the traceback in the log for whoever fixes it.
-                log.exception("unexpected error while backing up %s", item.key)
-                result.error_type = "UnexpectedError"
-                result.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
-            result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
-            result.github_requests = client.requests_made
+    try:
+        with tempfile.TemporaryDirectory(prefix="ghbackup-", dir=scratch) as workdir:
+            zip_path = Path(workdir) / "item.zip"
+            try:
+                report = capture_item(
+                    item,
+                    client,
+                    zip_path=zip_path,
+                    scratch=Path(workdir),
+                    progress=progress,
+                    git=git,
+                    now=now,
+                )
+                result.counts, result.skipped = report.counts, report.skipped
+                result.zip_bytes, result.zip_sha256 = report.zip_bytes, report.zip_sha256
+                result.zip_key = destination.store_zip(result, zip_path)
+                result.status = "succeeded"
+            except Exception as exc:  # noqa: BLE001 - every failure must end in a result record
+                if isinstance(exc, BackupError):
+                    result.error_type, result.error = type(exc).__name__, redact(str(exc))
+                elif isinstance(exc, OSError) and is_out_of_space(exc):
+                    result.error_type = "StorageError"
+                    result.error = redact(f"scratch space ran out in {workdir}: {exc.strerror}")
+                else:
+                    # A bug, not a GitHub or storage condition: still one record, with the type
+                    # that names it, and the traceback in the log for whoever fixes it.
+                    log.exception("unexpected error while backing up %s", item.key)
+                    result.error_type = "UnexpectedError"
+                    result.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
+                result.zip_key, result.zip_bytes, result.zip_sha256 = None, 0, None
+                log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
+    except OSError as exc:
+        # Creating or removing the scratch folder itself: everything inside is caught above.
+        if result.status == "succeeded" or result.error_type is not None:
+            log.warning("could not remove the scratch folder: %s", exc.strerror)
+        else:  # it could not be created: nothing was captured
+            where = scratch or tempfile.gettempdir()
+            result.error_type = "StorageError"
+            result.error = f"cannot create a scratch folder in {where}: {exc.strerror}"
             log.error("backup of %s failed: %s: %s", item.key, result.error_type, result.error)
     result.finished_at = utc_timestamp(now())
-    destination.store_result(result)  # a StorageError here propagates: the caller must know
+    # One meaning, succeeded or not: the API requests this item's capture sent.
+    result.github_requests = client.requests_made - requests_before
+    try:
+        destination.store_result(result)
+    except StorageError as exc:
+        # The caller must know, and must know what the lost record said.
+        outcome = result.status if result.error is None else f"{result.error_type}: {result.error}"
+        raise StorageError(f"{exc}; the item's result ({outcome}) is lost") from None
     return result

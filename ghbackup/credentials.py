@@ -57,6 +57,40 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_all(value: Any) -> Any:
+    """``value`` with every registered secret replaced in every string inside it (dict keys
+    and values, lists, tuples); other objects become their redacted ``str``. For structured
+    log records, redacted before they are serialized (a secret with a newline no longer
+    matches once JSON has escaped it)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_all(k): redact_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
+def redacting_json(record: dict[str, Any]) -> str:
+    """A Powertools ``Logger(json_serializer=...)``: the whole structured record, message,
+    ``extra`` keys, exception text and stack trace, scrubbed of secrets, as one JSON line."""
+    return json.dumps(redact_all(record), separators=(",", ":"), ensure_ascii=False)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner`` (default: a plain Formatter) and scrubs the whole output, the
+    traceback and any field the format string adds included."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 class RedactingFilter(logging.Filter):
     """Logging filter that scrubs registered secrets from every record's message."""
 

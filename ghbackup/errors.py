@@ -7,7 +7,13 @@ messages. Messages never contain a credential.
 
 from __future__ import annotations
 
+import errno
 from typing import Literal
+
+# How a full disk (or an exhausted quota) shows: the errno of a write, and the words git and
+# git-lfs print for it (strerror of ENOSPC and EDQUOT, in the C locale they run with).
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+OUT_OF_SPACE_MESSAGES = ("No space left on device", "Disk quota exceeded")
 
 
 class BackupError(Exception):
@@ -36,13 +42,17 @@ class ConfigurationError(BackupError):
 
 
 class GitHubError(BackupError):
-    """GitHub answered with an error we do not retry."""
+    """GitHub answered with an error we do not retry. ``status`` is the HTTP status;
+    ``blocked`` says why and where when GitHub blocked the resource (a DMCA or ToS notice)."""
 
     exit_code = 3
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, blocked: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.blocked = blocked
 
 
 class NotFound(GitHubError):
@@ -59,10 +69,20 @@ class RateLimitExceeded(GitHubError):
     retryable = True
 
 
+class UnexpectedRedirect(GitHubError):
+    """An API request was redirected to another host (which must not get the token, and
+    whose answer would mean nothing), or redirected too many times on the API host."""
+
+
 class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
 
     retryable = True
+
+
+class WriteOutcomeUnknown(GitHubUnavailable):
+    """A creating request (POST) failed in a way that does not say whether GitHub acted on
+    it (a 5xx, a dropped connection): look before creating the object again."""
 
 
 GitFailureKind = Literal["not_found", "denied", "other"]
@@ -126,11 +146,23 @@ class ArchiveCorrupt(BackupError):
     exit_code = 6
 
 
+class RunAlreadyExists(BackupError):
+    """The run id is taken: another execution's run zip or manifest exists (or, locally,
+    another run has the output folder). Nothing of it is replaced."""
+
+    exit_code = 2
+
+
 class InvalidInput(BackupError):
     """The execution input does not match ghbackup/input.schema.json; the message names the
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
     exit_code = 2
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for lack of disk space or quota."""
+    return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE_ERRNOS
 
 
 def exit_code_for(error_type: str | None) -> int:

@@ -10,14 +10,14 @@ Any other key (filters, ``gists``, ``account``) replaces the same key of the def
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from ghbackup.errors import ConfigurationError, InvalidInput
+from ghbackup.errors import ConfigurationError, InvalidInput, InvalidItem
+from ghbackup.selection import compile_filter
 
 SCHEMA_PATH = Path(__file__).with_name("input.schema.json")
 REGEX_FIELDS = ("include", "exclude")
@@ -61,9 +61,9 @@ def validate_selection(data: Any, *, source: str = "input") -> dict[str, Any]:
             value = data.get(name)
             if isinstance(value, str):
                 try:
-                    re.compile(value)
-                except re.error as error:
-                    problems.append(f"{name}: {value!r} is not a valid regular expression: {error}")
+                    compile_filter(name, value)
+                except InvalidItem as error:
+                    problems.append(str(error))
     if problems:
         unique = list(dict.fromkeys(problems))
         prefix = "" if source == "input" else f"{source}: "

@@ -12,7 +12,10 @@ S3 returned for each part.
 
 Idempotence: a finished run (its manifest exists) is returned as recorded; otherwise stale
 multipart uploads for the run zip's key are aborted and the zip is built again under the same
-key. Staging objects are deleted only after the run zip and the manifest are stored.
+key. Staging objects are deleted only after the run zip and the manifest are stored. Both
+record the execution that wrote them (the zip in its ``execution`` metadata): a run id whose
+zip or manifest belongs to another execution is RunAlreadyExists, and the writes are
+conditional (``If-None-Match: *``) so two executions racing cannot replace each other's.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from ghbackup import runzip, zipformat
 from ghbackup import s3 as s3io
-from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError
+from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, RunAlreadyExists
 from ghbackup.records import (
     BackupItem,
     ItemResult,
@@ -57,6 +60,18 @@ STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "STAN
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_owner(
+    run_id: str, owner: str | None, execution: str | None, bucket: str, key: str
+) -> None:
+    """RunAlreadyExists when ``key`` was written by an execution other than ``execution``
+    (either unknown: not checkable, as before executions were recorded)."""
+    if owner and execution and owner != execution:
+        raise RunAlreadyExists(
+            f"run {run_id} already exists: s3://{bucket}/{key} belongs to execution {owner}; "
+            "not replacing it"
+        )
 
 
 def _load_result(s3: Any, bucket: str, run_id: str, item: BackupItem) -> ItemResult:
@@ -104,11 +119,13 @@ def assemble_run(
     clock: Callable[[], datetime] = _utcnow,
     delete_staging_after: bool = True,
     copy_workers: int = COPY_WORKERS,
+    execution: str | None = None,
 ) -> RunSummary:
     """Build the run zip and the run manifest from the staged per-item zips.
 
     No run zip is written when no item succeeded (FAILED, or SUCCEEDED for 0 items); the
-    manifest always is. Returns the recorded summary when the run was finalized before.
+    manifest always is. Returns the recorded summary when the run was finalized before by
+    the same ``execution``; RunAlreadyExists when another one wrote the zip or manifest.
     """
     if storage_class not in STORAGE_CLASSES:
         raise ConfigurationError(
@@ -119,6 +136,7 @@ def assemble_run(
 
     recorded = s3io.read_json(s3, bucket, manifest_key)
     if recorded is not None:
+        _check_owner(run_id, recorded.get("execution"), execution, bucket, manifest_key)
         manifest = RunManifest.from_json(recorded)
         if manifest.archive is not None:
             head = s3io.head(s3, bucket, archive_key)
@@ -133,6 +151,13 @@ def assemble_run(
             )  # a previous attempt may have stopped before
         return RunSummary.of(manifest)
 
+    existing = s3io.head(s3, bucket, archive_key)
+    if existing is not None:  # an attempt that stopped before the manifest: whose?
+        owner = existing.get("Metadata", {}).get("execution")
+        _check_owner(run_id, owner, execution, bucket, archive_key)
+    # Only a zip of our own (or one from before executions were recorded) may be replaced.
+    conditions = {"IfNoneMatch": "*"} if existing is None else {}
+
     keys = [i.key for i in items]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
@@ -145,7 +170,8 @@ def assemble_run(
         run_items = {r.item.key: RunItem.of(r) for r in results}
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
-                                     kms_key_id, copy_workers, readers)  # fmt: skip
+                                     kms_key_id, copy_workers, readers, execution,
+                                     conditions)  # fmt: skip
 
     succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
     if archive is None:
@@ -160,12 +186,19 @@ def assemble_run(
         bytes=archive.bytes if archive else 0,
         archive=archive,
         items=[run_items[k] for k in keys],
+        execution=execution,
     )
     body = manifest.to_bytes()
     try:
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=body, StorageClass="STANDARD",
-                      ContentType="application/json", **s3io.sse_kms(kms_key_id))  # fmt: skip
+                      ContentType="application/json", IfNoneMatch="*",
+                      **s3io.sse_kms(kms_key_id))  # fmt: skip
     except ClientError as exc:
+        if s3io.precondition_failed(exc):
+            raise RunAlreadyExists(
+                f"run {run_id} already exists: s3://{bucket}/{manifest_key} was written by "
+                "another execution meanwhile; not replacing it"
+            ) from None
         raise s3io.storage_error("PutObject", bucket, manifest_key, exc) from None
     if delete_staging_after:
         s3io.delete_prefix(s3, bucket, staging_prefix(run_id))
@@ -182,14 +215,18 @@ def _build_archive(
     kms_key_id: str | None,
     workers: int,
     readers: ThreadPoolExecutor,
+    execution: str | None = None,
+    conditions: dict[str, str] | None = None,
 ) -> RunArchive | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
-    Returns the manifest's ``archive`` record, or None when no item zip was usable."""
+    Returns the manifest's ``archive`` record, or None when no item zip was usable.
+    ``conditions`` go with the completion (``IfNoneMatch``: only if no zip exists)."""
     s3io.abort_stale_uploads(s3, bucket, key)
+    metadata = {"Metadata": {"execution": execution}} if execution else {}
     try:
         upload_id = s3.create_multipart_upload(
             Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
-            **s3io.sse_kms(kms_key_id),
+            **metadata, **s3io.sse_kms(kms_key_id),
         )["UploadId"]  # fmt: skip
     except ClientError as exc:
         raise s3io.storage_error("CreateMultipartUpload", bucket, key, exc) from None
@@ -240,7 +277,7 @@ def _build_archive(
             merged.extend(moved)
         tail = zipformat.central_directory(merged, cd_offset)
         writer.upload_tail(tail)
-        resp = writer.complete()
+        resp = writer.complete(conditions)
     except BaseException:
         writer.abort()
         raise

@@ -7,14 +7,18 @@ Output is captured, scrubbed of secrets and trimmed for error messages.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ghbackup.credentials import GIT_PASSWORD_ENV, redact
-from ghbackup.errors import GitCommandFailed
+from ghbackup.errors import OUT_OF_SPACE_MESSAGES, GitCommandFailed, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +34,47 @@ _BASE_ENV = {
 }
 
 
+# What git and git-lfs may see of the parent's environment: how to find programs, where to
+# write temporary files, which CAs to trust and which proxy to use. Nothing else, so
+# GITHUB_TOKEN, GITHUB_APP_PRIVATE_KEY and AWS_* never reach a git child (the credential
+# helper gets the token through ``extra``).
+_ALLOWED_ENV = (
+    "PATH",
+    "LANG",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+    "REQUESTS_CA_BUNDLE",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+
+_home_lock = threading.Lock()
+_home: str | None = None
+
+
+def _private_home() -> str:
+    """An empty HOME of this process's own, so git and git-lfs read and write nothing of
+    the user's (``~/.gitconfig``, ``~/.git-credentials``, LFS caches); removed at exit."""
+    global _home
+    with _home_lock:
+        if _home is None or not os.path.isdir(_home):
+            _home = tempfile.mkdtemp(prefix="ghbackup-git-home-")
+            atexit.register(shutil.rmtree, _home, ignore_errors=True)
+        return _home
+
+
 def git_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment git runs with: the parent's, hardened, plus ``extra``."""
-    env = dict(os.environ)
+    """The environment git runs with: the allowlisted part of the parent's, a private
+    HOME, the hardening variables, plus ``extra``."""
+    env = {name: os.environ[name] for name in _ALLOWED_ENV if name in os.environ}
+    env["HOME"] = _private_home()
     env.update(_BASE_ENV)
     if extra:
         env.update(extra)
@@ -75,6 +117,9 @@ def run_git(
         name = _command_name(args)
         log.warning("git %s failed (exit %d): %s", name, proc.returncode, _tail(output, 12))
         detail = _tail(_without_warnings(output) or output, 1)[:300] or "no output"
+        if any(words in output for words in OUT_OF_SPACE_MESSAGES):
+            # Not git's failure, and no retry helps: the disk under cwd or TMPDIR is full.
+            raise StorageError(f"out of disk space while running git {name}: {detail}")
         raise GitCommandFailed(f"git {name} failed (exit {proc.returncode}): {detail}", output)
     return proc.stdout
 

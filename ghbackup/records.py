@@ -488,6 +488,7 @@ class RunManifest(Record):
     bytes: int
     archive: RunArchive | None
     items: list[RunItem]
+    execution: str | None = None  # the Step Functions execution that finalized the run
 
     def item(self, item_key: str) -> RunItem:
         """The line of ``item_key``; ArchiveCorrupt when the run did not list it."""

@@ -154,8 +154,7 @@ def restore_archive(
     # Absolute: git runs in other working directories and must find both.
     zip_path, to_dir = Path(zip_path).resolve(), Path(to_dir).resolve()
     started = time.monotonic()
-    if to_dir.exists() and (not to_dir.is_dir() or any(to_dir.iterdir())):
-        raise ConfigurationError(f"restore target {to_dir} already exists and is not empty")
+    _check_target(to_dir)
     if push_url is not None:
         _check_push_url(push_url)
     report = RestoreReport(zip_path=zip_path, target=to_dir)
@@ -203,6 +202,27 @@ def restore_archive(
         report.pushed_to = _safe_url(push_url)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _check_target(to_dir: Path) -> None:
+    """ConfigurationError, one line, for a target restore cannot build: not empty, under a
+    file, a mount point (the finished tree is renamed onto the target, which a mount point
+    cannot be), or where nothing can be written (read-only filesystem, permissions)."""
+    if to_dir.exists() and (not to_dir.is_dir() or any(to_dir.iterdir())):
+        raise ConfigurationError(f"restore target {to_dir} already exists and is not empty")
+    existing = next(p for p in to_dir.parents if p.exists())  # "/" exists, at the latest
+    if not existing.is_dir():
+        raise ConfigurationError(f"restore target {to_dir} is under {existing}, which is a file")
+    if os.path.ismount(to_dir):
+        raise ConfigurationError(
+            f"restore target {to_dir} is a mount point, which restore cannot replace; "
+            "restore into a new folder inside it"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"cannot write in {existing} (a read-only filesystem or no permission); restore "
+            "stages the tree beside the target"
+        )
 
 
 # -- checking (and extracting) ------------------------------------------------------------

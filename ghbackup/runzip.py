@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from ghbackup import s3 as s3io
 from ghbackup import zipformat
-from ghbackup.errors import ArchiveCorrupt, BackupError, StorageError
+from ghbackup.errors import ArchiveCorrupt, BackupError, RunAlreadyExists, StorageError
 from ghbackup.records import ItemResult
 
 MIB = 1024 * 1024
@@ -271,16 +271,23 @@ class RunZipWriter:
             chunk, rest = rest[:TAIL_PART], rest[TAIL_PART:]
             self._upload(self._take_part_number(), chunk)
 
-    def complete(self) -> dict[str, Any]:
+    def complete(self, conditions: dict[str, str] | None = None) -> dict[str, Any]:
+        """Finish the upload; ``conditions`` go with it (``IfNoneMatch``: only if no object
+        exists). RunAlreadyExists when another writer completed the key meanwhile."""
         for number, future in self.copies:
             self.etags[number] = future.result()
         parts = [{"PartNumber": n, "ETag": self.etags[n]} for n in sorted(self.etags)]
         try:
             resp = self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts},
+                MultipartUpload={"Parts": parts}, **(conditions or {}),
             )  # fmt: skip
         except ClientError as exc:
+            if s3io.precondition_failed(exc):
+                raise RunAlreadyExists(
+                    f"s3://{self.bucket}/{self.key} was completed by another execution "
+                    "meanwhile; not replacing it"
+                ) from None
             raise s3io.storage_error(
                 "CompleteMultipartUpload", self.bucket, self.key, exc
             ) from None

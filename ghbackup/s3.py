@@ -88,6 +88,12 @@ def head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise storage_error("HeadObject", bucket, key, exc) from None
 
 
+def precondition_failed(exc: BaseException) -> bool:
+    """A conditional write refused: the object exists (412), or a racing conditional
+    write to the same key is in progress (409)."""
+    return error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
 def sse_kms(kms_key_id: str | None) -> dict[str, str]:
     """The parameters of a write encrypted with SSE-KMS (the bucket's key when None)."""
     params = {"ServerSideEncryption": "aws:kms"}

@@ -7,14 +7,32 @@ account data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import re2
+
 from ghbackup.errors import InvalidItem
 from ghbackup.github import GitHubClient
 from ghbackup.records import BackupItem
+
+
+def compile_filter(name: str, pattern: str) -> Any:
+    """``pattern`` compiled for RE2, whose matching time is linear in the name's length: a
+    user's include/exclude such as ``^(((.|.)*)*)*!$`` cannot spin a core. RE2 has no
+    backreferences or lookaround; such a pattern raises InvalidItem naming ``name``."""
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own copy of the error on stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidItem(
+            f"{name}: {pattern!r} is not a valid RE2 regular expression: {reason}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -28,22 +46,20 @@ class Selection:
     skip_forks: bool = False
     gists: bool = True
     account: bool = True
-    _include_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
-    _exclude_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _include_re: Any = field(init=False, default=None, compare=False, repr=False)
+    _exclude_re: Any = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Compile the filters with the selection, however it was made (InvalidItem when
+        RE2 cannot compile one)."""
+        for name in ("include", "exclude"):
+            value = getattr(self, name)
+            compiled = compile_filter(name, value) if value else None
+            object.__setattr__(self, f"_{name}_re", compiled)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Selection:
-        """From a validated input; regexes are compiled here (InvalidItem when they are not)."""
-
-        def pattern(name: str) -> re.Pattern[str] | None:
-            value = data.get(name)
-            if value in (None, ""):
-                return None
-            try:
-                return re.compile(str(value))
-            except re.error as exc:
-                raise InvalidItem(f"{name}: not a valid regular expression ({exc})") from None
-
+        """From a validated input (InvalidItem when a filter is not valid RE2)."""
         return cls(
             repositories=tuple(data.get("repositories") or ()),
             users=tuple(data.get("users") or ()),
@@ -54,8 +70,6 @@ class Selection:
             skip_forks=bool(data.get("skip_forks", False)),
             gists=bool(data.get("gists", True)),
             account=bool(data.get("account", True)),
-            _include_re=pattern("include"),
-            _exclude_re=pattern("exclude"),
         )
 
     def to_json(self) -> dict[str, Any]:

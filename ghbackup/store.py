@@ -1,12 +1,13 @@
 """Where a captured item goes: an S3 staging prefix or a local directory.
 
 The zip is stored first, then its result record; a failed item gets a result record and no
-zip. Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
+zip (storing a failed result removes the zip an earlier attempt left under the same key). Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
 metadata so Finalize and restore can check it without reading the bytes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 from ghbackup import s3 as s3io
 from ghbackup.errors import StorageError
 from ghbackup.records import ItemResult, item_result_key, item_zip_key
+
+log = logging.getLogger(__name__)
 
 
 class Destination(Protocol):
@@ -34,13 +37,14 @@ class DirectoryDestination:
 
     def store_zip(self, result: ItemResult, zip_path: Path) -> str:
         target = self.root / item_zip_key("", result.item)
+        partial = target.with_suffix(".zip.partial")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".zip.partial")
-            shutil.move(str(zip_path), partial)
+            shutil.move(str(zip_path), partial)  # a copy when the scratch is another disk
             os.replace(partial, target)
         except OSError as exc:
-            raise StorageError(f"cannot write {target}: {exc.strerror}") from None
+            partial.unlink(missing_ok=True)  # a cut copy (full disk) is not a zip
+            raise StorageError(f"storing the zip at {target} failed: {exc.strerror}") from None
         return str(target)
 
     def store_result(self, result: ItemResult) -> str:
@@ -48,6 +52,9 @@ class DirectoryDestination:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(target, result.to_bytes())
+            if result.status != "succeeded":
+                # An earlier capture's zip must not sit beside this failure as if current.
+                (self.root / item_zip_key("", result.item)).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot write {target}: {exc.strerror}") from None
         return str(target)
@@ -101,6 +108,20 @@ class S3Destination:
             )
         except (BotoCoreError, ClientError) as exc:
             raise s3io.storage_error("PutObject", self.bucket, key, exc) from None
+        if result.status != "succeeded":
+            # An earlier attempt's zip must not sit beside this failure as if current. Not
+            # fatal when it stays: Finalize reads only the zips of succeeded results, and
+            # deletes the staging prefix after the run.
+            stale = item_zip_key(self.prefix, result.item)
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=stale)
+            except (BotoCoreError, ClientError) as exc:
+                log.warning(
+                    "could not delete the stale s3://%s/%s: %s",
+                    self.bucket,
+                    stale,
+                    s3io.error_code(exc),
+                )
         return key
 
 

@@ -1,6 +1,8 @@
 """Lambda: assemble the run archive and return the summary Notify publishes.
 
-Event ``{"run_id", "started_at", "items": {"bucket", "key", "count"}}``. Reads the run's
+Event ``{"run_id", "execution", "started_at", "items": {"bucket", "key", "count"}}``
+(``execution``: the execution's ARN, recorded in the run zip and manifest so that another
+execution with the same name cannot replace them). Reads the run's
 item list, lets ``ghbackup.finalize.assemble_run`` build the one run zip server-side and
 the run manifest (items without a result.json count as failed), records the metrics
 ItemsBackedUp / ItemsFailed / BytesStored and returns ``{"status", "subject", "message"}``
@@ -19,12 +21,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from ghbackup.credentials import redacting_json
 from ghbackup.errors import StorageError
 from ghbackup.finalize import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
 from ghbackup.notification import notification
 from ghbackup.records import BackupItem, items_list_key
 
-logger = Logger()
+# Every field of every line scrubbed of secrets, tracebacks and extra keys included.
+logger = Logger(json_serializer=redacting_json)
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
 s3 = boto3.client(
@@ -65,6 +69,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         storage_class=os.environ.get("RUN_ARCHIVE_STORAGE_CLASS") or DEFAULT_STORAGE_CLASS,
         kms_key_id=os.environ.get("RUN_ARCHIVE_KMS_KEY_ID") or None,
         started_at=event.get("started_at"),
+        execution=event.get("execution"),
         copy_workers=COPY_WORKERS,
     ).to_json()
     counts = summary["counts"]

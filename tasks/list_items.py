@@ -26,13 +26,14 @@ from ghbackup.batch import (
     DEFAULT_BATCH_MAX_ITEMS,
     plan_batches,
 )
-from ghbackup.credentials import DEFAULT_API_URL, Credentials
+from ghbackup.credentials import DEFAULT_API_URL, Credentials, redacting_json
 from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
 
-logger = Logger()
+# Every field of every line scrubbed of secrets, tracebacks and extra keys included.
+logger = Logger(json_serializer=redacting_json)
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
 s3 = boto3.client("s3")

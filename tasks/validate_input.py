@@ -14,9 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ghbackup.credentials import redacting_json
 from ghbackup.execution_input import normalise_input, parse_defaults
 
-logger = Logger()
+# Every field of every line scrubbed of secrets, tracebacks and extra keys included.
+logger = Logger(json_serializer=redacting_json)
 tracer = Tracer()
 
 

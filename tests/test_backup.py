@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from ghbackup import backup
-from ghbackup.errors import NotFound
-from ghbackup.records import BackupItem
-from ghbackup.store import DirectoryDestination
+from ghbackup import backup, store
+from ghbackup.capture import CaptureReport
+from ghbackup.errors import NotFound, StorageError
+from ghbackup.records import BackupItem, item_result_key, item_zip_key
+from ghbackup.store import DirectoryDestination, S3Destination
 
 ITEM = BackupItem(kind="repository", full_name="acme/api")
 
@@ -35,3 +41,134 @@ def test_any_failure_is_recorded_and_leaves_no_zip(monkeypatch, tmp_path, error,
     stored = json.loads((tmp_path / "items/repository/acme/api/result.json").read_text())
     assert stored["status"] == "failed" and stored["error_type"] == error_type
     assert not list(tmp_path.rglob("*.zip"))
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_scratch_space_running_out_is_a_storage_error(monkeypatch, tmp_path, code):
+    def capture(*args, **kwargs):
+        raise OSError(code, os.strerror(code), "/scratch/ghbackup-x/repo.git/objects/pack")
+
+    monkeypatch.setattr(backup, "capture_item", capture)
+    result = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    assert result.error_type == "StorageError"
+    assert "scratch" in result.error and os.strerror(code) in result.error
+
+
+def _captured(zip_bytes: bytes = b"PK-new"):
+    def capture(item, client, *, zip_path, **kwargs):
+        zip_path.write_bytes(zip_bytes)
+        return CaptureReport(zip_path=zip_path, zip_bytes=len(zip_bytes), zip_sha256="0" * 64)
+
+    return capture
+
+
+def test_a_full_output_directory_leaves_no_partial_zip_and_says_storing_failed(
+    monkeypatch, tmp_path
+):
+    def half_then_full(src, dst):
+        Path(dst).write_bytes(b"PK-half")  # a copy across filesystems, cut short
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    monkeypatch.setattr(store.shutil, "move", half_then_full)
+    result = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    folder = tmp_path / "items/repository/acme/api"
+    assert sorted(p.name for p in folder.iterdir()) == ["result.json"]
+    stored = json.loads((folder / "result.json").read_text())
+    assert stored["status"] == "failed" and stored["error_type"] == "StorageError"
+    assert "storing the zip" in stored["error"] and "No space left" in stored["error"]
+    assert result.zip_key is None
+
+
+def test_when_even_the_result_cannot_be_written_the_error_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    monkeypatch.setattr(store.shutil, "move", _no_space)
+    monkeypatch.setattr(store, "_write_atomically", _no_space)
+    with pytest.raises(StorageError) as raised:
+        backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    message = str(raised.value)
+    assert "result.json" in message and "storing the zip" in message and "\n" not in message
+    assert not list(tmp_path.rglob("*.partial")) and not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_failed_recapture_removes_the_older_zip(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup, "capture_item", _captured(b"PK-old"))
+    first = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    assert first.status == "succeeded"
+    monkeypatch.setattr(backup, "capture_item", _no_space)
+    second = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r2")
+    folder = tmp_path / "items/repository/acme/api"
+    assert second.status == "failed"
+    assert sorted(p.name for p in folder.iterdir()) == ["result.json"]
+    assert json.loads((folder / "result.json").read_text())["run_id"] == "r2"
+
+
+def test_a_failed_result_on_s3_deletes_the_stale_staging_zip(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="ghbackup-test")
+        destination = S3Destination(s3, "ghbackup-test", "staging/r1/")
+        s3.put_object(Bucket="ghbackup-test", Key=item_zip_key("staging/r1/", ITEM), Body=b"PK-old")
+        monkeypatch.setattr(backup, "capture_item", _no_space)
+        backup.backup_item(ITEM, Client(), destination, run_id="r1")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ghbackup-test").get("Contents", [])]
+    assert keys == [item_result_key("staging/r1/", ITEM)]
+
+
+def test_no_room_for_a_scratch_folder_is_a_recorded_storage_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup.tempfile, "TemporaryDirectory", _no_space)
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    result = backup.backup_item(
+        ITEM, Client(), DirectoryDestination(tmp_path / "out"), run_id="r1", scratch=tmp_path
+    )
+    assert (result.status, result.error_type) == ("failed", "StorageError")
+    assert f"scratch folder in {tmp_path}" in result.error and "No space left" in result.error
+    stored = json.loads((tmp_path / "out/items/repository/acme/api/result.json").read_text())
+    assert stored["error_type"] == "StorageError"
+
+
+def test_a_scratch_folder_that_cannot_be_removed_keeps_the_items_own_outcome(monkeypatch, tmp_path):
+    real = backup.tempfile.TemporaryDirectory
+
+    class Unremovable(real):
+        def __exit__(self, *exc_info):
+            super().__exit__(*exc_info)
+            raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(backup.tempfile, "TemporaryDirectory", Unremovable)
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    done = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    assert done.status == "succeeded"
+    monkeypatch.setattr(backup, "capture_item", _no_space)
+    failed = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r2")
+    assert failed.error_type == "StorageError" and "scratch space ran out" in failed.error
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_github_requests_counts_this_items_requests_only(monkeypatch, tmp_path, fails):
+    """A client serves every item of a batch: succeeded or failed, a result counts the
+    requests its own capture sent, never the client's running total."""
+
+    class SharedClient:
+        requests_made = 100  # what earlier items of the batch sent
+
+    client = SharedClient()
+
+    def capture(item, client, *, zip_path, **kwargs):
+        client.requests_made += 12
+        if fails:
+            raise NotFound("repository acme/api not found", 404)
+        zip_path.write_bytes(b"zip")
+        return CaptureReport(zip_path=zip_path, zip_bytes=3, zip_sha256="0" * 64)
+
+    monkeypatch.setattr(backup, "capture_item", capture)
+    result = backup.backup_item(ITEM, client, DirectoryDestination(tmp_path), run_id="r1")
+    assert result.status == ("failed" if fails else "succeeded")
+    assert result.github_requests == 12

@@ -149,3 +149,21 @@ def test_git_credentials_are_scoped_to_the_host_and_not_in_any_argument():
 def test_a_stored_json_secret_injected_as_github_token_is_understood():
     creds = Credentials.from_mapping({"GITHUB_TOKEN": '{"token": "ghp_from_json_secret_9"}'})
     assert creds.token() == "ghp_from_json_secret_9"
+
+
+def test_the_redacting_formatter_scrubs_tracebacks_too():
+    import logging
+
+    from ghbackup.credentials import RedactingFormatter, remember_secret
+
+    secret = "ghp_formatter_secret_0123456789"
+    remember_secret(secret)
+    try:
+        raise ValueError(f"token {secret} rejected")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    text = RedactingFormatter(logging.Formatter("%(levelname)s %(message)s")).format(record)
+    assert text.startswith("ERROR failed") and "ValueError: token *** rejected" in text
+    assert secret not in text

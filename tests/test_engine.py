@@ -133,21 +133,36 @@ def test_token_never_appears_in_outputs_logs_or_the_process_list(standin, tmp_pa
     gh = standin
     name = gh.repository_names()[0]
     seen_commands: list[str] = []
+    git_environments: list[bytes] = []
     stop = threading.Event()
+    aws_secret = "aws-secret-in-the-parent-0123456789"
 
     def sample_processes():
         while not stop.is_set():
             out = subprocess.run(
-                ["ps", "-eo", "args"], capture_output=True, text=True, timeout=10
+                ["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=10
             ).stdout
-            seen_commands.extend(out.splitlines())
+            for line in out.splitlines():
+                pid, _, args = line.strip().partition(" ")
+                seen_commands.append(args)
+                if args.startswith(("git ", "git-lfs ", "/usr/lib/git-core/")):
+                    try:  # the process may have ended since ps saw it
+                        environ = Path(f"/proc/{pid}/environ").read_bytes()
+                    except OSError:
+                        continue
+                    # Ours, not another test's on this machine: it was given the token.
+                    if gh.token.encode() in environ or aws_secret.encode() in environ:
+                        git_environments.append(environ)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample_processes, daemon=True)
     sampler.start()
     try:
         proc = run_entrypoint(
-            gh, repo_item(name), tmp_path / "out", extra_env={"LOG_LEVEL": "DEBUG"}
+            gh,
+            repo_item(name),
+            tmp_path / "out",
+            extra_env={"LOG_LEVEL": "DEBUG", "AWS_SECRET_ACCESS_KEY": aws_secret},
         )
     finally:
         stop.set()
@@ -160,6 +175,16 @@ def test_token_never_appears_in_outputs_logs_or_the_process_list(standin, tmp_pa
     token = gh.token.encode()
     assert token not in proc.stdout.encode() and token not in proc.stderr.encode()
     assert all(gh.token not in c for c in seen_commands)
+    # git's environment is an allowlist: neither the parent's token nor its AWS keys (the
+    # credential helper's own variable is how git gets the token, so that one is checked
+    # by name).
+    assert git_environments, "the sampler should have read a git process's environment"
+    assert any(b"GHBACKUP_GIT_PASSWORD=" in e for e in git_environments)  # the helper's
+    for environ in git_environments:
+        variables = dict(v.partition(b"=")[::2] for v in environ.split(b"\0") if v)
+        assert b"GITHUB_TOKEN" not in variables and b"AWS_SECRET_ACCESS_KEY" not in variables
+        assert aws_secret.encode() not in environ
+        assert [k for k, v in variables.items() if token in v] in ([], [b"GHBACKUP_GIT_PASSWORD"])
     for path in (tmp_path / "out").rglob("*"):
         if path.is_file():
             assert token not in path.read_bytes(), f"token in {path}"

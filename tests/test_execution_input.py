@@ -23,9 +23,14 @@ from ghbackup.execution_input import SCHEMA_PATH, normalise_input, parse_default
         ({"skip_forks": "yes"}, "skip_forks: 'yes' is not of type 'boolean'"),
         (
             {"include": "acme/(unclosed"},
-            "include: 'acme/(unclosed' is not a valid regular expression",
+            "include: 'acme/(unclosed' is not a valid RE2 regular expression",
         ),
         (["acme/one"], "input: ['acme/one'] is not of type 'object'"),
+        (
+            {"exclude": r"(\w+)-\1"},
+            "exclude: '(\\\\w+)-\\\\1' is not a valid RE2 regular expression",
+        ),
+        ({"include": "acme/(?!old)"}, "include: 'acme/(?!old)' is not a valid RE2 regular"),
     ],
 )
 def test_bad_input_names_the_field(execution_input, message):

@@ -109,7 +109,12 @@ from moto import mock_aws  # noqa: E402
 
 from ghbackup import extract, finalize, runzip, zipformat  # noqa: E402
 from ghbackup import s3 as s3io  # noqa: E402
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError  # noqa: E402
+from ghbackup.errors import (  # noqa: E402
+    ArchiveCorrupt,
+    ConfigurationError,
+    RunAlreadyExists,
+    StorageError,
+)
 from ghbackup.records import run_archive_key, run_manifest_key  # noqa: E402
 
 BUCKET = "backups"
@@ -645,3 +650,64 @@ def test_a_run_manifest_line_must_name_a_valid_item_by_its_key(line, message):
     good = {**line, "item": {"kind": "repository", "full_name": "acme/widget"}}
     good["item_key"] = "repository/acme/widget"
     assert RunItem.from_json(good).item_key == "repository/acme/widget"
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ghbackup:" + RUN
+OTHER_EXECUTION = EXECUTION.replace(":ghbackup:", ":ghbackup-other:")
+
+
+def test_finalize_is_idempotent_for_its_own_execution(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    first = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                    execution=EXECUTION, delete_staging_after=False)  # fmt: skip
+    s3.delete_object(Bucket=BUCKET, Key=run_manifest_key(RUN))  # a crash
+    again = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                    execution=EXECUTION)  # fmt: skip
+    assert again.counts == first.counts
+    manifest = extract.read_run_manifest(s3, BUCKET, RUN)
+    assert manifest.execution == EXECUTION
+    head = s3.head_object(Bucket=BUCKET, Key=run_archive_key(RUN))
+    assert head["Metadata"]["execution"] == EXECUTION
+
+
+def test_finalize_of_another_execution_never_replaces_a_finished_run(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                            execution=EXECUTION, delete_staging_after=False)  # fmt: skip
+    key = run_archive_key(RUN)
+    before = s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+    manifest_before = s3.get_object(Bucket=BUCKET, Key=run_manifest_key(RUN))
+    with pytest.raises(RunAlreadyExists, match=f"run {RUN} already exists"):
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=OTHER_EXECUTION)  # fmt: skip
+    # Without its manifest (the first execution crashed), the zip is still not replaced.
+    s3.delete_object(Bucket=BUCKET, Key=run_manifest_key(RUN))
+    with pytest.raises(RunAlreadyExists, match=EXECUTION):
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=OTHER_EXECUTION)  # fmt: skip
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ETag"] == before
+    assert manifest_before["ETag"]
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{RUN}/")["KeyCount"] > 0
+
+
+def test_a_manifest_written_meanwhile_by_another_execution_is_not_overwritten(s3):
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    original_put = s3.put_object
+
+    def put_racing_another_execution(**kwargs):
+        if kwargs["Key"] == run_manifest_key(RUN):
+            original_put(Bucket=BUCKET, Key=kwargs["Key"], Body=b'{"execution": "other"}')
+        return original_put(**kwargs)
+
+    s3.put_object = put_racing_another_execution
+    with pytest.raises(RunAlreadyExists):
+        finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips),
+                                execution=EXECUTION)  # fmt: skip
+    body = s3.get_object(Bucket=BUCKET, Key=run_manifest_key(RUN))["Body"].read()
+    assert json.loads(body) == {"execution": "other"}

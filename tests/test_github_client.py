@@ -20,8 +20,9 @@ from ghbackup.errors import (
     GitHubUnavailable,
     NotFound,
     RateLimitExceeded,
+    UnexpectedRedirect,
 )
-from ghbackup.github import GitHubClient, RetryPolicy, _next_link
+from ghbackup.github import GitHubClient, RetryPolicy
 
 TOKEN = "ghp_unit_test_token_0123456789"
 API = "https://api.example.test"
@@ -104,20 +105,25 @@ def test_pagination_follows_next_links_exactly_as_given():
     assert client.requests_made == 3
 
 
-@pytest.mark.parametrize(
-    "header,expected",
-    [
-        ('<https://a/x?page=2>; rel="next"', "https://a/x?page=2"),
-        (
-            '<https://a/x?page=1>; rel="prev", <https://a/x?page=3>; rel="next"',
-            "https://a/x?page=3",
-        ),
-        ('<https://a/x?page=9>; rel="last"', None),
-        ("", None),
-    ],
-)
-def test_next_link_parsing(header, expected):
-    assert _next_link(header) == expected
+def test_pagination_reads_a_lower_case_link_header():
+    # HTTP header names are case-insensitive; HTTP/2 proxies send them in lower case.
+    first = response(200, [1], {"link": f'<{API}/repositories/42/issues?page=2>; rel="next"'})
+    second = response(200, [2], {"LINK": f'<{API}/repositories/42/issues?page=3>; rel="next"'})
+    third = response(200, [3])
+    client, session, _ = client_with([first, second, third])
+    assert list(client.paginate("repos/o/r/issues")) == [1, 2, 3]
+    assert session.calls[2]["url"] == f"{API}/repositories/42/issues?page=3"
+
+
+def test_a_page_answered_304_still_leads_to_the_next_page():
+    link = {"Link": f'<{API}/repositories/42/issues?page=2>; rel="next"', "ETag": '"p1"'}
+    client, session, _ = client_with(
+        [response(200, [1], link), response(200, [2]), response(304), response(200, [2])]
+    )
+    assert list(client.paginate("repos/o/r/issues")) == [1, 2]
+    assert list(client.paginate("repos/o/r/issues")) == [1, 2]
+    assert session.calls[2]["headers"]["If-None-Match"] == '"p1"'
+    assert session.calls[3]["url"] == f"{API}/repositories/42/issues?page=2"
 
 
 def test_secondary_rate_limit_waits_retry_after_seconds():
@@ -396,3 +402,57 @@ def test_smaller_pages_keep_repeated_parameters_and_cursors():
         None,
     )
     assert _smaller_pages(f"{API}/x?page=last", None) is None
+
+
+def test_api_requests_do_not_let_requests_follow_redirects():
+    client, session, _ = client_with([response(200, {})])
+    client.get("repos/o/r")
+    assert session.calls[0]["allow_redirects"] is False
+
+
+def test_a_renamed_repository_is_followed_on_the_api_host_with_the_token():
+    moved = response(301, {"message": "Moved Permanently"}, {"Location": f"{API}/repositories/42"})
+    client, session, _ = client_with([moved, response(200, {"full_name": "o/new-name"})])
+    assert client.get("repos/o/old-name") == {"full_name": "o/new-name"}
+    assert session.calls[1]["url"] == f"{API}/repositories/42"
+    assert session.calls[1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_relative_redirect_is_resolved_against_the_request():
+    moved = response(307, None, {"location": "/repositories/42/issues?page=2"})
+    client, session, _ = client_with([moved, response(200, [7])])
+    assert list(client.paginate("repos/o/r/issues")) == [7]
+    assert session.calls[1]["url"] == f"{API}/repositories/42/issues?page=2"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_to_another_host_fails_the_item_instead_of_skipping_a_part(status):
+    away = response(status, None, {"Location": "https://elsewhere.example.net/repos/o/r/hooks"})
+    client, session, _ = client_with([away, away])
+    with pytest.raises(UnexpectedRedirect, match="elsewhere.example.net") as raised:
+        client.get_optional("repos/o/r/hooks")
+    assert raised.value.status == status
+    with pytest.raises(UnexpectedRedirect):
+        client.list_optional("repos/o/r/hooks")
+    assert len(session.calls) == 2  # nothing was sent to the other host
+    assert TOKEN not in str(raised.value)
+
+
+def test_a_redirect_loop_on_the_api_host_is_bounded():
+    loop = response(302, None, {"Location": f"{API}/repos/o/r"})
+    client, session, _ = client_with([loop] * 20)
+    with pytest.raises(UnexpectedRedirect, match="redirects"):
+        client.get("repos/o/r")
+    assert len(session.calls) <= 6
+
+
+def test_a_release_asset_download_still_follows_its_storage_redirect():
+    def stored(**kwargs):
+        assert kwargs["allow_redirects"] is True  # requests drops the token on the new host
+        resp = response(200)
+        resp.raw = io.BytesIO(b"asset")
+        return resp
+
+    client, _, _ = client_with([stored])
+    sink = io.BytesIO()
+    assert client.download(f"{API}/repos/o/r/releases/assets/1", sink) == 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ghbackup.errors import InvalidItem
@@ -111,8 +113,29 @@ def test_an_app_installation_backs_up_every_repository_it_may_read():
 
 
 def test_bad_regex_is_rejected_with_the_field_name():
-    with pytest.raises(InvalidItem, match="^include: not a valid regular expression"):
+    with pytest.raises(InvalidItem, match="^include: .* is not a valid RE2 regular expression"):
         Selection.from_json({"include": "("})
+
+
+def test_a_selection_constructed_directly_applies_its_include_and_exclude():
+    selection = Selection(include="^acme/api$", exclude="old")
+    assert selection.wants(repo("acme/api"))
+    assert not selection.wants(repo("acme/web"))
+    assert not Selection(exclude="old").wants(repo("acme/old"))
+
+
+def test_a_catastrophic_pattern_matches_in_linear_time():
+    # A backtracking engine takes longer than the age of the universe on this name.
+    selection = Selection(include="^(((.|.)*)*)*!$")
+    started = time.monotonic()
+    assert not selection.wants(repo("acme/" + "a" * 5000))
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"acme/(?=api)", r"(?<!x)y"])
+def test_a_pattern_the_linear_engine_cannot_run_is_rejected(pattern):
+    with pytest.raises(InvalidItem, match="^exclude: .*RE2"):
+        Selection(exclude=pattern)
 
 
 def test_listed_repositories_report_their_size_in_bytes():

@@ -180,6 +180,7 @@ def _finalize(monkeypatch):
     monkeypatch.setattr(finalize_run, "assemble_run", assemble)
     event = {
         "run_id": "run-1",
+        "execution": "arn:aws:states:us-east-1:123456789012:execution:ghbackup:run-1",
         "started_at": "2026-01-01T00:00:00Z",
         "items": {"bucket": "backups", "key": "staging/run-1/items.json", "count": 1},
     }
@@ -191,6 +192,7 @@ def test_finalize_records_metrics_and_returns_the_notification(monkeypatch, caps
     assert calls["storage_class"] == "DEEP_ARCHIVE"
     assert calls["items"] == [BackupItem(kind="repository", full_name="acme/one")]
     assert calls["started_at"] == "2026-01-01T00:00:00Z"
+    assert calls["execution"].endswith(":execution:ghbackup:run-1")  # recorded as the owner
     assert result["status"] == "PARTIAL"
     assert result["subject"] == "ghbackup run-1: PARTIAL, 1/2 items"
     assert json.loads(result["message"])["failed"][0]["item_key"] == "repository/acme/two"
@@ -230,3 +232,37 @@ def test_handlers_log_the_lambda_context_through_powertools(monkeypatch):
     assert logs
     assert all(entry["function_name"] == "ghbackup-validate" for entry in logs)
     assert all(entry["function_request_id"] == "request-1" for entry in logs)
+
+
+def test_validate_rejects_a_pattern_re2_cannot_run_naming_the_field(monkeypatch):
+    from ghbackup.errors import InvalidInput
+    from tasks import validate_input
+
+    monkeypatch.delenv("DEFAULT_INPUT", raising=False)
+    event = {"run_id": "run-1", "input": {"orgs": ["acme"], "exclude": "(?<=acme/)old"}}
+    with pytest.raises(InvalidInput, match=r"^exclude: .* is not a valid RE2 regular expression"):
+        validate_input.handler(event, _context("validate"))
+
+
+@pytest.mark.parametrize("module_name", ["validate_input", "list_items", "finalize_run"])
+def test_lambda_logs_scrub_secrets_from_extra_fields_and_tracebacks(monkeypatch, module_name):
+    import importlib
+
+    from ghbackup.credentials import remember_secret
+
+    module = importlib.import_module(f"tasks.{module_name}")
+    token = "ghp_logged_token_0123456789"
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretline\n-----END RSA PRIVATE KEY-----"
+    remember_secret(token)
+    remember_secret(key)
+    stream = io.StringIO()
+    monkeypatch.setattr(module.logger.registered_handler, "stream", stream)
+    module.logger.warning("plain", extra={"cause": f"bad {token}", "nested": {"k": [key]}})
+    try:
+        raise RuntimeError(f"failed with {token} and {key}")
+    except RuntimeError:
+        module.logger.exception("boom")
+    output = stream.getvalue()
+    assert "RuntimeError" in output and "***" in output
+    for secret in (token, key, json.dumps(key)[1:-1], "MIIEsecretline"):
+        assert secret not in output

@@ -169,3 +169,10 @@ def test_item_processor_never_fails_the_child_execution():
     assert {"States.TaskFailed", "ECS.AmazonECSException", "ECS.ClientException"} <= retried
     for retrier in task["Retry"]:
         assert retrier["MaxAttempts"] <= 5 and retrier["JitterStrategy"] == "FULL"
+
+
+def test_finalize_is_told_which_execution_it_finalizes():
+    states = _states(json.loads(DEFINITION_PATH.read_text()))
+    payload = states["Finalize the run"]["Parameters"]["Payload"]
+    assert payload["execution.$"] == "$$.Execution.Id"
+    assert payload["run_id.$"] == "$$.Execution.Name"

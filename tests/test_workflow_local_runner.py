@@ -195,7 +195,9 @@ def test_real_tasks_one_item_failing_for_good_makes_the_run_partial_in_one_attem
     with zipfile.ZipFile(result["objects"][archive_key]["path"]) as archive:
         assert archive.testzip() is None
         assert {n.split("/")[1] for n in archive.namelist()} == {"one", "two"}
-    assert Path(result["objects"][f"runs/{RUN_ID}/manifest.json"]["path"]).exists()
+    manifest = Path(result["objects"][f"runs/{RUN_ID}/manifest.json"]["path"])
+    # Finalize records the execution that owns the run id (its ARN, from the context object).
+    assert json.loads(manifest.read_text())["execution"].endswith(f":execution:ghbackup:{RUN_ID}")
     assert progress[-1] == (3, 1, 3)
     # One process for the whole batch.
     assert len(list((tmp_path / "out" / RUN_ID / "logs").iterdir())) == 1
@@ -363,3 +365,26 @@ def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
     ) as z:
         folders = {"/".join(name.split("/")[:2]) for name in z.namelist()}
     assert folders == set(names) - set(deleted)
+
+
+def test_a_full_output_disk_is_one_error_that_names_what_was_lost(tmp_path, monkeypatch):
+    import errno
+
+    from ghbackup.errors import RunAlreadyExists, StorageError
+    from workflow import local_runner
+
+    def full_disk(s3, bucket, key, path):
+        path.write_bytes(b"PK-part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local_runner, "_download", full_disk)
+    with pytest.raises(StorageError) as raised:
+        _run(tmp_path, "RealTasksListMocked", {"orgs": ["acme"]}, items=("acme/one",))
+    message = str(raised.value)
+    assert f"run {RUN_ID} ended SUCCEEDED, but exporting it failed" in message
+    assert "No space left on device" in message and "local S3" in message
+    assert str(tmp_path / "out" / RUN_ID) in message and "\n" not in message
+    assert not list((tmp_path / "out").rglob("*.partial"))
+    # The run id stays taken: a second run with it refuses before starting anything.
+    with pytest.raises(RunAlreadyExists, match=f"run {RUN_ID} already exists or is running"):
+        _run(tmp_path, "HappyPath", items=("acme/one",))

@@ -8,7 +8,9 @@ starts one execution named after the run id and waits for it, reporting progress
 per-item result.json objects as they appear. The Lambda handlers run in-process and every
 ECS task is a ``python -m container.entrypoint`` subprocess. When it ends, the run zip and
 manifest are exported from the local S3 into ``out_dir/<run id>/`` (the containers' logs
-go to ``out_dir/<run id>/logs/``).
+go to ``out_dir/<run id>/logs/``). That folder is created exclusively before anything
+starts, so a run id is used once per output folder: a second run with the same id (at the
+same time or later) refuses to start, as Step Functions refuses a second execution name.
 
 Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
 ``test_case``), which is how tests/workflow/mock_config.json runs.
@@ -33,7 +35,7 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
 from ghbackup.finalize import DEFAULT_STORAGE_CLASS
 from ghbackup.records import default_run_id, items_list_key, run_prefix, staging_prefix
 from workflow import moto_fixes
@@ -353,11 +355,31 @@ def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _reserve_run_folder(out_dir: Path, run_id: str) -> Path:
+    """Create ``out_dir/<run id>/``, failing when it exists: another run with this id has
+    it (finished, or running now in another process)."""
+    folder = out_dir / run_id
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir()
+    except FileExistsError:
+        raise RunAlreadyExists(
+            f"run {run_id} already exists or is running ({folder}); choose another --run-id"
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot create {folder}: {exc.strerror}") from None
+    return folder
+
+
+def _download(s3: Any, bucket: str, key: str, path: Path) -> None:
+    s3.download_file(bucket, key, str(path))
+
+
 def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Download runs/<run_id>/* into out_dir/<run_id>/ (so runs never overwrite each other);
-    return {key: {"path", "storage_class"}}."""
+    """Download runs/<run_id>/* into out_dir/<run_id>/ (so runs never overwrite each other),
+    each through a ``.partial`` file renamed when complete; return {key: {"path",
+    "storage_class"}}. StorageError (no ``.partial`` left) when a file cannot be written."""
     out_dir = out_dir / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
     exported = {}
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=run_prefix(run_id))
     for page in pages:
@@ -367,8 +389,12 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, d
             if entry.get("StorageClass") in ("GLACIER", "DEEP_ARCHIVE"):
                 # As on AWS, an archived object must be restored before it can be read.
                 s3.restore_object(Bucket=bucket, Key=entry["Key"], RestoreRequest={"Days": 1})
-            s3.download_file(bucket, entry["Key"], str(partial))
-            partial.replace(target)
+            try:
+                _download(s3, bucket, entry["Key"], partial)
+                partial.replace(target)
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise StorageError(f"writing {target} failed: {exc.strerror}") from None
             exported[entry["Key"]] = {
                 "path": str(target),
                 "storage_class": entry.get("StorageClass", "STANDARD"),
@@ -435,7 +461,12 @@ def run_local(
         mocked = MockConfig.load(mock_config).test_case(STATE_MACHINE_NAME, test_case)
     secret_value, credentials_env = _github_credentials(os.environ, mocked=mocked is not None)
 
-    local = start_local_aws()
+    run_folder = _reserve_run_folder(out_dir, run_id)
+    try:
+        local = start_local_aws()
+    except BaseException:
+        run_folder.rmdir()  # nothing ran: the id is free again
+        raise
     try:
         with _local_only_environment(local):
             # Powertools keeps its SSM client (bound to an earlier server's port) and the
@@ -495,7 +526,17 @@ def run_local(
                 watcher.report(
                     counts.get("total", 0), counts.get("failed", 0), counts.get("total", 0)
                 )
-            exported = _export_run(s3, deployment.bucket, run_id, out_dir)
+            try:
+                exported = _export_run(s3, deployment.bucket, run_id, out_dir)
+            except StorageError as exc:
+                # The local S3 lives in this process's memory: once it stops, the run zip
+                # exists nowhere else. Say so, with what was kept.
+                raise StorageError(
+                    f"run {run_id} ended {described['status']}, but exporting it failed: {exc}; "
+                    f"the run's archive was only in the local S3 (in memory, gone when this "
+                    f"command ends); {run_folder} keeps the containers' logs only: free space "
+                    f"and run again with another --run-id"
+                ) from None
             return {
                 "run_id": run_id,
                 "status": described["status"],

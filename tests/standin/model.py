@@ -80,6 +80,8 @@ class Issue:
     events: list[Event] = field(default_factory=list)
     # Pull requests only:
     pull: PullInfo | None = None
+    assignees: list[User] = field(default_factory=list)
+    state_reason: str | None = None  # set by a write; a generated closed issue is "completed"
 
 
 @dataclass
@@ -112,6 +114,7 @@ class PullInfo:
     commits: list[str]
     reviews: list[Review] = field(default_factory=list)
     review_comments: list[ReviewComment] = field(default_factory=list)
+    base_branch: str | None = None  # None: the repository's default branch
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Asset:
     content_type: str
     seed: bytes  # content is generated from this, never stored whole
     created: int
+    content: bytes | None = None  # an uploaded asset's bytes (generated ones use seed)
+    label: str | None = None
 
 
 @dataclass
@@ -133,6 +138,7 @@ class Release:
     created: int
     prerelease: bool
     assets: list[Asset] = field(default_factory=list)
+    body: str | None = None  # None: the generated "Notes for <tag>"
 
 
 @dataclass
@@ -154,6 +160,8 @@ class Milestone:
     creator: User
     open_issues: int = 0
     closed_issues: int = 0
+    description: str | None = None
+    due_on: int | None = None
 
 
 @dataclass
@@ -193,6 +201,8 @@ class Repo:
     tags: dict[str, str] = field(default_factory=dict)
     extra_commits: dict[str, CommitInfo] = field(default_factory=dict)
     lfs: bool = False
+    homepage: str | None = None
+    created_by_api: bool = False  # made by POST .../repos: its git content comes from pushes
 
     @property
     def full_name(self) -> str:
@@ -256,6 +266,10 @@ class Account:
 
 def asset_chunks(asset: Asset, start: int = 0, chunk: int = 1 << 16):
     """An asset's bytes, generated on the fly (a 1 GB asset is never held in memory)."""
+    if asset.content is not None:
+        for pos in range(start, len(asset.content), chunk):
+            yield asset.content[pos : pos + chunk]
+        return
     block = hashlib.sha512(asset.seed).digest() * 1024  # 64 KiB pattern
     pos = start
     while pos < asset.size:
@@ -381,6 +395,7 @@ def _fill_repo(repo: Repo, rng: random.Random, nid, people: list[User], spec: Ac
             "closed" if n == 1 else "open",
             repo.created + n * 500,
             people[0],
+            description=f"Goals for Milestone {n}",
         )
         for n in range(1, 1 + (2 if repo.kind == "full" else rng.randint(0, 2)))
     ]

@@ -46,6 +46,7 @@ def node_id(kind: str, ident: int | str) -> str:
 class Urls:
     api: str  # e.g. http://127.0.0.1:8080/api/v3
     web: str  # e.g. http://127.0.0.1:8080
+    uploads: str | None = None  # the uploads host (GitHub's uploads.github.com), if served
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "license", {**MIT, "url": f"{self.api}/licenses/mit"})
@@ -211,7 +212,7 @@ class Urls:
             "ssh_url": f"git@{w.split('://', 1)[1].split(':')[0]}:{r.full_name}.git",
             "clone_url": f"{w}/{r.full_name}.git",
             "svn_url": f"{w}/{r.full_name}",
-            "homepage": None,
+            "homepage": r.homepage,
             "size": 0 if r.empty else r.template.size_kb,
             "stargazers_count": r.id % 13,
             "watchers_count": r.id % 13,
@@ -294,14 +295,14 @@ class Urls:
             "number": m.number,
             "state": m.state,
             "title": m.title,
-            "description": f"Goals for {m.title}",
+            "description": m.description,
             "creator": self.simple_user(m.creator),
             "open_issues": m.open_issues,
             "closed_issues": m.closed_issues,
             "created_at": ts(m.created),
             "updated_at": ts(m.created + 10),
             "closed_at": ts(m.created + 20) if m.state == "closed" else None,
-            "due_on": None,
+            "due_on": ts(m.due_on),
         }
 
     def _reactions(self, url: str) -> dict[str, Any]:
@@ -328,8 +329,8 @@ class Urls:
             "state": i.state,
             "locked": False,
             "active_lock_reason": None,
-            "assignee": None,
-            "assignees": [],
+            "assignee": self.simple_user(i.assignees[0]) if i.assignees else None,
+            "assignees": [self.simple_user(a) for a in i.assignees],
             "milestone": self.milestone(r, ms) if ms else None,
             "comments": len(i.comments),
             "created_at": ts(i.created),
@@ -343,7 +344,9 @@ class Urls:
             "performed_via_github_app": None,
         }
         if i.state == "closed" and not i.pull:
-            d["state_reason"] = "completed"  # omitted otherwise: the schema's enum has no null
+            d["state_reason"] = (
+                i.state_reason or "completed"
+            )  # omitted otherwise: the schema's enum has no null
         if i.pull:
             pbase = f"{self.api}/repos/{r.full_name}/pulls/{i.number}"
             d["draft"] = False
@@ -426,8 +429,8 @@ class Urls:
             "closed_at": ts(i.closed),
             "merged_at": ts(i.closed) if p.merged else None,
             "merge_commit_sha": p.head_sha if p.merged else None,
-            "assignee": None,
-            "assignees": [],
+            "assignee": self.simple_user(i.assignees[0]) if i.assignees else None,
+            "assignees": [self.simple_user(a) for a in i.assignees],
             "requested_reviewers": [],
             "requested_teams": [],
             "head": {
@@ -438,8 +441,8 @@ class Urls:
                 "repo": repo_json,
             },
             "base": {
-                "label": f"{r.owner.login}:{r.default_branch}",
-                "ref": r.default_branch,
+                "label": f"{r.owner.login}:{p.base_branch or r.default_branch}",
+                "ref": p.base_branch or r.default_branch,
                 "sha": p.base_sha,
                 "user": self.simple_user(r.owner),
                 "repo": repo_json,
@@ -557,7 +560,7 @@ class Urls:
             "id": a.id,
             "node_id": node_id("ReleaseAsset", a.id),
             "name": a.name,
-            "label": None,
+            "label": a.label,
             "state": "uploaded",
             "content_type": a.content_type,
             "size": a.size,
@@ -574,8 +577,8 @@ class Urls:
             "url": base,
             "html_url": f"{self.web}/{r.full_name}/releases/tag/{rel.tag}",
             "assets_url": f"{base}/assets",
-            "upload_url": f"{self.web}/api/uploads/repos/{r.full_name}/releases/{rel.id}/assets"
-            "{?name,label}",
+            "upload_url": (self.uploads or f"{self.web}/api/uploads")
+            + f"/repos/{r.full_name}/releases/{rel.id}/assets{{?name,label}}",
             "tarball_url": f"{self.api}/repos/{r.full_name}/tarball/{rel.tag}",
             "zipball_url": f"{self.api}/repos/{r.full_name}/zipball/{rel.tag}",
             "id": rel.id,
@@ -583,7 +586,7 @@ class Urls:
             "tag_name": rel.tag,
             "target_commitish": r.default_branch,
             "name": rel.name,
-            "body": f"Notes for {rel.tag}",
+            "body": rel.body if rel.body is not None else f"Notes for {rel.tag}",
             "draft": False,
             "prerelease": rel.prerelease,
             "immutable": False,

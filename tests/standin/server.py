@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import re
 import socket
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from tests.standin import render
+from tests.standin import openapi, render, writes
 from tests.standin.faults import PRIMARY_DOCS, SECONDARY_DOCS, SECONDARY_MESSAGE, Faults
 from tests.standin.model import Account, Repo, asset_chunks
 
@@ -63,6 +65,16 @@ class Budget:
 
 
 @dataclass
+class ContentLimits:
+    """GitHub's secondary limits on content-creating requests (POST, PATCH, PUT, DELETE):
+    "no more than 80 content-generating requests per minute and no more than 500 content-
+    generating requests per hour". Tests set them lower."""
+
+    per_minute: int = 80
+    per_hour: int = 500
+
+
+@dataclass
 class Caller:
     token: str | None
     login: str | None
@@ -90,6 +102,34 @@ class StandInState:
         self.urls: render.Urls | None = None
         self.signing_key = os.urandom(16)
         self.lfs_app: Any = None
+        # Writes: ids for created objects, the content-creation windows (on ``clock``, which
+        # a test may replace with a fake one) and the request-body validator.
+        self.clock: Callable[[], float] = time.time
+        self.content_limits = ContentLimits()
+        self._content_times: dict[str, deque[float]] = {}
+        self._next_id = 5 * 10**11
+        self.request_validator: openapi.RequestValidator | None = None
+        self.writes_refused = 0
+
+    def new_id(self) -> int:
+        """An id for a created object (callers hold ``lock``)."""
+        self._next_id += 1
+        return self._next_id
+
+    def content_wait(self, key: str) -> int | None:
+        """Seconds to wait before ``key`` may create content, or None (then it is counted)."""
+        with self.lock:
+            now = self.clock()
+            times = self._content_times.setdefault(key, deque())
+            while times and times[0] <= now - 3600:
+                times.popleft()
+            recent = [t for t in times if t > now - 60]
+            if len(recent) >= self.content_limits.per_minute:
+                return max(1, math.ceil(recent[0] + 60 - now))
+            if len(times) >= self.content_limits.per_hour:
+                return max(1, math.ceil(times[0] + 3600 - now))
+            times.append(now)
+            return None
 
     def budget(self, key: str, limit: int) -> Budget:
         with self.lock:
@@ -150,7 +190,8 @@ def _init_giftless(storage: Path) -> Any:
     return init_app(
         additional_config={
             "LEGACY_ENDPOINTS": False,
-            "AUTH_PROVIDERS": ["giftless.auth.allow_anon:read_only"],
+            # The stand-in checks GitHub credentials and write access itself (serve_lfs).
+            "AUTH_PROVIDERS": ["giftless.auth.allow_anon:read_write"],
             "TRANSFER_ADAPTERS": {
                 "basic": {
                     "factory": "giftless.transfer.basic_streaming:factory",
@@ -174,10 +215,15 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, addr: tuple[str, int], state: StandInState, tls: ssl.SSLContext | None = None
+        self,
+        addr: tuple[str, int],
+        state: StandInState,
+        tls: ssl.SSLContext | None = None,
+        uploads: bool = False,
     ) -> None:
         self.state = state
         self.tls = tls
+        self.uploads = uploads  # the release-asset upload host (GitHub's uploads.github.com)
         super().__init__(addr, Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -303,6 +349,8 @@ class Handler(BaseHTTPRequestHandler):
             prefix, path = "/api/v3", path[len("/api/v3") :] or "/"
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
+            if self.server.uploads:
+                return self.serve_upload(path, query)
             if path.startswith("/_objects/release-assets/"):
                 return self.serve_download(path, query)
             m = _GIT_PATH.match(path)
@@ -344,9 +392,15 @@ class Handler(BaseHTTPRequestHandler):
         }
 
     def serve_api(self, prefix: str, path: str, query: dict[str, str]) -> None:
-        self.read_body()
+        self._body = self.read_body()
         self._pending_log = "api"
         self._serve_api(prefix, path, query)
+
+    def serve_upload(self, path: str, query: dict[str, str]) -> None:
+        """The uploads host: only release-asset uploads, with the API's auth and limits."""
+        self._body = self.read_body()
+        self._pending_log = "api"
+        self._serve_api("", path, query)
 
     def _serve_api(self, prefix: str, path: str, query: dict[str, str]) -> int:
         st = self.state
@@ -401,11 +455,35 @@ class Handler(BaseHTTPRequestHandler):
             }
             return self.send_json(403, body, hdrs)
 
+        if self.command in ("POST", "PATCH", "PUT", "DELETE"):
+            wait = st.content_wait(key)
+            if wait is not None:
+                with st.lock:
+                    st.writes_refused += 1
+                body = {
+                    "message": SECONDARY_MESSAGE.format(request_id=request_id),
+                    "documentation_url": SECONDARY_DOCS,
+                }
+                hdrs = {**common, **self.rate_headers(budget), "Retry-After": str(wait)}
+                return self.send_json(403, body, hdrs)
+
         try:
-            result = self.dispatch(path, query, caller)
+            if self.server.uploads:
+                result = writes.upload_asset(self, path, query, caller, self._body)
+            else:
+                result = self.dispatch(path, query, caller)
         except HttpError as e:
             b = st.spend(key, limit)
             return self.send_json(e.status, e.body, {**common, **self.rate_headers(b), **e.headers})
+
+        if isinstance(result, writes.Written):
+            b = st.spend(key, limit)
+            hdrs = {**common, **self.rate_headers(b)}
+            if result.body is None:
+                self.send(result.status, b"", hdrs)
+            else:
+                self.send(result.status, json.dumps(result.body).encode(), hdrs)
+            return result.status
 
         if isinstance(result, tuple) and result and result[0] == "redirect":
             b = st.spend(key, limit)
@@ -474,12 +552,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- routing table --------------------------------------------------------------------
     def dispatch(self, path: str, q: dict[str, str], caller: Caller) -> Any:
-        if self.command not in ("GET", "HEAD"):
-            raise HttpError(404, "Not Found")
         acc = self.state.account
         u = self.state.urls
         assert u is not None
         path = path.rstrip("/") or "/"
+        if self.command not in ("GET", "HEAD"):
+            try:
+                body = json.loads(self._body) if self._body else None
+            except ValueError:
+                raise HttpError(400, "Problems parsing JSON") from None
+            return writes.dispatch(self, path, caller, body)
         if path == "/rate_limit":
             b = self.state.budget(
                 f"token:{caller.token}" if caller.token else f"ip:{self.client_address[0]}",
@@ -754,6 +836,11 @@ class Handler(BaseHTTPRequestHandler):
             return page(r.hooks, lambda h: u.hook(r, h))
         if sub == "/topics":
             return {"names": list(r.topics)}
+        m = re.match(r"^/assignees/([^/]+)$", sub)
+        if m:  # "Check if a user can be assigned": 204, or 404 when they cannot
+            if m.group(1).lower() not in self.state.account.users:
+                raise HttpError(404, "Not Found")
+            return writes.Written(204)
         if sub == "/tags":
             return page(
                 sorted(r.tags.items(), reverse=True),
@@ -886,6 +973,16 @@ class Handler(BaseHTTPRequestHandler):
         full = repo_path[: -len(".git")]
         wiki = full.endswith(".wiki")
         repo = acc.repo(full[: -len(".wiki")] if wiki else full)
+        if repo is not None and wiki and repo.wiki is None and repo.created_by_api:
+            # A wiki made by pushing to a repository the API created (see writes.py).
+            path = root / f"{repo.full_name}.wiki.git"
+            if not path.exists():
+                subprocess.run(
+                    ["git", "init", "--quiet", "--bare", "--initial-branch=master", str(path)],
+                    check=True,
+                    timeout=60,
+                )
+            return path, repo.private, f"/repos/{repo.full_name}.wiki"
         if repo is None or (wiki and repo.wiki is None):
             return None, True, "/" + full
         path = root / f"{repo.full_name}{'.wiki' if wiki else ''}.git"
@@ -938,6 +1035,10 @@ class Handler(BaseHTTPRequestHandler):
         if target is None:
             self.send(404, b"Repository not found.\n", content_type="text/plain")
             return 404
+        if pushing and not any(c.admin for c in st.tokens.values() if c.login == user):
+            msg = f"remote: Permission to {repo_path} denied to {user}.\n"
+            self.send(403, msg.encode(), content_type="text/plain")
+            return 403
         fault = st.faults.take(("server_error",), "git", logical)
         if fault:
             self.send(fault.status, b"Internal Server Error\n", content_type="text/plain")
@@ -1014,7 +1115,17 @@ class Handler(BaseHTTPRequestHandler):
             proc.kill() if proc.poll() is None else None
             proc.wait()
             writer.join(timeout=5)
+        if pushing and self.command == "POST" and status == 200:
+            self._after_push(repo_path)
         return status
+
+    def _after_push(self, repo_path: str) -> None:
+        full = repo_path[: -len(".git")]
+        wiki = full.endswith(".wiki")
+        repo = self.state.account.repo(full[: -len(".wiki")] if wiki else full)
+        if repo is not None and repo.created_by_api:
+            with self.state.lock:
+                writes.refresh_git(repo, wiki)
 
     # ---- LFS ------------------------------------------------------------------------------
     def serve_lfs(self, repo_path: str, path: str, query: str) -> None:
@@ -1041,6 +1152,12 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 return self.send(
                     401, json.dumps(msg).encode(), hdr, content_type="application/vnd.git-lfs+json"
+                )
+            if b'"upload"' in body and not (valid and st.tokens[token].admin):  # type: ignore[index]
+                return self.send(
+                    403,
+                    json.dumps({"message": "Permission denied: write access required"}).encode(),
+                    content_type="application/vnd.git-lfs+json",
                 )
             fault = st.faults.take(("server_error",), "git", logical)
             if fault:

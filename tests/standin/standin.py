@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.standin import gitrepos, render
+from tests.standin import gitrepos, openapi, render
 from tests.standin.faults import Faults
 from tests.standin.gitrepos import BASE_TS, CommitInfo
 from tests.standin.model import Account, AccountSpec, Asset, generate
@@ -39,7 +39,7 @@ class GitHubStandIn:
         self.faults = Faults()
         self.ca_bundle_path: Path | None = None
         self._server: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._uploads: Server | None = None
         self.account: Account = generate(self.spec, gitrepos.templates())
         self.login = self.account.viewer.login
         self.owner = self.account.owner.login
@@ -59,6 +59,9 @@ class GitHubStandIn:
             self.git_root,
             self.faults,
         )
+        # Writes are checked against GitHub's OpenAPI description when it has been fetched
+        # (tests/test_standin_schema.py caches it); ``validates_requests`` says whether.
+        self.state.request_validator = openapi.load()
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> GitHubStandIn:
@@ -69,19 +72,23 @@ class GitHubStandIn:
         port = self._server.server_address[1]
         scheme = "https" if self.tls else "http"
         web = f"{scheme}://{self._host}:{port}"
-        self.state.urls = render.Urls(api=f"{web}/api/v3", web=web)
+        # Release assets are uploaded to a host of their own, as to uploads.github.com.
+        self._uploads = Server((self._host, 0), self.state, context, uploads=True)
+        uploads = f"{scheme}://{self._host}:{self._uploads.server_address[1]}"
+        self.state.urls = render.Urls(api=f"{web}/api/v3", web=web, uploads=uploads)
         self.state.lfs_app = make_lfs_app(self.lfs_root)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        for server in (self._server, self._uploads):
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        for server in (self._server, self._uploads):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self._server = self._uploads = None
 
     def __enter__(self) -> GitHubStandIn:
         return self.start()
@@ -90,6 +97,15 @@ class GitHubStandIn:
         self.stop()
 
     # ---- what tests read ------------------------------------------------------------------
+    @property
+    def validates_requests(self) -> bool:
+        return self.state.request_validator is not None
+
+    @property
+    def uploads_url(self) -> str:
+        assert self.state.urls is not None and self.state.urls.uploads, "not started"
+        return self.state.urls.uploads
+
     @property
     def web_url(self) -> str:
         assert self.state.urls is not None, "not started"
