@@ -11,12 +11,11 @@ Exit codes: for a batch, 0 when every item ended in a final result (succeeded, o
 way a retry cannot fix) and non-zero only when a retry can help (ghbackup.batch); for one
 item, 0 only when the item is complete and stored. Failures are one line each on stderr.
 The credentials leave the process environment as soon as they are read, and every log line
-(message, extra fields, traceback) is scrubbed of them.
+(message, extra fields, traceback) is scrubbed of them (ghbackup.credentials.redacting_json).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,7 +26,6 @@ import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -40,7 +38,14 @@ from ghbackup.batch import (
     has_final_result,
     read_item_list,
 )
-from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
+from ghbackup.credentials import (
+    DEFAULT_API_URL,
+    Credentials,
+    RedactingFilter,
+    redact,
+    redacting_json,
+    remember_secret,
+)
 from ghbackup.errors import (
     BackupError,
     ConfigurationError,
@@ -54,7 +59,8 @@ from ghbackup.gitmirror import GitSettings
 from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
-logger = Logger(service="ghbackup-capture")
+# Every field of every line (message, extra keys, traceback) scrubbed of secrets.
+logger = Logger(service="ghbackup-capture", json_serializer=redacting_json)
 
 # Variables holding a secret: read once, then removed from the process environment.
 SECRET_VARIABLES = ("GITHUB_TOKEN", "GITHUB_APP_PRIVATE_KEY")
@@ -65,8 +71,9 @@ MAX_MESSAGE_CHARS = 500
 
 def main(env: MutableMapping[str, str] | Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
-    secrets = [value for value in (env.get(name, "") for name in SECRET_VARIABLES) if value]
-    _configure_logging(secrets)
+    for name in SECRET_VARIABLES:
+        remember_secret(env.get(name, "").strip())  # before anything can log it
+    _configure_logging()
     try:
         return _main(env)
     except Exception as exc:  # noqa: BLE001 - one scrubbed line, never a raw traceback
@@ -377,42 +384,11 @@ def _log_progress(phase: str, advance: int, total: int | None) -> None:
     logger.debug("progress", extra={"phase": phase, "advance": advance, "total": total})
 
 
-class RedactingFormatter(logging.Formatter):
-    """Scrubs secrets from the whole formatted record: message, extra fields and traceback.
-
-    Wraps the handler's own formatter (Powertools' JSON one), so it also matches the
-    JSON-escaped form of a secret (a PEM key's newlines are written as ``\\n``). Other
-    attributes (Powertools' append_keys...) are the wrapped formatter's.
-    """
-
-    def __init__(self, inner: logging.Formatter, secrets: Sequence[str] = ()) -> None:
-        super().__init__()
-        self._inner = inner
-        self._escaped = [
-            form
-            for secret in secrets
-            for form in (secret, json.dumps(secret)[1:-1])
-            if len(form) >= 8
-        ]
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = redact(self._inner.format(record))
-        for form in self._escaped:
-            text = text.replace(form, "***")
-        return text
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _configure_logging(secrets: Sequence[str] = ()) -> None:
+def _configure_logging() -> None:
     logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
     copy_config_to_registered_loggers(source_logger=logger, include={"ghbackup"})
-    handlers = {*logger.handlers, *logging.getLogger("ghbackup").handlers}
-    for handler in handlers:
+    for handler in [*logger.handlers, *logging.getLogger("ghbackup").handlers]:
         handler.addFilter(RedactingFilter())
-        if handler.formatter is not None and not isinstance(handler.formatter, RedactingFormatter):
-            handler.setFormatter(RedactingFormatter(handler.formatter, secrets))
     logger.addFilter(RedactingFilter())
 
 

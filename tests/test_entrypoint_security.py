@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from container import entrypoint
+from ghbackup.credentials import remember_secret
 
 TOKEN = "ghp_" + "S3cr3tT0k3n" * 3
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretkeymaterial\n-----END RSA PRIVATE KEY-----"
@@ -20,7 +21,9 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretkeymaterial\n-----
 
 @pytest.fixture
 def log_stream(monkeypatch):
-    entrypoint._configure_logging([TOKEN, PEM])
+    remember_secret(TOKEN)
+    remember_secret(PEM)
+    entrypoint._configure_logging()
     stream = io.StringIO()
     monkeypatch.setattr(entrypoint.logger.registered_handler, "stream", stream)
     return stream
@@ -42,7 +45,7 @@ def test_extra_fields_and_tracebacks_are_scrubbed(log_stream):
     assert lines[2]["key"] == "***"
 
 
-def test_the_formatter_keeps_powertools_keys_working(log_stream):
+def test_appended_keys_still_reach_the_line(log_stream):
     entrypoint.logger.append_keys(run_id="run-7")
     entrypoint.logger.info("hello")
     assert json.loads(log_stream.getvalue().splitlines()[-1])["run_id"] == "run-7"
