@@ -9,10 +9,10 @@ the batch holds.
 The task captures its items a few at a time (``backup_batch``). Each item still gets its
 own ``item.zip`` and ``result.json``, so Finalize, the run manifest and restore see items,
 not batches. Items whose ``result.json`` for this run is already final (succeeded, or failed
-for good) are skipped, so a retried batch redoes only what is missing. The task's exit code tells Step
-Functions whether a retry can help (``BatchOutcome.exit_code``): 0 when every item ended in
-a final result (succeeded, or failed in a way a retry cannot fix, such as NotFound),
-non-zero only when some item failed in a retryable way or the task was stopped.
+for good) are skipped, so a retried batch redoes only what is missing. The task's exit code
+tells Step Functions whether a retry can help (``BatchOutcome.exit_code``): 0 when every
+item ended in a final result (succeeded, or failed in a way a retry cannot fix, such as
+NotFound), non-zero only when some item failed in a retryable way or the task was stopped.
 """
 
 from __future__ import annotations
