@@ -9,6 +9,7 @@ BENCHMARKS = (
     ["-m", "bench.bench_engine"],
     ["-m", "bench.bench_batches"],
     ["bench/bench_finalize.py"],
+    ["-m", "bench.bench_aws_model"],
 )
 
 

@@ -249,6 +249,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    from ghbackup.push import needs_credentials
     from ghbackup.restore import restore_archive
 
     if operate_cli.is_remote_restore(args):
@@ -260,9 +261,19 @@ def _restore(args: argparse.Namespace) -> int:
         return cli_restore_github.run(args, console)
     if args.to is None:
         raise ConfigurationError("restore needs --to DIR, or --to-github OWNER/NAME")
+    push_credentials = (
+        Credentials.from_mapping(os.environ, api_url=args.api_url)
+        if args.push and needs_credentials(args.push)
+        else None
+    )
     with _progress_bar(single=True) as report:
         result = restore_archive(
-            Path(args.zip), args.to, repo=args.repo, push_url=args.push, progress=report
+            Path(args.zip),
+            args.to,
+            repo=args.repo,
+            push_url=args.push,
+            push_credentials=push_credentials,
+            progress=report,
         )
     console.print(
         f"[green]restored[/green] {len(result.items)} items into {result.target}: "

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ghbackup import cost, operate
+from ghbackup import cost, executions, glacier, operate
 from ghbackup.deployment import (
     Deployment,
     aws_errors,
@@ -58,11 +58,11 @@ def _deployment_args(parent: argparse.ArgumentParser | None = None) -> argparse.
 def _get_args(parent: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parent = parent or argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--tier", choices=operate.TIERS, default=operate.DEFAULT_TIER,
+        "--tier", choices=glacier.TIERS, default=glacier.DEFAULT_TIER,
         help="Glacier retrieval tier for the restore request (default Standard)",
     )  # fmt: skip
     parent.add_argument(
-        "--days", type=int, default=operate.DEFAULT_RESTORE_DAYS,
+        "--days", type=int, default=glacier.DEFAULT_RESTORE_DAYS,
         help="how many days the restored copy stays readable (default 7)",
     )  # fmt: skip
     parent.add_argument(
@@ -287,18 +287,18 @@ def _start(args: argparse.Namespace) -> int:
     machine = deployment.require_state_machine()
     run_id = args.run_id or default_run_id()
     with aws_errors("start"):
-        arn = operate.start_run(
+        arn = executions.start_run(
             deployment.client("stepfunctions"), machine, execution_input, run_id
         )
     if args.json:
         print(
             json.dumps(
-                {"run_id": run_id, "execution_arn": arn, "console_url": operate.console_url(arn)}
+                {"run_id": run_id, "execution_arn": arn, "console_url": executions.console_url(arn)}
             )
         )
     else:
         print(run_id)
-        console.print(f"started run [bold]{run_id}[/bold]\n  {operate.console_url(arn)}")
+        console.print(f"started run [bold]{run_id}[/bold]\n  {executions.console_url(arn)}")
     if args.wait:
         return _watch_execution(deployment, arn)
     return 0
@@ -307,7 +307,7 @@ def _start(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     deployment = _deployment(args)
     operate.check_run_id(args.run_id)
-    arn = operate.execution_arn(deployment.require_state_machine(), args.run_id)
+    arn = executions.execution_arn(deployment.require_state_machine(), args.run_id)
     return _watch_execution(deployment, arn)
 
 
@@ -316,11 +316,11 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     bar = _LazyBar(f"run {run_id}", MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
                    failed=0)  # fmt: skip
 
-    def progress(found: operate.MapProgress) -> None:
+    def progress(found: executions.MapProgress) -> None:
         bar.update(found.done, found.total or None, failed=found.failed)
 
     with aws_errors("watch"), bar:
-        status, manifest = operate.watch_run(
+        status, manifest = executions.watch_run(
             deployment.client("stepfunctions"),
             deployment.client("s3") if deployment.bucket else None,
             deployment.bucket,
@@ -341,7 +341,7 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     for line in manifest.items:
         if line.status != "succeeded":
             console.print(f"  failed {line.item_key}: {line.error_type}: {line.error}")
-    return operate.run_exit_code(manifest)
+    return executions.run_exit_code(manifest)
 
 
 def _runs(args: argparse.Namespace) -> int:

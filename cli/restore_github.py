@@ -56,13 +56,13 @@ def add_arguments(restore: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from ghbackup.github import GitHubClient
+    from ghbackup.github_writes import GitHubWriter
     from ghbackup.restore_github import restore_to_github
 
     if not args.repo:
         raise ConfigurationError("--to-github needs --repo OWNER/NAME: the repository to restore")
     credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
-    client = GitHubClient(args.api_url, credentials)
+    client = GitHubWriter(args.api_url, credentials)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

@@ -53,9 +53,6 @@ class CaptureReport:
     zip_sha256: str
     counts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-    github_requests: int = 0
-    started_at: str = ""
-    finished_at: str = ""
 
 
 @dataclass
@@ -129,9 +126,6 @@ def capture_item(
         zip_sha256=summary.sha256,
         counts=dict(cap.counts),
         skipped=dict(cap.skipped),
-        github_requests=client.requests_made - requests_before,
-        started_at=utc_timestamp(started),
-        finished_at=utc_timestamp(finished),
     )
 
 

@@ -120,6 +120,8 @@ def assemble_run(
     delete_staging_after: bool = True,
     copy_workers: int = COPY_WORKERS,
     execution: str | None = None,
+    object_lock_mode: str | None = None,
+    object_lock_days: int | None = None,
 ) -> RunSummary:
     """Build the run zip and the run manifest from the staged per-item zips.
 
@@ -163,6 +165,7 @@ def assemble_run(
         dup = next(k for k in keys if keys.count(k) > 1)
         raise ArchiveCorrupt(f"item {dup} is listed twice for run {run_id}")
 
+    lock = s3io.object_lock(object_lock_mode, object_lock_days, clock()) if object_lock_mode else {}
     archive: RunArchive | None = None
     with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
         results = list(runzip.in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
@@ -171,7 +174,7 @@ def assemble_run(
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
                                      kms_key_id, copy_workers, readers, execution,
-                                     conditions)  # fmt: skip
+                                     conditions, lock)  # fmt: skip
 
     succeeded = sum(1 for i in run_items.values() if i.status == "succeeded")
     if archive is None:
@@ -192,7 +195,8 @@ def assemble_run(
     try:
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=body, StorageClass="STANDARD",
                       ContentType="application/json", IfNoneMatch="*",
-                      **s3io.sse_kms(kms_key_id))  # fmt: skip
+                      ContentMD5=s3io.content_md5(body),
+                      **s3io.sse_kms(kms_key_id), **lock)  # fmt: skip
     except ClientError as exc:
         if s3io.precondition_failed(exc):
             raise RunAlreadyExists(
@@ -217,6 +221,7 @@ def _build_archive(
     readers: ThreadPoolExecutor,
     execution: str | None = None,
     conditions: dict[str, str] | None = None,
+    lock: dict[str, Any] | None = None,
 ) -> RunArchive | None:
     """The multipart upload of the run zip; marks items whose zip fails checks as failed.
     Returns the manifest's ``archive`` record, or None when no item zip was usable.
@@ -226,7 +231,7 @@ def _build_archive(
     try:
         upload_id = s3.create_multipart_upload(
             Bucket=bucket, Key=key, StorageClass=storage_class, ContentType="application/zip",
-            **metadata, **s3io.sse_kms(kms_key_id),
+            **metadata, **s3io.sse_kms(kms_key_id), **(lock or {}),
         )["UploadId"]  # fmt: skip
     except ClientError as exc:
         raise s3io.storage_error("CreateMultipartUpload", bucket, key, exc) from None

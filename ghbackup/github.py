@@ -30,7 +30,7 @@ from typing import IO, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from ghbackup.credentials import Credentials, redact
+from ghbackup.credentials import Credentials
 from ghbackup.errors import (
     AuthenticationFailed,
     GitHubError,
@@ -40,6 +40,20 @@ from ghbackup.errors import (
     UnexpectedRedirect,
     WriteOutcomeUnknown,
 )
+from ghbackup.github_http import (
+    OptionalResource,
+    Request,
+    TransientError,
+    TryAgain,
+    describe,
+    error_message,
+    never_sent,
+    optional_or_raise,
+    origin_of,
+    path_of,
+    smaller_pages,
+    to_float,
+)
 from ghbackup.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
@@ -47,8 +61,6 @@ log = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 USER_AGENT = "ghbackup/0.1 (+https://github.com/ghbackup/ghbackup)"
 PER_PAGE = 100
-# The smallest page asked for when GitHub keeps timing out on a large one.
-MIN_PER_PAGE = 25
 # Redirects followed on the API host for one request (a rename, perhaps a transfer).
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -69,40 +81,6 @@ class RetryPolicy:
     min_download_rate: float = 10_000.0  # bytes/s averaged, checked after two minutes
 
 
-class OptionalResource:
-    """Result of fetching something that may legitimately be absent (disabled, forbidden)."""
-
-    def __init__(self, value: Any = None, reason: str | None = None) -> None:
-        self.value = value
-        self.reason = reason
-
-    @property
-    def present(self) -> bool:
-        return self.reason is None
-
-
-# Statuses that mean "this resource is not available here", not "the backup failed".
-_OPTIONAL_STATUSES = {
-    403: "forbidden for this token",
-    404: "not found",
-    409: "repository is empty",
-    410: "disabled",
-    451: "unavailable for legal reasons",
-}
-
-
-def _optional_or_raise(exc: GitHubError) -> OptionalResource:
-    """A plain 403/404/409/410 answer means "not available here"; anything else (a rate limit
-    that outlasted its waits, GitHub unavailable, bad credentials) must fail the capture,
-    never pass as a skipped part."""
-    if type(exc) in (GitHubError, NotFound) and exc.status in _OPTIONAL_STATUSES:
-        reason = f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
-        if exc.blocked:  # say which notice (DMCA, ToS) and where
-            reason += f": {exc.blocked}"
-        return OptionalResource(reason=reason)
-    raise exc
-
-
 class GitHubClient:
     """Talks to one GitHub API (github.com, GitHub Enterprise ``https://HOST/api/v3``)."""
 
@@ -118,7 +96,7 @@ class GitHubClient:
         rng: random.Random | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self._api_origin = _origin(self.api_url)
+        self._api_origin = origin_of(self.api_url)
         self.credentials = credentials
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -154,7 +132,7 @@ class GitHubClient:
         try:
             return OptionalResource(self.get(path, params))
         except GitHubError as exc:
-            return _optional_or_raise(exc)
+            return optional_or_raise(exc)
 
     def paginate(
         self, path: str, params: dict[str, Any] | None = None, *, wrapped_in: str | None = None
@@ -172,19 +150,17 @@ class GitHubClient:
             except GitHubUnavailable as exc:
                 # GitHub times out building some pages of very large listings (502/504 on
                 # every try): ask for the same items in smaller pages.
-                smaller = _smaller_pages(url, query) if exc.status in (502, 504) else None
+                smaller = smaller_pages(url, query) if exc.status in (502, 504) else None
                 if smaller is None:
                     raise
-                log.warning("%s: %s; asking for smaller pages", _path_of(url), exc)
+                log.warning("%s: %s; asking for smaller pages", path_of(url), exc)
                 url, query = smaller
                 continue
             query = None  # the next link carries every parameter
             if wrapped_in is not None and isinstance(body, dict):
                 body = body.get(wrapped_in)
             if not isinstance(body, list):
-                raise GitHubError(
-                    f"expected a list from {_path_of(url)}, got {type(body).__name__}"
-                )
+                raise GitHubError(f"expected a list from {path_of(url)}, got {type(body).__name__}")
             yield from body
             url = next_url
 
@@ -193,7 +169,7 @@ class GitHubClient:
         try:
             return OptionalResource(list(self.paginate(path, params)))
         except GitHubError as exc:
-            return _optional_or_raise(exc)
+            return optional_or_raise(exc)
 
     def download(self, url: str, sink: IO[bytes], *, expected_size: int | None = None) -> int:
         """Stream a binary (a release asset) into ``sink``; returns the bytes written.
@@ -225,11 +201,11 @@ class GitHubClient:
                     # that stays under the minimum rate and try again.
                     elapsed = self._clock() - started
                     if elapsed > 120 and written / elapsed < self.policy.min_download_rate:
-                        raise _TransientError(
+                        raise TransientError(
                             f"download slower than {self.policy.min_download_rate:.0f} B/s"
                         )
             if expected_size is not None and written != expected_size:
-                raise _TransientError(f"download ended after {written} of {expected_size} bytes")
+                raise TransientError(f"download ended after {written} of {expected_size} bytes")
             return written
 
         tries = 0
@@ -238,70 +214,19 @@ class GitHubClient:
                 Backoff(
                     self.policy.max_attempts, self.policy.backoff_base, self.policy.backoff_cap
                 ),
-                what=f"download of {_path_of(url)}",
-                retry_on=lambda exc: isinstance(exc, _TransientError | requests.RequestException),
+                what=f"download of {path_of(url)}",
+                retry_on=lambda exc: isinstance(exc, TransientError | requests.RequestException),
                 sleep=self._sleep_counted,
                 rng=self._rng,
             ):
                 with attempt:
                     tries += 1
                     return fetch()
-        except (_TransientError, requests.RequestException) as exc:
+        except (TransientError, requests.RequestException) as exc:
             raise GitHubUnavailable(
-                f"download of {_path_of(url)} failed {tries} times: {_describe(exc)}"
+                f"download of {path_of(url)} failed {tries} times: {describe(exc)}"
             ) from None
         raise AssertionError("unreachable: retrying either returns or raises")
-
-    def exists(self, path: str) -> bool:
-        """Whether GET ``path`` answers 2xx: GitHub's "check" endpoints answer 204 or 404."""
-        try:
-            self._send("GET", self._url(path)).close()
-        except NotFound:
-            return False
-        return True
-
-    def write(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """POST, PATCH, PUT or DELETE with a JSON body; the JSON answer (None for 204).
-
-        PATCH, PUT and DELETE set a state, so they are retried like reads. A POST creates
-        something: it is retried only when GitHub certainly did not act on it (a rate-limit
-        answer, a connection that never opened); after a 5xx or a dropped connection it
-        raises WriteOutcomeUnknown, so the caller looks before creating the object again.
-        """
-        url = self._url(path)
-        resp = self._send(method, url, json_body=body, creates=method == "POST")
-        return _json_answer(resp, url)
-
-    def upload(
-        self,
-        upload_url: str,
-        name: str,
-        data: bytes | IO[bytes],
-        content_type: str,
-        label: str | None = None,
-    ) -> Any:
-        """Upload a release asset to the release's ``upload_url`` (a URI template on the
-        uploads host: uploads.github.com for github.com, the API host for GHES). ``data``
-        may be an open file: it is streamed, and rewound for each attempt."""
-        url = upload_url.split("{", 1)[0]
-        origin = _origin(url)
-        if not _trusted_upload_origin(origin, self._api_origin):
-            raise GitHubError(
-                f"GitHub returned an upload URL on {origin[1]}, not an uploads host of "
-                f"{self._api_origin[1]}; not sending it the token"
-            )
-        params = {"name": name, **({"label": label} if label else {})}
-        resp = self._send(
-            "POST",
-            url,
-            params=params,
-            data=data,
-            content_type=content_type,
-            creates=True,
-            origin=origin,
-            read_timeout=self.policy.download_read_timeout,
-        )
-        return _json_answer(resp, url)
 
     # -- internals --------------------------------------------------------------------
 
@@ -321,7 +246,7 @@ class GitHubClient:
             body = resp.json()
         except ValueError:
             raise GitHubError(
-                f"{_path_of(url)} returned a body that is not JSON", resp.status_code
+                f"{path_of(url)} returned a body that is not JSON", resp.status_code
             ) from None
         # requests parses the Link header, looked up case-insensitively.
         next_url = resp.links.get("next", {}).get("url") or None
@@ -355,7 +280,7 @@ class GitHubClient:
         ``creates``: a request GitHub may have acted on although it failed is not retried
         (WriteOutcomeUnknown). ``origin``: another host the token may go to (uploads).
         """
-        request = _Request(method, url, params, etag, accept, stream, read_timeout,
+        request = Request(method, url, params, etag, accept, stream, read_timeout,
                            follow_redirects, json_body, data, content_type, creates,
                            origin or self._api_origin)  # fmt: skip
         try:
@@ -363,21 +288,21 @@ class GitHubClient:
                 Backoff(
                     self.policy.max_attempts, self.policy.backoff_base, self.policy.backoff_cap
                 ),
-                what=f"{method} {_path_of(url)}",
-                retry_on=lambda exc: isinstance(exc, _TryAgain),
-                wait_for=lambda exc: exc.wait if isinstance(exc, _TryAgain) else None,
+                what=f"{method} {path_of(url)}",
+                retry_on=lambda exc: isinstance(exc, TryAgain),
+                wait_for=lambda exc: exc.wait if isinstance(exc, TryAgain) else None,
                 sleep=self._sleep_counted,
                 rng=self._rng,
             ):
                 with attempt:
                     return self._send_once(request, attempt.retry_state.attempt_number)
-        except _TryAgain as exc:  # the last try still wanted another
+        except TryAgain as exc:  # the last try still wanted another
             raise exc.final from None
         raise AssertionError("unreachable: retrying either returns or raises")
 
-    def _send_once(self, request: _Request, attempt: int) -> requests.Response:
+    def _send_once(self, request: Request, attempt: int) -> requests.Response:
         """One try: redirects on the API host and one re-mint of an App token are part of
-        it; anything another try may mend raises _TryAgain with the error to give when no
+        it; anything another try may mend raises TryAgain with the error to give when no
         try is left, and any wait GitHub asked for."""
         reauthenticated = False
         redirects = 0
@@ -394,9 +319,9 @@ class GitHubClient:
                 redirects += 1
                 request.params = None  # the Location carries the whole query
                 continue
-            reason, blocked = _error_message(resp)
+            reason, blocked = error_message(resp)
             resp.close()
-            where = _path_of(request.url)
+            where = path_of(request.url)
             if status == 401:
                 # An App token may have been revoked or expired early: mint once more.
                 if not reauthenticated and self.credentials.kind == "github-app":
@@ -408,7 +333,7 @@ class GitHubClient:
                 wait = self._rate_limit_wait(resp, attempt, reason)
                 if wait is not None:
                     self._check_wait(wait, f"rate limited (HTTP {status})")
-                    raise _TryAgain(
+                    raise TryAgain(
                         f"rate limited (HTTP {status})",
                         RateLimitExceeded(
                             f"still rate limited at {where} after {attempt} attempts", status
@@ -422,7 +347,7 @@ class GitHubClient:
                         "acted on it",
                         status,
                     )
-                raise _TryAgain(
+                raise TryAgain(
                     f"HTTP {status}",
                     GitHubUnavailable(
                         f"GitHub kept failing at {where}: HTTP {status} after {attempt} attempts",
@@ -432,13 +357,13 @@ class GitHubClient:
             error = NotFound if status == 404 else GitHubError
             raise error(f"{where}: HTTP {status} {reason}".rstrip(), status, blocked=blocked)
 
-    def _request(self, request: _Request, attempt: int) -> requests.Response:
+    def _request(self, request: Request, attempt: int) -> requests.Response:
         """Send ``request`` once, with the token for its host only."""
-        if _origin(request.url) != request.origin:
+        if origin_of(request.url) != request.origin:
             # A URL from a response (a next page, an asset) on another host: never send it
             # the token, and never quietly fetch without it either.
             raise GitHubError(
-                f"GitHub returned a URL on {_origin(request.url)[1]}, not the API host "
+                f"GitHub returned a URL on {origin_of(request.url)[1]}, not the API host "
                 f"{self._api_origin[1]}; set GITHUB_API_URL to the host GitHub answers with"
             )
         headers = {
@@ -471,16 +396,16 @@ class GitHubClient:
                 data=request.data,
             )
         except requests.RequestException as exc:
-            where = _path_of(request.url)
-            if request.creates and not _never_sent(exc):
+            where = path_of(request.url)
+            if request.creates and not never_sent(exc):
                 raise WriteOutcomeUnknown(
-                    f"{request.method} {where}: connection lost ({_describe(exc)}); "
+                    f"{request.method} {where}: connection lost ({describe(exc)}); "
                     "GitHub may or may not have acted on it"
                 ) from None
-            raise _TryAgain(
-                f"connection error ({_describe(exc)})",
+            raise TryAgain(
+                f"connection error ({describe(exc)})",
                 GitHubUnavailable(
-                    f"GitHub unreachable at {where} after {attempt} attempts: {_describe(exc)}"
+                    f"GitHub unreachable at {where} after {attempt} attempts: {describe(exc)}"
                 ),
             ) from None
 
@@ -491,20 +416,20 @@ class GitHubClient:
         status = resp.status_code
         location = resp.headers.get("Location")
         if not location:
-            raise UnexpectedRedirect(f"{_path_of(url)}: HTTP {status} without a Location", status)
+            raise UnexpectedRedirect(f"{path_of(url)}: HTTP {status} without a Location", status)
         target = urljoin(url, location)
-        if _origin(target) != self._api_origin:
+        if origin_of(target) != self._api_origin:
             raise UnexpectedRedirect(
-                f"{_path_of(url)}: HTTP {status} redirect to another host, "
-                f"{_origin(target)[1]}; refusing to follow it (it would get no token, and "
+                f"{path_of(url)}: HTTP {status} redirect to another host, "
+                f"{origin_of(target)[1]}; refusing to follow it (it would get no token, and "
                 f"its answer would not be the API's)",
                 status,
             )
         if redirects >= MAX_REDIRECTS:
             raise UnexpectedRedirect(
-                f"{_path_of(url)}: more than {MAX_REDIRECTS} redirects on the API host", status
+                f"{path_of(url)}: more than {MAX_REDIRECTS} redirects on the API host", status
             )
-        log.info("%s: HTTP %d, following to %s", _path_of(url), status, _path_of(target))
+        log.info("%s: HTTP %d, following to %s", path_of(url), status, path_of(target))
         return target
 
     def _rate_limit_wait(self, resp: requests.Response, attempt: int, reason: str) -> float | None:
@@ -516,7 +441,7 @@ class GitHubClient:
             except ValueError:
                 return self.policy.secondary_backoff_start
         if resp.headers.get("X-RateLimit-Remaining") == "0":
-            reset = _float(resp.headers.get("X-RateLimit-Reset"))
+            reset = to_float(resp.headers.get("X-RateLimit-Reset"))
             return max(1.0, (reset or self._clock() + 60) - self._clock() + 1)
         if resp.status_code == 429 or "rate limit" in reason.lower():
             return min(
@@ -528,7 +453,7 @@ class GitHubClient:
     def _note_rate_limit(self, resp: requests.Response) -> None:
         """After a success that used the last request of the window, pause until the reset."""
         if resp.status_code < 300 and resp.headers.get("X-RateLimit-Remaining") == "0":
-            reset = _float(resp.headers.get("X-RateLimit-Reset"))
+            reset = to_float(resp.headers.get("X-RateLimit-Reset"))
             if reset:
                 with self._lock:
                     self._blocked_until = max(self._blocked_until, reset + 1)
@@ -557,158 +482,9 @@ class GitHubClient:
         self._sleep(seconds)
 
 
-@dataclass
-class _Request:
-    """One API request as ``_send`` tries it; ``url`` and ``params`` follow redirects."""
-
-    method: str
-    url: str
-    params: dict[str, Any] | None
-    etag: str | None
-    accept: str
-    stream: bool
-    read_timeout: float | None
-    follow_redirects: bool
-    json_body: Any
-    data: bytes | IO[bytes] | None
-    content_type: str | None
-    creates: bool
-    origin: tuple[str, str]
-
-
-class _TryAgain(Exception):
-    """A try that another may mend: ``final`` is the error when none is left, ``wait`` the
-    seconds GitHub asked for (None: back off)."""
-
-    def __init__(self, why: str, final: GitHubError, wait: float | None = None) -> None:
-        super().__init__(why)
-        self.final = final
-        self.wait = wait
-
-
-class _TransientError(Exception):
-    pass
-
-
 def _new_session() -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
-
-
-def _smaller_pages(
-    url: str, query: dict[str, Any] | None
-) -> tuple[str, dict[str, Any] | None] | None:
-    """The request for the first half of the page ``url`` (+ ``query``) asks for, in pages
-    half the size; None below MIN_PER_PAGE. Page-numbered listings keep their place (page n
-    of size p starts where page 2n-1 of size p/2 does); cursor listings just shrink."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)  # repeated keys kept, in order
-    pairs += [(k, str(v)) for k, v in (query or {}).items()]
-    fields = dict(pairs)
-    try:
-        size = int(fields.get("per_page", 30))  # GitHub's default page size
-        page = int(fields["page"]) if "page" in fields else None
-    except ValueError:
-        return None
-    if size // 2 < MIN_PER_PAGE:
-        return None
-    changed = {"per_page": str(size // 2)}
-    if page is not None:
-        changed["page"] = str(2 * page - 1)
-    kept: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key in changed:  # once, where it first stood
-            value = changed.pop(key)
-        elif key in ("per_page", "page"):
-            continue  # a repeat of a key already changed
-        kept.append((key, value))
-    kept += changed.items()  # not in the request before
-    return urlunsplit(parts._replace(query=urlencode(kept))), None
-
-
-def _json_answer(resp: requests.Response, url: str) -> Any:
-    if resp.status_code == 204 or not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        raise GitHubError(
-            f"{_path_of(url)} returned a body that is not JSON", resp.status_code
-        ) from None
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Whether the request certainly never reached GitHub (no connection was made)."""
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
-
-
-def _trusted_upload_origin(upload: tuple[str, str], api: tuple[str, str]) -> bool:
-    """uploads.github.com for api.github.com; the API's own host (any port) otherwise."""
-    if upload[0] != api[0]:
-        return False
-    upload_host, api_host = upload[1].split(":")[0], api[1].split(":")[0]
-    if api_host == "api.github.com":
-        return upload_host == "uploads.github.com"
-    return upload_host == api_host
-
-
-def _error_message(resp: requests.Response) -> tuple[str, str | None]:
-    """GitHub's message of an error answer, one line, and the block notice when GitHub
-    blocked the resource (451 or 403 with ``block``: a DMCA or ToS notice, and its page)."""
-    blocked = None
-    try:
-        body = resp.json()
-        message = body.get("message", "") if isinstance(body, dict) else ""
-        block = body.get("block") if isinstance(body, dict) else None
-        if isinstance(block, dict):
-            why = block.get("reason") or "unspecified reason"
-            message = f"{message or 'Repository access blocked'} by GitHub ({why})"
-            if block.get("html_url"):
-                message += f": {block['html_url']}"
-            blocked = _one_line(message)
-    except ValueError:
-        message = resp.text[:200] if resp.text else ""
-    return _one_line(message), blocked
-
-
-def _one_line(text: str) -> str:
-    return redact(" ".join(str(text).split()))[:200]
-
-
-def _origin(url: str) -> tuple[str, str]:
-    """(scheme, host[:port]) with the scheme's default port left out."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    default = {"https": 443, "http": 80}.get(scheme)
-    port = parts.port if parts.port not in (None, default) else None
-    return scheme, host if port is None else f"{host}:{port}"
-
-
-def _describe(exc: BaseException) -> str:
-    # The type only: requests' messages embed URLs and pool internals, never useful in a log.
-    return type(exc).__name__
-
-
-def _path_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).path or url
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -38,7 +38,6 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import tempfile
 import time
 import zipfile
@@ -46,39 +45,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 from ghbackup.archive import (
     CHUNK_SIZE,
     ENTRY_READ_ERRORS,
     ItemManifest,
     check_relpath,
-    manifests_in,
     open_zip,
 )
+from ghbackup.archive_rules import (
+    check_entry,
+    check_no_git_dir,
+    check_root,
+    mirror_relpath,
+    primary_git,
+    select_items,
+    total_bytes,
+)
+from ghbackup.confined_git import fsck, git, init_repository, is_object_store_path, ref_diff
+from ghbackup.credentials import Credentials, safe_url
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
-from ghbackup.process import DEFAULT_TIMEOUT, run_git
+from ghbackup.gitmirror import parse_refs
+from ghbackup.push import check_push_url, push_mirror
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(description, advance, total)``: ``advance`` is bytes of archive entries
 processed since the last call, ``total`` the bytes of all entries being processed (the same
 on every call of one operation; None when unknown); ``description`` names the current step."""
 
-# Git keys whose bundle becomes the item's main mirror (``<root>.git``).
-_PRIMARY_GIT = ("repository", "gist")
-# The git repositories each kind of item may hold.
-_GIT_KEYS = {"repository": ("repository", "wiki"), "gist": ("gist",), "account": ()}
-# Names git reads from a git directory; none may start an item's files (compared folded).
-# ``hooks/`` is git's too, but capture writes the repository's webhooks to hooks/hooks.json:
-# that one file is all an item's hooks/ may hold.
-_GIT_DIR_NAMES = frozenset(
-    ("config", "head", "hooks", "objects", "refs", "packed-refs", "commondir", "gitdir",
-     "shallow", "info", "index", "worktrees", "modules")
-)  # fmt: skip
-_WEBHOOKS = "hooks/hooks.json"
-# What git init --bare (without templates) and a fetch create inside objects/.
-_PACK_FILE = re.compile(r"^pack-[0-9a-f]{40,64}\.(?:pack|idx|rev)$")
-_LOOSE_DIR = re.compile(r"^[0-9a-f]{2}$")
 _LFS_OBJECT = re.compile(r"^lfs/objects/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
 
 
@@ -121,9 +115,9 @@ def verify_archive(
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
     with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
-        manifests = _select(zf, zip_path, repo)
+        manifests = select_items(zf, zip_path, repo)
         checker = _Checker(
-            zf, Path(tmp), progress, _total_bytes(zf, manifests, restoring=False), "Verifying"
+            zf, Path(tmp), progress, total_bytes(zf, manifests, restoring=False), "Verifying"
         )
         for manifest in manifests:
             checker.check_item(manifest, tree=None)
@@ -142,11 +136,13 @@ def restore_archive(
     *,
     repo: str | None = None,
     push_url: str | None = None,
+    push_credentials: Credentials | None = None,
     progress: Progress | None = None,
 ) -> RestoreReport:
     """Verify and restore the archive (or only the item ``repo``) into ``to_dir``, which must
     not exist or be empty. With ``push_url`` the restored mirror is then pushed there (all
-    refs except GitHub's read-only ``refs/pull/*``), followed by its LFS objects.
+    refs except GitHub's read-only ``refs/pull/*``), followed by its LFS objects; an http(s)
+    remote is pushed to with ``push_credentials``.
 
     Raises ArchiveCorrupt (first failing path), ConfigurationError (bad target or options),
     GitCommandFailed (git itself failed); on any error nothing is left in or beside ``to_dir``.
@@ -156,12 +152,12 @@ def restore_archive(
     started = time.monotonic()
     _check_target(to_dir)
     if push_url is not None:
-        _check_push_url(push_url)
+        check_push_url(push_url)
     report = RestoreReport(zip_path=zip_path, target=to_dir)
     with open_zip(zip_path) as zf:
-        manifests = _select(zf, zip_path, repo)
+        manifests = select_items(zf, zip_path, repo)
         if push_url is not None:
-            with_git = [m for m in manifests if _primary_git(m)]
+            with_git = [m for m in manifests if primary_git(m)]
             if len(with_git) != 1:
                 raise ConfigurationError(
                     "push needs exactly one repository: choose it with repo=owner/name"
@@ -175,7 +171,7 @@ def restore_archive(
             tree.mkdir()
             work.mkdir()
             checker = _Checker(
-                zf, work, progress, _total_bytes(zf, manifests, restoring=True), "Restoring"
+                zf, work, progress, total_bytes(zf, manifests, restoring=True), "Restoring"
             )
             for manifest in manifests:
                 checker.check_item(manifest, tree=tree)
@@ -195,11 +191,12 @@ def restore_archive(
         checker.lfs_objects,
     )
     if push_url is not None:
-        manifest = next(m for m in manifests if _primary_git(m))
-        mirror = to_dir / _mirror_relpath(manifest, _primary_git(manifest) or "repository")
-        checker.step(f"git push {_safe_url(push_url)}")
-        _push(mirror, push_url, lfs=any(mirror.joinpath("lfs", "objects").glob("*/*/*")))
-        report.pushed_to = _safe_url(push_url)
+        manifest = next(m for m in manifests if primary_git(m))
+        mirror = to_dir / mirror_relpath(manifest, primary_git(manifest) or "repository")
+        checker.step(f"git push {safe_url(push_url)}")
+        lfs = any(mirror.joinpath("lfs", "objects").glob("*/*/*"))
+        push_mirror(mirror, push_url, push_credentials, lfs=lfs)
+        report.pushed_to = safe_url(push_url)
     report.seconds = time.monotonic() - started
     return report
 
@@ -258,7 +255,7 @@ class _Checker:
             dup = next(n for n in names if names.count(n) > 1)
             raise ArchiveCorrupt(f"{dup}: appears more than once in the zip")
         for info in zf.infolist():
-            _check_entry(info)
+            check_entry(info)
 
     def step(self, description: str, advance: int = 0) -> None:
         if self.progress is not None:
@@ -268,7 +265,7 @@ class _Checker:
         """Check one item; with ``tree``, also extract its files there and keep its mirrors
         (in ``self.mirrors``) for ``assemble``."""
         root = manifest.root
-        _check_root(manifest)
+        check_root(manifest)
         label = f"{self.verb} {root.rstrip('/')}"
         listed = {root + f.path for f in manifest.files}
         present = {n for n in self.zf.namelist() if n.startswith(root) and not n.endswith("/")}
@@ -284,7 +281,7 @@ class _Checker:
         unlisted = sorted(present - listed - {manifest.manifest_path})
         if unlisted:
             raise ArchiveCorrupt(f"{unlisted[0]}: not listed in {manifest.manifest_path}")
-        _check_no_git_dir(manifest)
+        check_no_git_dir(manifest)
 
         bundles: dict[str, str] = {}
         for key, state in manifest.git.items():
@@ -307,17 +304,17 @@ class _Checker:
             self._repos += 1
             built = self.work / "git" / f"{self._repos}.git"
             lfs_dir = self.work / "lfs" / str(self._repos)
-            _init_repository(built)
+            init_repository(built)
             if state.head and state.head.startswith("refs/"):
                 try:
-                    _git(built, ["symbolic-ref", "HEAD", state.head], timeout=60)
+                    git(built, ["symbolic-ref", "HEAD", state.head], timeout=60)
                 except GitCommandFailed:
                     raise ArchiveCorrupt(
                         f"{manifest.manifest_path}: git.{key}.head {state.head[:100]!r} "
                         "is not a ref name"
                     ) from None
-            repos[key] = _Mirror(built, _mirror_relpath(manifest, key), lfs_dir)
-        primary = _primary_git(manifest)
+            repos[key] = _Mirror(built, mirror_relpath(manifest, key), lfs_dir)
+        primary = primary_git(manifest)
         lfs_home = repos[primary].lfs if primary and tree is not None else None
 
         for entry in manifest.files:
@@ -437,16 +434,14 @@ class _Checker:
         """The bundle's own header against the manifest, before anything is fetched."""
         self.step(f"{label}: git bundle verify")
         try:
-            _git(repo, ["bundle", "verify", "--quiet", str(path)])
-            heads = _git(repo, ["bundle", "list-heads", str(path)])
+            git(repo, ["bundle", "verify", "--quiet", str(path)])
+            heads = git(repo, ["bundle", "list-heads", str(path)])
         except GitCommandFailed as exc:
             raise ArchiveCorrupt(f"{name}: git bundle verify failed: {exc}") from None
-        found = _parse_refs(heads)
+        found = parse_refs(heads)
         head_sha = found.pop("HEAD", None)
         if found != refs:
-            raise ArchiveCorrupt(
-                f"{name}: refs differ from the manifest ({_ref_diff(refs, found)})"
-            )
+            raise ArchiveCorrupt(f"{name}: refs differ from the manifest ({ref_diff(refs, found)})")
         if head_sha is not None and head_sha not in refs.values():
             raise ArchiveCorrupt(f"{name}: bundle HEAD {head_sha[:12]} is none of its refs")
 
@@ -456,24 +451,24 @@ class _Checker:
         self.step(f"{label}: git fetch {bundle.name}")
         # fetch, not clone: a clone would drop refs outside heads and tags (refs/pull/*).
         try:
-            _git(repo, ["fetch", "--quiet", "--no-write-fetch-head", str(bundle), "refs/*:refs/*"])
+            git(repo, ["fetch", "--quiet", "--no-write-fetch-head", str(bundle), "refs/*:refs/*"])
         except GitCommandFailed as exc:
             # A bundle whose header lists objects its pack lacks, or whose pack is damaged.
             raise ArchiveCorrupt(f"{name}: git fetch failed: {exc}") from None
-        restored = _parse_refs(_git(repo, ["for-each-ref", "--format=%(objectname) %(refname)"]))
+        restored = parse_refs(git(repo, ["for-each-ref", "--format=%(objectname) %(refname)"]))
         if restored != refs:
             raise ArchiveCorrupt(
-                f"{name}: restored refs differ from the manifest ({_ref_diff(refs, restored)})"
+                f"{name}: restored refs differ from the manifest ({ref_diff(refs, restored)})"
             )
         self.step(f"{label}: git fsck")
-        _fsck(repo, name)
+        fsck(repo, name)
 
     def _check_pristine(self, name: str, repo: Path) -> None:
         """``repo`` holds only what ``git init --bare`` and a fetch create: the same config
         as a fresh repository, no alternates, hooks, info, shallow or other extra files."""
         if self._pristine is None:
             self._pristine = self.work / "pristine.git"
-            _init_repository(self._pristine)
+            init_repository(self._pristine)
         if (repo / "config").read_bytes() != (self._pristine / "config").read_bytes():
             raise ArchiveCorrupt(f"{name}: the restored repository's config was changed")
         allowed_top = {p.name for p in self._pristine.iterdir()} | {"packed-refs"}
@@ -482,7 +477,7 @@ class _Checker:
             ok = not path.is_symlink() and (
                 (len(rel) == 1 and rel[0] in allowed_top)
                 or rel[0] == "refs"
-                or (rel[0] == "objects" and _is_object_store_path(rel[1:], path.is_dir()))
+                or (rel[0] == "objects" and is_object_store_path(rel[1:], path.is_dir()))
             )
             if not ok:
                 raise ArchiveCorrupt(
@@ -490,261 +485,5 @@ class _Checker:
                 )
 
 
-def _select(zf: zipfile.ZipFile, zip_path: Path, repo: str | None) -> list[ItemManifest]:
-    manifests = manifests_in(zf)
-    if not manifests:
-        raise ArchiveCorrupt(f"{zip_path}: holds no ghbackup/1 item manifest")
-    _check_distinct(manifests)
-    if repo is None:
-        return manifests
-    chosen = [m for m in manifests if repo in (m.item.full_name, m.item.key)]
-    if not chosen:
-        held = ", ".join(m.item.key for m in manifests[:5])
-        more = f" and {len(manifests) - 5} more" if len(manifests) > 5 else ""
-        raise ConfigurationError(f"{repo} is not in {zip_path} (it holds {held}{more})")
-    return chosen
-
-
-def _check_entry(info: zipfile.ZipInfo) -> None:
-    """Any zip entry: a relative path without ``.``/``..`` parts, and a plain file or
-    folder (a symlink entry would be a link on extraction by other tools)."""
-    name = info.filename
-    path = name[:-1] if info.is_dir() else name
-    if (
-        not path
-        or "\x00" in path
-        or "\\" in path
-        or path.startswith("/")
-        or re.match(r"^[A-Za-z]:", path)
-        or any(part in ("", ".", "..") for part in path.split("/"))
-    ):
-        raise ArchiveCorrupt(f"{name}: not a safe relative path")
-    kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind not in (0, stat.S_IFDIR if info.is_dir() else stat.S_IFREG):
-        what = "a symlink" if kind == stat.S_IFLNK else "not a regular file"
-        raise ArchiveCorrupt(f"{name}: {what} (mode {kind:o})")
-
-
-def _fold(path: str) -> str:
-    """A path as a case-insensitive filesystem that ignores trailing dots and spaces in a
-    name (Windows) sees it: two items whose paths fold alike would overwrite each other."""
-    return "/".join(part.casefold().rstrip(". ") for part in path.split("/"))
-
-
-def _check_distinct(manifests: list[ItemManifest]) -> None:
-    """No two items claim the same folder or mirror: ``acme/repo`` and ``acme/Repo``, or
-    ``acme/repo.wiki`` and the wiki of ``acme/repo`` (``acme/repo.wiki.git``)."""
-    claimed: dict[str, str] = {}
-    for manifest in manifests:
-        paths = [manifest.root.rstrip("/")]
-        paths += [_mirror_relpath(manifest, key) for key in manifest.git]
-        for path in paths:
-            owner = claimed.setdefault(_fold(path), manifest.manifest_path)
-            if owner != manifest.manifest_path:
-                raise ArchiveCorrupt(f"{manifest.manifest_path}: {path} collides with {owner}")
-
-
-def _check_root(manifest: ItemManifest) -> None:
-    parts = manifest.root.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise ArchiveCorrupt(f"{manifest.manifest_path}: unsafe item folder")
-
-
-def _check_no_git_dir(manifest: ItemManifest) -> None:
-    """No file of the item may turn one of its restored folders into something git would
-    take for a repository (and read config, hooks or alternates from): no ``.git``
-    anywhere, none of git's own names at the item's root, and no folder holding a ``HEAD``
-    beside ``objects/`` or ``refs/``. Capture never writes such paths."""
-    folders: dict[tuple[str, ...], set[str]] = {}
-    for entry in manifest.files:
-        parts = entry.path.split("/")
-        folded = [_fold(p) for p in parts]
-        if ".git" in folded or (folded[0] in _GIT_DIR_NAMES and entry.path != _WEBHOOKS):
-            raise ArchiveCorrupt(
-                f"{manifest.root}{entry.path}: git's own file names are not item files"
-            )
-        for depth in range(len(parts)):
-            folders.setdefault(tuple(folded[:depth]), set()).add(folded[depth])
-    for folder, names in folders.items():
-        if "head" in names and names & {"objects", "refs"}:
-            where = "/".join(folder)
-            raise ArchiveCorrupt(
-                f"{manifest.root}{where}/HEAD: a folder laid out as a git repository"
-            )
-
-
-def _primary_git(manifest: ItemManifest) -> str | None:
-    return next((k for k in _PRIMARY_GIT if k in manifest.git), None)
-
-
-def _mirror_relpath(manifest: ItemManifest, key: str) -> str:
-    if key not in _GIT_KEYS[manifest.item.kind]:
-        raise ArchiveCorrupt(
-            f"{manifest.manifest_path}: a {manifest.item.kind} has no git {key[:40]!r}"
-        )
-    base = manifest.root.rstrip("/")
-    return f"{base}.wiki.git" if key == "wiki" else f"{base}.git"
-
-
-# -- git, confined --------------------------------------------------------------------------
-
-# Settings every restore and verify git command runs with, whatever the environment or a
-# repository says: only the local bundle file as a transport (no ext::, fd::, http...), no
-# hooks (the path holds none), no fsmonitor, and no background gc or maintenance writing
-# into a repository while it is checked and moved.
-_CONFINED = (
-    "protocol.allow=never", "protocol.file.allow=always", f"core.hooksPath={os.devnull}",
-    "core.fsmonitor=false", "gc.auto=0", "maintenance.auto=false",
-    "fetch.writeCommitGraph=false", "core.sharedRepository=false",
-)  # fmt: skip
-
-
-def _git_environment(repo: Path) -> dict[str, str]:
-    """The environment of a confined git: this repository only (no discovery), no system
-    or global config and no config passed down from our own environment, no alternates
-    or replace refs, no templates (so no sample hooks), the bundle file as the only
-    protocol (GIT_ALLOW_PROTOCOL wins over any config)."""
-    return {
-        "GIT_DIR": str(repo),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_PARAMETERS": "",
-        "GIT_CONFIG_COUNT": "0",
-        "GIT_ALLOW_PROTOCOL": "file",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES": "",
-        "GIT_OBJECT_DIRECTORY": str(repo / "objects"),
-        "GIT_NO_REPLACE_OBJECTS": "1",
-        "GIT_TEMPLATE_DIR": "",
-    }
-
-
-def _git(repo: Path, args: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """``git ARGS`` on ``repo`` with the confined settings."""
-    confined = [arg for setting in _CONFINED for arg in ("-c", setting)]
-    return run_git([*confined, *args], cwd=repo.parent, env=_git_environment(repo), timeout=timeout)
-
-
-def _init_repository(repo: Path) -> None:
-    """A new, empty bare repository at ``repo``, which must not exist yet."""
-    repo.parent.mkdir(parents=True, exist_ok=True)
-    repo.mkdir()
-    _git(repo, ["init", "--quiet", "--bare", "--template="], timeout=120)
-
-
-def _is_object_store_path(rel: tuple[str, ...], is_dir: bool) -> bool:
-    """A path under objects/ that git's own init and fetch write: pack/, info/ (empty,
-    or its packs list), and loose objects; never info/alternates."""
-    if len(rel) == 1:
-        return is_dir and (rel[0] in ("pack", "info") or bool(_LOOSE_DIR.match(rel[0])))
-    if len(rel) == 2 and not is_dir:
-        if rel[0] == "pack":
-            return bool(_PACK_FILE.match(rel[1]))
-        if rel[0] == "info":
-            return rel[1] == "packs"
-        return bool(_LOOSE_DIR.match(rel[0])) and bool(re.fullmatch(r"[0-9a-f]{38,62}", rel[1]))
-    return False
-
-
-def _total_bytes(zf: zipfile.ZipFile, manifests: list[ItemManifest], *, restoring: bool) -> int:
-    """Bytes the checker reads: every listed file, plus each item's manifest.json when
-    restoring (it is copied beside the metadata)."""
-    listed = sum(f.size for m in manifests for f in m.files)
-    if not restoring:
-        return listed
-    return listed + sum(zf.getinfo(m.manifest_path).file_size for m in manifests)
-
-
-def _parse_refs(text: str) -> dict[str, str]:
-    refs = {}
-    for line in text.splitlines():
-        sha, _, name = line.strip().partition(" ")
-        if name:
-            refs[name] = sha
-    return refs
-
-
-def _ref_diff(expected: dict[str, str], found: dict[str, str]) -> str:
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    moved = sorted(r for r in set(expected) & set(found) if expected[r] != found[r])
-    parts = []
-    for label, refs in (("missing", missing), ("unexpected", extra), ("different", moved)):
-        if refs:
-            parts.append(f"{label} {refs[0]}" + (f" +{len(refs) - 1}" if len(refs) > 1 else ""))
-    return "; ".join(parts)
-
-
-# fsck checks of how an object is written that old git versions and importers failed, in
-# history GitHub still serves (a bad time zone, no space before a date, unsorted trees...).
-# Such objects are intact: their hashes match, they are exactly what was pushed, so a
-# faithful restore keeps them. fsck still fails on missing or corrupt objects, hash
-# mismatches and broken links, which no setting relaxes. Only ids that fail fsck by default
-# are listed, all from git's original message-id list (git 2.6): git stops on an id it
-# does not know, and only this machine's git runs the tests.
-LEGACY_OBJECT_FORMATS = (
-    "badDate", "badDateOverflow", "badEmail", "badTimezone", "missingEmail",
-    "missingNameBeforeEmail", "missingSpaceBeforeDate", "missingSpaceBeforeEmail",
-    "zeroPaddedDate", "multipleAuthors", "duplicateEntries", "treeNotSorted",
-)  # fmt: skip
-
-
-def _fsck(repo: Path, name: str | None = None) -> None:
-    """``git fsck --full`` of ``repo``, relaxed only for LEGACY_OBJECT_FORMATS; a failure
-    is ArchiveCorrupt naming ``name`` (the bundle's path in the zip)."""
-    relaxed = [arg for msg in LEGACY_OBJECT_FORMATS for arg in ("-c", f"fsck.{msg}=ignore")]
-    try:
-        _git(repo, [*relaxed, "fsck", "--full", "--no-progress", "--no-dangling"])
-    except GitCommandFailed as exc:
-        raise ArchiveCorrupt(f"{name or repo.name}: git fsck failed: {exc}") from None
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
-
-
-# -- pushing ------------------------------------------------------------------------------
-
-
-def _check_push_url(url: str) -> None:
-    parts = urlsplit(url)
-    if "@" in parts.netloc and parts.scheme in ("http", "https"):
-        raise ConfigurationError(
-            "the push URL must not contain credentials; set GITHUB_TOKEN (or the App variables)"
-        )
-
-
-def _safe_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https"):
-        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
-    return url
-
-
-def _push_environment(url: str) -> dict[str, str]:
-    """Git environment for pushing to ``url``: for http(s), a credential helper scoped to
-    that host answering with the token from GITHUB_TOKEN or the GitHub App variables (via
-    ``ghbackup.credentials``; never on a command line). Local and ssh URLs need nothing."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return {}
-    from ghbackup.credentials import Credentials, git_credential_environment
-
-    return git_credential_environment(Credentials.from_mapping(os.environ), url)
-
-
-def _push(mirror: Path, url: str, *, lfs: bool) -> None:
-    env = _push_environment(url)
-    # Like --mirror, but GitHub refuses writes to its read-only refs/pull/* namespace.
-    run_git(
-        ["push", "--quiet", "--prune", url, "+refs/*:refs/*", "^refs/pull/*"],
-        cwd=mirror,
-        env=env,
-    )
-    if lfs:
-        # git-lfs speaks to local remotes only through file:// URLs, not bare paths.
-        lfs_url = (
-            url if "://" in url or ":" in url.split("/", 1)[0] else Path(url).resolve().as_uri()
-        )
-        # Objects GitHub did not have at capture time (the manifest's skipped "lfs") are
-        # missing here too: push the rest rather than refuse after the refs are pushed.
-        run_git(["-c", "lfs.allowincompletepush=true", "lfs", "push", "--all", lfs_url],
-                cwd=mirror, env=env)  # fmt: skip

@@ -29,7 +29,7 @@ from ghbackup.errors import (
     NotFound,
     WriteOutcomeUnknown,
 )
-from ghbackup.github import GitHubClient
+from ghbackup.github_writes import GitHubWriter
 from ghbackup.process import run_git
 from ghbackup.restore import restore_archive
 from ghbackup.restore_journal import Journal, Limits, Pacer, estimate_seconds
@@ -66,7 +66,7 @@ def restore_to_github(
     zip_path: Path,
     source: str,
     target: str,
-    client: GitHubClient,
+    client: GitHubWriter,
     credentials: Credentials,
     *,
     journal_path: Path | None = None,
@@ -111,7 +111,7 @@ class Restorer:
 
     def __init__(
         self,
-        client: GitHubClient,
+        client: GitHubWriter,
         credentials: Credentials,
         journal: Journal,
         source: restore_source.Source,

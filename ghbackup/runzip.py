@@ -231,7 +231,7 @@ class RunZipWriter:
         try:
             resp = self.s3.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
-                Body=bytes(data),
+                Body=bytes(data), ContentMD5=s3io.content_md5(bytes(data)),
             )  # fmt: skip
         except ClientError as exc:
             raise s3io.storage_error("UploadPart", self.bucket, self.key, exc) from None

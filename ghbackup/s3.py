@@ -7,12 +7,15 @@ callers decide on the code, never on message text.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ghbackup.errors import ArchiveCorrupt, StorageError
+from ghbackup.errors import ArchiveCorrupt, ConfigurationError, StorageError
 
 DELETE_BATCH = 1000
 
@@ -95,11 +98,30 @@ def precondition_failed(exc: BaseException) -> bool:
 
 
 def sse_kms(kms_key_id: str | None) -> dict[str, str]:
-    """The parameters of a write encrypted with SSE-KMS (the bucket's key when None)."""
-    params = {"ServerSideEncryption": "aws:kms"}
-    if kms_key_id:
-        params["SSEKMSKeyId"] = kms_key_id
-    return params
+    """The parameters of a write encrypted with SSE-KMS under the named key; none without a
+    key, so the bucket's default encryption (SSE-S3 or aws/s3) applies, as its policy expects
+    of an upload that names nothing."""
+    if not kms_key_id:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+
+
+def object_lock(mode: str | None, days: int | None, now: datetime) -> dict[str, Any]:
+    """Object Lock parameters retaining a runs/ object ``days`` from ``now`` (none without a
+    mode). Set per object so that staging/ is never locked."""
+    if not mode:
+        return {}
+    if mode not in ("GOVERNANCE", "COMPLIANCE") or not days or days < 1:
+        raise ConfigurationError(
+            f"object lock needs GOVERNANCE or COMPLIANCE and days >= 1, not {mode!r}/{days!r}"
+        )
+    return {"ObjectLockMode": mode, "ObjectLockRetainUntilDate": now + timedelta(days=days)}
+
+
+def content_md5(body: bytes) -> str:
+    """Content-MD5 of an upload: S3 requires it (or a checksum) on uploads that carry Object
+    Lock retention."""
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
 def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:

@@ -71,6 +71,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         started_at=event.get("started_at"),
         execution=event.get("execution"),
         copy_workers=COPY_WORKERS,
+        # Set by Terraform when the bucket has Object Lock: runs/ objects only, one by one.
+        object_lock_mode=os.environ.get("RUN_ARCHIVE_OBJECT_LOCK_MODE") or None,
+        object_lock_days=int(os.environ.get("RUN_ARCHIVE_OBJECT_LOCK_DAYS") or 0) or None,
     ).to_json()
     counts = summary["counts"]
     metrics.add_metric(name="ItemsBackedUp", unit=MetricUnit.Count, value=counts["succeeded"])

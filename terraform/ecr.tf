@@ -8,8 +8,9 @@ resource "aws_ecr_repository" "this" {
   }
 
   encryption_configuration {
-    encryption_type = "KMS"
-    kms_key         = aws_kms_key.this.arn
+    # AES256 without the module's key: ECR's default, at no cost.
+    encryption_type = local.create_kms_key ? "KMS" : "AES256"
+    kms_key         = local.kms_key_arn
   }
 
   tags = local.tags
@@ -32,11 +33,11 @@ resource "aws_ecr_lifecycle_policy" "this" {
       },
       {
         rulePriority = 2
-        description  = "Keep the ${var.ecr_keep_images} most recent images"
+        description  = "Keep the ${local.ecr_keep_images} most recent images"
         selection = {
           tagStatus   = "any"
           countType   = "imageCountMoreThan"
-          countNumber = var.ecr_keep_images
+          countNumber = local.ecr_keep_images
         }
         action = { type = "expire" }
       },

@@ -17,16 +17,16 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
   capacity_providers = ["FARGATE", "FARGATE_SPOT"]
 
   default_capacity_provider_strategy {
-    capacity_provider = var.use_fargate_spot ? "FARGATE_SPOT" : "FARGATE"
+    capacity_provider = local.use_fargate_spot ? "FARGATE_SPOT" : "FARGATE"
     weight            = 1
     base              = 0
   }
 }
 
 resource "aws_cloudwatch_log_group" "task" {
-  name              = "/aws/ecs/${var.name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  name              = local.task_log_group_name
+  retention_in_days = local.log_retention_days
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 
@@ -34,8 +34,8 @@ resource "aws_ecs_task_definition" "backup" {
   family                   = local.task_family
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = tostring(var.task_cpu)
-  memory                   = tostring(var.task_memory)
+  cpu                      = tostring(local.task_cpu)
+  memory                   = tostring(local.task_memory)
   execution_role_arn       = aws_iam_role.task_execution.arn
   task_role_arn            = aws_iam_role.task.arn
 
@@ -62,7 +62,7 @@ resource "aws_ecs_task_definition" "backup" {
       user                   = var.container_user
       readonlyRootFilesystem = true
       # The task size limits the container; a container-level value keeps local emulators happy.
-      memory = var.task_memory
+      memory = local.task_memory
       mountPoints = [
         {
           sourceVolume  = local.scratch_volume_name
@@ -91,6 +91,8 @@ resource "aws_ecs_task_definition" "backup" {
       ]
       linuxParameters = {
         initProcessEnabled = true
+        # git, git-lfs and Python need no Linux capability: drop every one Docker grants.
+        capabilities = { add = [], drop = ["ALL"] }
       }
       logConfiguration = {
         logDriver = "awslogs"
@@ -103,5 +105,12 @@ resource "aws_ecs_task_definition" "backup" {
     },
   ])
 
+
+  lifecycle {
+    precondition {
+      condition     = local.valid_task_size
+      error_message = "task_memory ${local.task_memory} is not valid for task_cpu ${local.task_cpu}. Fargate allows: 256 CPU -> 512, 1024, 2048; 512 -> 1024-4096 (1 GiB steps); 1024 -> 2048-8192 (1 GiB); 2048 -> 4096-16384 (1 GiB); 4096 -> 8192-30720 (1 GiB); 8192 -> 16384-61440 (4 GiB); 16384 -> 32768-122880 (8 GiB)."
+    }
+  }
   tags = local.tags
 }

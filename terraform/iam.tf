@@ -1,14 +1,22 @@
-# Five roles, each allowed only what its piece touches. Where a statement has "*" as resource
-# the comment says why AWS requires it.
+# One role per piece, each allowed only what its piece touches. Where a statement has "*" as
+# resource the comment says why AWS requires it. KMS statements exist only with the module's key
+# (local.kms_key_arns): AWS-managed keys (aws/s3, aws/ssm) let this account's roles use them
+# through their service by key policy alone.
 
 locals {
   bucket_arn          = aws_s3_bucket.backups.arn
   staging_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*"
-  runs_objects_arn    = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
-  task_log_group_arn  = "${aws_cloudwatch_log_group.task.arn}:*"
-  task_definition_any_revision = (
-    "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.task_family}:*"
-  )
+  # staging/R/items.json and staging/R/batches.json (the list step's item list and the batches
+  # pointing into it, issue 10), staging/R/items/... (the tasks), staging/R/map-results/ (the
+  # Distributed Map's ResultWriter).
+  item_list_objects_arns = [
+    "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items.json",
+    "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/batches.json",
+  ]
+  staged_item_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items/*"
+  map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
+  runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
+  task_log_group_arn      = "${aws_cloudwatch_log_group.task.arn}:*"
   credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
 }
 
@@ -18,6 +26,8 @@ data "aws_iam_policy_document" "assume" {
     lambda    = "lambda.amazonaws.com"
     states    = "states.amazonaws.com"
     scheduler = "scheduler.amazonaws.com"
+    # Only used when vpc_flow_logs is on.
+    vpc_flow_logs = "vpc-flow-logs.amazonaws.com"
   }
   statement {
     actions = ["sts:AssumeRole"]
@@ -63,10 +73,13 @@ data "aws_iam_policy_document" "task_execution" {
     actions   = [local.credentials_read_action]
     resources = [local.credentials_arn]
   }
-  statement {
-    sid       = "DecryptTheGithubCredential"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+  dynamic "statement" {
+    for_each = local.credentials_key == "module-key" ? local.kms_key_arns : []
+    content {
+      sid       = "DecryptTheGithubCredential"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -76,7 +89,7 @@ resource "aws_iam_role_policy" "task_execution" {
   policy = data.aws_iam_policy_document.task_execution.json
 }
 
-# --- ECS task role: the container only writes its item's objects under staging/ -----------
+# --- ECS task role: the container only writes its items' objects under staging/R/items/ ----
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
@@ -90,38 +103,101 @@ data "aws_iam_policy_document" "task" {
     # GetObject: the task checks the stored size of its zip with HeadObject, which S3
     # authorises as s3:GetObject.
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
-    resources = [local.staging_objects_arn]
+    resources = [local.staged_item_objects_arn]
   }
   statement {
-    sid = "EncryptWithTheBucketKey"
-    # Multipart uploads with SSE-KMS need Decrypt as well as GenerateDataKey.
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    sid = "ReadTheRunsItemList"
+    # A batch task reads its items from staging/R/items.json (issue 10); it writes nothing there.
+    actions   = ["s3:GetObject"]
+    resources = [local.item_list_objects_arns[0]]
+  }
+  statement {
+    sid = "TellMissingResultsFromForbiddenOnes"
+    # Without ListBucket S3 answers GetObject of a missing key with 403, not 404: a retried
+    # batch could not tell an item with no result.json yet from an access error.
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.staging_prefix}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "EncryptWithTheBucketKey"
+      # SSE-KMS uploads ask for a data key; multipart uploads and HeadObject also decrypt it.
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "write-staging"
+  name   = "write-staged-items"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }
 
-# --- Lambda role: read the credential, list into staging/, assemble runs/ -----------------
+# --- Function roles: one per function, each allowed only what its handler calls -------------
 
 resource "aws_iam_role" "lambda" {
-  name               = "${var.name}-functions"
+  for_each           = local.lambda_functions
+  name               = "${var.name}-${each.key}"
   assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = local.tags
 }
 
-data "aws_iam_policy_document" "lambda" {
+# Every function writes its own log group and sends traces; validate needs nothing else.
+data "aws_iam_policy_document" "lambda_common" {
+  for_each = local.lambda_functions
+  statement {
+    sid       = "WriteFunctionLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
+  }
+  statement {
+    sid     = "SendTraces"
+    actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    # X-Ray trace APIs have no resource type: AWS only accepts "*".
+    resources = ["*"]
+  }
+}
+
+# list: reads the credential (GetParameter with decryption / GetSecretValue) and stores the
+# run's item list.
+data "aws_iam_policy_document" "list" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_common["list"].json]
   statement {
     sid       = "ReadTheGithubCredential"
     actions   = local.use_secrets_manager ? ["secretsmanager:GetSecretValue"] : ["ssm:GetParameter"]
     resources = [local.credentials_arn]
   }
   statement {
-    sid = "ReadAndWriteStagingAndRuns"
+    sid       = "WriteTheItemList"
+    actions   = ["s3:PutObject"]
+    resources = local.item_list_objects_arns
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheKeyForTheCredentialAndTheItemList"
+      # Decrypt: the SecureString; GenerateDataKey: the SSE-KMS upload of items.json.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# finalize: reads the staged items, assembles runs/R/ server-side, removes staging/R/. No
+# credential: it never calls GitHub.
+data "aws_iam_policy_document" "finalize" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_common["finalize"].json]
+  statement {
+    sid = "ReadStagingAndWriteRuns"
+    # GetObject covers HeadObject and the source of UploadPartCopy; PutObject covers
+    # CreateMultipartUpload, UploadPart(Copy) and CompleteMultipartUpload.
     actions = [
       "s3:GetObject",
       "s3:PutObject",
@@ -129,6 +205,15 @@ data "aws_iam_policy_document" "lambda" {
       "s3:ListMultipartUploadParts",
     ]
     resources = [local.staging_objects_arn, local.runs_objects_arn]
+  }
+  dynamic "statement" {
+    for_each = var.object_lock_mode == null ? [] : [1]
+    content {
+      sid = "LockTheRunArchive"
+      # ObjectLockMode and ObjectLockRetainUntilDate on an upload need this permission.
+      actions   = ["s3:PutObjectRetention"]
+      resources = [local.runs_objects_arn]
+    }
   }
   statement {
     sid = "DeleteStagingAfterTheRunZip"
@@ -152,28 +237,31 @@ data "aws_iam_policy_document" "lambda" {
       values   = ["${local.staging_prefix}*", "${local.runs_prefix}*"]
     }
   }
-  statement {
-    sid       = "UseTheKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]
-    resources = [aws_kms_key.this.arn]
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheBucketKey"
+      # Decrypt: reading and copying staged objects; GenerateDataKey: the SSE-KMS run zip and
+      # manifest. Nothing calls kms:Encrypt.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
-  statement {
-    sid       = "WriteFunctionLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [for group in aws_cloudwatch_log_group.lambda : "${group.arn}:*"]
-  }
-  statement {
-    sid     = "SendTraces"
-    actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    # X-Ray trace APIs have no resource type: AWS only accepts "*".
-    resources = ["*"]
+}
+
+locals {
+  lambda_policy_documents = {
+    validate = data.aws_iam_policy_document.lambda_common["validate"].json
+    list     = data.aws_iam_policy_document.list.json
+    finalize = data.aws_iam_policy_document.finalize.json
   }
 }
 
 resource "aws_iam_role_policy" "lambda" {
-  name   = "run-workflow-steps"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.lambda.json
+  for_each = local.lambda_functions
+  name     = "${each.key}-step"
+  role     = aws_iam_role.lambda[each.key].id
+  policy   = local.lambda_policy_documents[each.key]
 }
 
 # --- State machine role -------------------------------------------------------------------
@@ -201,9 +289,11 @@ data "aws_iam_policy_document" "state_machine" {
     resources = local.state_machine_execution_arns
   }
   statement {
-    sid       = "RunBackupTasks"
-    actions   = ["ecs:RunTask"]
-    resources = [local.task_definition_any_revision]
+    sid     = "RunBackupTasks"
+    actions = ["ecs:RunTask"]
+    # The exact revision the definition names. A new revision gets a new ARN, unknown at plan
+    # time; Terraform then updates this policy and the state machine in the same apply.
+    resources = [aws_ecs_task_definition.backup.arn]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -236,24 +326,25 @@ data "aws_iam_policy_document" "state_machine" {
     resources = [aws_sns_topic.notifications.arn]
   }
   statement {
-    sid       = "ReadItemsAndWriteMapResults"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = [local.staging_objects_arn]
+    sid = "ReadTheItemList"
+    # The Distributed Map's ItemReader (s3:getObject of one JSON file: the batches, or the items).
+    actions   = ["s3:GetObject"]
+    resources = local.item_list_objects_arns
   }
   statement {
-    sid       = "ListStaging"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.staging_prefix}*"]
+    sid = "WriteMapResults"
+    # The Distributed Map's ResultWriter (multipart uploads of the children's outputs).
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = [local.map_results_objects_arn]
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "UseTheKeyForBucketTopicAndExecutions"
+      # Decrypt/GenerateDataKey: S3 objects, the SNS topic and the encrypted execution data.
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
     }
-  }
-  statement {
-    sid       = "UseTheKeyForBucketAndTopic"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
   }
   statement {
     sid     = "SendTraces"
@@ -298,6 +389,21 @@ data "aws_iam_policy_document" "scheduler" {
     sid       = "StartBackupRuns"
     actions   = ["states:StartExecution"]
     resources = [aws_sfn_state_machine.this.arn]
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "EncryptTheExecutionInput"
+      # The state machine is encrypted with the module's key: starting an execution encrypts its
+      # input through Step Functions.
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["states.${local.region}.amazonaws.com"]
+      }
+    }
   }
 }
 

@@ -7,20 +7,27 @@ locals {
       GITHUB_API_URL            = var.github_api_url
       DEFAULT_INPUT             = jsonencode(var.default_selection)
       RUN_ARCHIVE_STORAGE_CLASS = var.run_archive_storage_class
-      RUN_ARCHIVE_KMS_KEY_ID    = aws_kms_key.this.arn
       POWERTOOLS_SERVICE_NAME   = var.name
     },
+    # Finalize names the module's key on the run archive; without it the bucket default applies.
+    local.bucket_kms_key_arn == null ? {} : { RUN_ARCHIVE_KMS_KEY_ID = local.bucket_kms_key_arn },
     local.use_secrets_manager
     ? { GITHUB_CREDENTIALS_SECRET = local.credentials_reference }
     : { GITHUB_CREDENTIALS_PARAMETER = local.credentials_reference },
   )
+
+  # Finalize locks each run archive and manifest itself (staging/ is never locked).
+  object_lock_environment = var.object_lock_mode == null ? {} : {
+    RUN_ARCHIVE_OBJECT_LOCK_MODE = var.object_lock_mode
+    RUN_ARCHIVE_OBJECT_LOCK_DAYS = tostring(var.object_lock_days)
+  }
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
   for_each          = local.lambda_functions
-  name              = "/aws/lambda/${var.name}-${each.key}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  name              = local.lambda_log_group_names[each.key]
+  retention_in_days = local.log_retention_days
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 
@@ -34,7 +41,7 @@ resource "aws_lambda_function" "this" {
 
   function_name    = "${var.name}-${each.key}"
   description      = each.value.description
-  role             = aws_iam_role.lambda.arn
+  role             = aws_iam_role.lambda[each.key].arn
   runtime          = "python3.12"
   architectures    = ["x86_64"]
   handler          = each.value.handler
@@ -42,10 +49,10 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256(local.lambda_zip_path)
   timeout          = each.value.timeout
   memory_size      = each.value.memory_size
-  kms_key_arn      = aws_kms_key.this.arn
+  kms_key_arn      = local.kms_key_arn
 
   environment {
-    variables = local.lambda_environment
+    variables = merge(local.lambda_environment, each.key == "finalize" ? local.object_lock_environment : {})
   }
 
   tracing_config {

@@ -39,6 +39,18 @@ locals {
   ecs_sync_rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForECSTaskRule"
 
   task_family = var.name
+  topic_name  = "${var.name}-notifications"
+
+  task_log_group_name          = "/aws/ecs/${var.name}"
+  lambda_log_group_names       = { for k in keys(local.lambda_functions) : k => "/aws/lambda/${var.name}-${k}" }
+  state_machine_log_group_name = "/aws/vendedlogs/states/${local.state_machine_name}"
+  flow_log_group_name          = "/aws/vpc/${var.name}-flow-logs"
+  # Every log group the module creates: the only ones CloudWatch Logs may use the key for.
+  module_log_group_names = concat(
+    [local.task_log_group_name, local.state_machine_log_group_name],
+    values(local.lambda_log_group_names),
+    local.vpc_flow_logs && local.create_vpc ? [local.flow_log_group_name] : [],
+  )
 
   create_vpc         = length(var.subnet_ids) == 0
   subnet_ids         = local.create_vpc ? aws_subnet.public[*].id : var.subnet_ids

@@ -31,6 +31,7 @@ resource "aws_cloudwatch_event_target" "run_failed" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "executions_failed" {
+  count               = local.failure_alarm ? 1 : 0
   alarm_name          = "${var.name}-executions-failed"
   alarm_description   = "A ghbackup run failed, timed out or was aborted."
   namespace           = "AWS/States"

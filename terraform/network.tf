@@ -13,7 +13,6 @@ locals {
 }
 
 resource "aws_vpc" "this" {
-  #checkov:skip=CKV2_AWS_11:VPC flow logs would cost more than the backups for a personal account; the security group only allows outbound HTTPS.
   count                = local.create_vpc ? 1 : 0
   cidr_block           = var.vpc_cidr
   enable_dns_support   = true
@@ -81,4 +80,62 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# S3 traffic (staging uploads, the item list, image layers from ECR's S3) stays on the AWS
+# network through a free gateway endpoint instead of the internet gateway.
+resource "aws_vpc_endpoint" "s3" {
+  count             = local.create_vpc ? 1 : 0
+  vpc_id            = aws_vpc.this[0].id
+  service_name      = "com.amazonaws.${local.region}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.public[0].id]
+  tags              = merge(local.tags, { Name = "${var.name}-s3" })
+}
+
+# --- Optional VPC flow logs (vpc_flow_logs) ------------------------------------------------
+
+locals {
+  create_flow_logs = local.create_vpc && local.vpc_flow_logs
+}
+
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  count             = local.create_flow_logs ? 1 : 0
+  name              = local.flow_log_group_name
+  retention_in_days = local.log_retention_days
+  kms_key_id        = local.kms_key_arn
+  tags              = local.tags
+}
+
+resource "aws_iam_role" "flow_logs" {
+  count              = local.create_flow_logs ? 1 : 0
+  name               = "${var.name}-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.assume["vpc_flow_logs"].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  count = local.create_flow_logs ? 1 : 0
+  statement {
+    sid       = "WriteFlowLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs[0].arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  count  = local.create_flow_logs ? 1 : 0
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow_logs[0].id
+  policy = data.aws_iam_policy_document.flow_logs[0].json
+}
+
+resource "aws_flow_log" "this" {
+  count                = local.create_flow_logs ? 1 : 0
+  vpc_id               = aws_vpc.this[0].id
+  traffic_type         = "ALL"
+  log_destination_type = "cloud-watch-logs"
+  log_destination      = aws_cloudwatch_log_group.flow_logs[0].arn
+  iam_role_arn         = aws_iam_role.flow_logs[0].arn
+  tags                 = local.tags
 }

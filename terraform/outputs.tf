@@ -9,8 +9,8 @@ output "bucket_arn" {
 }
 
 output "kms_key_arn" {
-  description = "Customer managed key encrypting backups, logs, the topic and the credential."
-  value       = aws_kms_key.this.arn
+  description = "The module's customer managed key (backups, logs, topic, executions, credential, images), or null when the cost profile uses AWS-managed keys."
+  value       = local.kms_key_arn
 }
 
 output "ecr_repository_url" {
@@ -93,6 +93,11 @@ output "notification_topic_arn" {
   value       = aws_sns_topic.notifications.arn
 }
 
+output "credentials_kms_key_id" {
+  description = "Key the credential is encrypted with: the module's key, or alias/aws/ssm. Pass it as --key-id to aws ssm put-parameter."
+  value       = local.credentials_kms_key_id
+}
+
 output "credentials_parameter_name" {
   description = "SSM parameter to put the GitHub token into (null when Secrets Manager is used)."
   value       = local.use_secrets_manager ? null : aws_ssm_parameter.github[0].name
@@ -116,7 +121,9 @@ output "role_arns" {
   value = {
     task_execution = aws_iam_role.task_execution.arn
     task           = aws_iam_role.task.arn
-    lambda         = aws_iam_role.lambda.arn
+    validate       = aws_iam_role.lambda["validate"].arn
+    list           = aws_iam_role.lambda["list"].arn
+    finalize       = aws_iam_role.lambda["finalize"].arn
     state_machine  = aws_iam_role.state_machine.arn
     scheduler      = aws_iam_role.scheduler.arn
   }

@@ -1,5 +1,4 @@
 resource "aws_s3_bucket" "backups" {
-  #checkov:skip=CKV_AWS_18:Access logging needs a second bucket; CloudTrail data events are the better audit trail for a backup bucket and are account-level.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles the storage cost; GitHub itself is the other copy (enable it in the calling configuration if required).
   #checkov:skip=CKV2_AWS_62:Run notifications go through the state machine's SNS topic, not bucket events.
   bucket              = local.bucket_name
@@ -34,15 +33,63 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "backups" {
   bucket = aws_s3_bucket.backups.id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
+      sse_algorithm     = local.bucket_sse_algorithm
+      kms_master_key_id = local.bucket_kms_key_arn # null: aws/s3 (aws-managed-kms) or SSE-S3
     }
     # S3 Bucket Keys cut KMS requests (and their cost) for the many small staging objects.
-    bucket_key_enabled = true
+    bucket_key_enabled = local.bucket_sse_algorithm == "aws:kms"
   }
 }
 
 data "aws_iam_policy_document" "bucket" {
+  statement {
+    sid       = "DenyUploadsEncryptedOtherwise"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    # An upload that names no encryption gets the bucket default (the module's key); one that
+    # names another algorithm is refused. CreateMultipartUpload is authorised as PutObject
+    # and carries the headers; UploadPart(Copy) inherit the upload's encryption.
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = [local.bucket_sse_algorithm]
+    }
+  }
+  statement {
+    sid       = "DenyUploadsUnderAnotherKey"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+    # With the module's key: any other key is refused. Otherwise (aws/s3, SSE-S3) an upload may
+    # name no key at all: the bucket default applies.
+    dynamic "condition" {
+      for_each = local.bucket_kms_key_arn == null ? [] : [local.bucket_kms_key_arn]
+      content {
+        test     = "StringNotEquals"
+        variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        values   = [condition.value]
+      }
+    }
+  }
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -111,14 +158,118 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   depends_on = [aws_s3_bucket_versioning.backups]
 }
 
-resource "aws_s3_bucket_object_lock_configuration" "backups" {
-  count  = var.object_lock_mode == null ? 0 : 1
-  bucket = aws_s3_bucket.backups.id
-  rule {
-    default_retention {
-      mode = var.object_lock_mode
-      days = var.object_lock_days
+# Object Lock has no bucket-default retention here: a default would also pin staging/, which
+# Finalize deletes after each run. Finalize locks runs/ objects one by one
+# (RUN_ARCHIVE_OBJECT_LOCK_MODE / _DAYS).
+
+# --- Optional server access logs (s3_access_logging) ---------------------------------------
+
+locals {
+  access_log_bucket_name = "${var.name}-logs-${local.account_id}-${local.region}"
+}
+
+resource "aws_s3_bucket" "access_logs" {
+  #checkov:skip=CKV_AWS_18:This is the access-log bucket: logging its own access would loop.
+  #checkov:skip=CKV_AWS_144:Access logs are an audit aid, not backups: one region is enough.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to new access-log objects.
+  #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3; SSE-KMS destinations are not supported.
+  #checkov:skip=CKV_AWS_21:Log objects are written once and never replaced; versioning would only keep deleted logs.
+  count         = local.s3_access_logging ? 1 : 0
+  bucket        = local.access_log_bucket_name
+  force_destroy = var.force_destroy
+  tags          = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.access_log_bucket_name) <= 63
+      error_message = "The access-log bucket name ${local.access_log_bucket_name} is longer than S3's 63 characters: use a shorter name."
     }
   }
-  depends_on = [aws_s3_bucket_versioning.backups]
+}
+
+resource "aws_s3_bucket_public_access_block" "access_logs" {
+  count                   = local.s3_access_logging ? 1 : 0
+  bucket                  = aws_s3_bucket.access_logs[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  count  = local.s3_access_logging ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  count  = local.s3_access_logging ? 1 : 0
+  bucket = aws_s3_bucket.access_logs[0].id
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = local.log_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+data "aws_iam_policy_document" "access_logs" {
+  count = local.s3_access_logging ? 1 : 0
+  statement {
+    sid       = "S3LogDeliveryWrites"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.access_logs[0].arn}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.backups.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs[0].arn, "${aws_s3_bucket.access_logs[0].arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  count      = local.s3_access_logging ? 1 : 0
+  bucket     = aws_s3_bucket.access_logs[0].id
+  policy     = data.aws_iam_policy_document.access_logs[0].json
+  depends_on = [aws_s3_bucket_public_access_block.access_logs]
+}
+
+resource "aws_s3_bucket_logging" "backups" {
+  count         = local.s3_access_logging ? 1 : 0
+  bucket        = aws_s3_bucket.backups.id
+  target_bucket = aws_s3_bucket.access_logs[0].id
+  target_prefix = "${aws_s3_bucket.backups.id}/"
 }

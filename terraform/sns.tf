@@ -1,6 +1,7 @@
 resource "aws_sns_topic" "notifications" {
-  name              = "${var.name}-notifications"
-  kms_master_key_id = aws_kms_key.this.arn
+  #checkov:skip=CKV_AWS_26:Encrypted with the module's key when it exists (hardened, or encryption/credentials_key set to it). Without it the topic is unencrypted at rest: EventBridge and CloudWatch cannot publish to a topic under the AWS-managed aws/sns key, and the messages are transient run summaries (counts, failed item names), never the credential.
+  name              = local.topic_name
+  kms_master_key_id = local.kms_key_arn
   tags              = local.tags
 }
 
@@ -28,18 +29,21 @@ data "aws_iam_policy_document" "notifications" {
       values   = [aws_cloudwatch_event_rule.run_failed.arn]
     }
   }
-  statement {
-    sid       = "FailedRunAlarmPublishes"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+  dynamic "statement" {
+    for_each = local.failure_alarm ? [1] : []
+    content {
+      sid       = "FailedRunAlarmPublishes"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.notifications.arn]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
     }
   }
 }

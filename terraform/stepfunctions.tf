@@ -22,22 +22,33 @@ locals {
 
 resource "aws_cloudwatch_log_group" "state_machine" {
   # The /aws/vendedlogs/ prefix keeps the log resource policy Step Functions needs small.
-  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  name              = local.state_machine_log_group_name
+  retention_in_days = local.log_retention_days
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 
 resource "aws_sfn_state_machine" "this" {
+  #checkov:skip=CKV_AWS_285:Execution data (item lists, results, repository names) is left out of the logs on purpose (state_machine_log_execution_data, default false); the encrypted execution history in Step Functions keeps it for 90 days.
   name       = local.state_machine_name
   type       = "STANDARD"
   role_arn   = aws_iam_role.state_machine.arn
   definition = local.state_machine_definition
 
+  # ERROR without execution data by default: execution data holds the item lists and results
+  # (repository names), and ALL logs every state transition at $0.50 per GB ingested.
   logging_configuration {
-    level                  = "ALL"
-    include_execution_data = true
+    level                  = var.state_machine_log_level
+    include_execution_data = var.state_machine_log_execution_data
     log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+  }
+
+  # The definition and every execution's input, output and history under the module's key.
+  # (Step Functions' own AWS-owned key when the module has none.)
+  encryption_configuration {
+    type                              = local.create_kms_key ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
+    kms_key_id                        = local.kms_key_arn
+    kms_data_key_reuse_period_seconds = local.create_kms_key ? 300 : null
   }
 
   tracing_configuration {

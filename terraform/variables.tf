@@ -20,6 +20,47 @@ variable "tags" {
   }
 }
 
+# --- Cost profile (profiles.tf) ----------------------------------------------------------------
+
+variable "cost_profile" {
+  description = "Preset of the cost-relevant choices: minimal (SSE-S3, credential under aws/ssm, no alarm, 30-day logs, 3 images, 0.5 vCPU/1 GB Spot), standard (SSE-KMS with the AWS-managed aws/s3 key, alarm, 90-day logs), hardened (customer managed key for everything, alarm, 365-day logs, flow and access logs). Each choice has its own variable that overrides the profile."
+  type        = string
+  default     = "minimal"
+
+  validation {
+    condition     = contains(["minimal", "standard", "hardened"], var.cost_profile)
+    error_message = "cost_profile must be minimal, standard or hardened."
+  }
+}
+
+variable "encryption" {
+  description = "Bucket encryption: sse-s3, aws-managed-kms (SSE-KMS under aws/s3 with bucket keys) or customer-managed-kms (the module's key, $1 a month). Null takes the cost profile's."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.encryption == null || contains(["sse-s3", "aws-managed-kms", "customer-managed-kms"], coalesce(var.encryption, "sse-s3"))
+    error_message = "encryption must be sse-s3, aws-managed-kms or customer-managed-kms."
+  }
+}
+
+variable "credentials_key" {
+  description = "Key of the GitHub credential: aws-managed (aws/ssm or aws/secretsmanager, free) or module-key (the module's customer managed key, which it then creates). Null takes the cost profile's."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.credentials_key == null || contains(["aws-managed", "module-key"], coalesce(var.credentials_key, "aws-managed"))
+    error_message = "credentials_key must be aws-managed or module-key."
+  }
+}
+
+variable "failure_alarm" {
+  description = "A CloudWatch alarm on failed executions ($0.10 a month) besides the free EventBridge notification. Null takes the cost profile's."
+  type        = bool
+  default     = null
+}
+
 # --- Storage -------------------------------------------------------------------------------
 
 variable "bucket_name" {
@@ -56,13 +97,19 @@ variable "run_retention_days" {
 }
 
 variable "noncurrent_version_expiration_days" {
-  description = "Days a replaced or deleted object version is kept (the bucket is versioned)."
+  description = "Days a replaced or deleted run archive version (runs/) is kept (the bucket is versioned). At least the archive class's minimum storage duration (GLACIER 90 days, DEEP_ARCHIVE 180): deleting earlier is billed as if kept that long."
   type        = number
-  default     = 30
+  default     = 90
 
   validation {
     condition     = var.noncurrent_version_expiration_days >= 1 && floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days
     error_message = "noncurrent_version_expiration_days must be a whole number of days, at least 1."
+  }
+  validation {
+    condition = var.noncurrent_version_expiration_days >= lookup(
+      { GLACIER = 90, DEEP_ARCHIVE = 180, GLACIER_IR = 90, STANDARD_IA = 30 }, var.run_archive_storage_class, 1
+    )
+    error_message = "noncurrent_version_expiration_days is shorter than the minimum storage duration of run_archive_storage_class (GLACIER and GLACIER_IR 90 days, DEEP_ARCHIVE 180, STANDARD_IA 30): deleting a version earlier is billed for the whole minimum anyway."
   }
 }
 
@@ -78,7 +125,7 @@ variable "run_archive_storage_class" {
 }
 
 variable "object_lock_mode" {
-  description = "S3 Object Lock default retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Object Lock can only be chosen when the bucket is created."
+  description = "S3 Object Lock retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Finalize sets it on each run archive and manifest (runs/); staging/ is never locked. Object Lock can only be enabled when the bucket is created."
   type        = string
   default     = null
 
@@ -89,7 +136,7 @@ variable "object_lock_mode" {
 }
 
 variable "object_lock_days" {
-  description = "Default Object Lock retention in days (used when object_lock_mode is set)."
+  description = "Object Lock retention of each run archive and manifest in days, from the run (used when object_lock_mode is set)."
   type        = number
   default     = 30
 
@@ -97,6 +144,12 @@ variable "object_lock_days" {
     condition     = var.object_lock_days >= 1 && floor(var.object_lock_days) == var.object_lock_days
     error_message = "object_lock_days must be a whole number of days, at least 1."
   }
+}
+
+variable "s3_access_logging" {
+  description = "Write S3 server access logs of the backup bucket to a second bucket (<name>-logs-<account>-<region>, SSE-S3 as S3 requires, expiring after log_retention_days). Null takes the cost profile's (on in hardened)."
+  type        = bool
+  default     = null
 }
 
 variable "force_destroy" {
@@ -117,12 +170,12 @@ variable "kms_deletion_window_days" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of every CloudWatch log group (task, functions, state machine)."
+  description = "Retention of every CloudWatch log group (task, functions, state machine). Null takes the cost profile's (minimal 30, standard 90, hardened 365)."
   type        = number
-  default     = 365
+  default     = null
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    condition     = var.log_retention_days == null || contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(var.log_retention_days, 1))
     error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
   }
 }
@@ -135,8 +188,8 @@ variable "github_api_url" {
   default     = "https://api.github.com"
 
   validation {
-    condition     = can(regex("^https?://[^\\s]+$", var.github_api_url))
-    error_message = "github_api_url must be an http(s) URL."
+    condition     = can(regex("^https://[^\\s/]+(/[^\\s]*)?$", var.github_api_url))
+    error_message = "github_api_url must be an https:// URL: the token is sent to it."
   }
 }
 
@@ -228,43 +281,35 @@ variable "image_tag" {
 }
 
 variable "ecr_keep_images" {
-  description = "How many tagged images the ECR lifecycle policy keeps."
+  description = "How many images the ECR lifecycle policy keeps. Null takes the cost profile's (minimal 3, standard 5, hardened 10)."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.ecr_keep_images >= 1 && var.ecr_keep_images <= 1000
+    condition     = var.ecr_keep_images == null || (coalesce(var.ecr_keep_images, 1) >= 1 && coalesce(var.ecr_keep_images, 1) <= 1000)
     error_message = "ecr_keep_images must be from 1 to 1000."
   }
 }
 
 variable "task_cpu" {
-  description = "Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384)."
+  description = "Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384). Null takes the cost profile's (minimal and standard 512, hardened 1024)."
   type        = number
-  default     = 1024
+  default     = null
 
   validation {
-    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.task_cpu)
+    condition     = var.task_cpu == null || contains([256, 512, 1024, 2048, 4096, 8192, 16384], coalesce(var.task_cpu, 256))
     error_message = "task_cpu must be a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384."
   }
 }
 
 variable "task_memory" {
-  description = "Fargate task memory in MiB; must be a valid combination with task_cpu (see the Fargate task size table)."
+  description = "Fargate task memory in MiB; must be a valid combination with task_cpu (see the Fargate task size table). Null takes the cost profile's (minimal and standard 1024, hardened 2048)."
   type        = number
-  default     = 2048
+  default     = null
 
   validation {
-    condition = (
-      var.task_cpu == 256 ? contains([512, 1024, 2048], var.task_memory) :
-      var.task_cpu == 512 ? var.task_memory >= 1024 && var.task_memory <= 4096 && var.task_memory % 1024 == 0 :
-      var.task_cpu == 1024 ? var.task_memory >= 2048 && var.task_memory <= 8192 && var.task_memory % 1024 == 0 :
-      var.task_cpu == 2048 ? var.task_memory >= 4096 && var.task_memory <= 16384 && var.task_memory % 1024 == 0 :
-      var.task_cpu == 4096 ? var.task_memory >= 8192 && var.task_memory <= 30720 && var.task_memory % 1024 == 0 :
-      var.task_cpu == 8192 ? var.task_memory >= 16384 && var.task_memory <= 61440 && var.task_memory % 4096 == 0 :
-      var.task_memory >= 32768 && var.task_memory <= 122880 && var.task_memory % 8192 == 0
-    )
-    error_message = "task_memory is not valid for task_cpu. Fargate allows: 256 CPU -> 512, 1024, 2048; 512 -> 1024-4096 (1 GiB steps); 1024 -> 2048-8192 (1 GiB); 2048 -> 4096-16384 (1 GiB); 4096 -> 8192-30720 (1 GiB); 8192 -> 16384-61440 (4 GiB); 16384 -> 32768-122880 (8 GiB)."
+    condition     = var.task_memory == null || (coalesce(var.task_memory, 512) >= 512 && coalesce(var.task_memory, 512) <= 122880)
+    error_message = "task_memory must be from 512 to 122880 MiB."
   }
 }
 
@@ -291,9 +336,9 @@ variable "container_user" {
 }
 
 variable "use_fargate_spot" {
-  description = "Run backup tasks on Fargate Spot (about 70% cheaper; an interrupted task fails its item, which the next run retries)."
+  description = "Run backup tasks on Fargate Spot (about 70% cheaper; an interrupted batch is retried and redoes only its unfinished items). Null takes the cost profile's (true in every profile)."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "container_insights" {
@@ -311,6 +356,22 @@ variable "max_concurrency" {
     condition     = var.max_concurrency >= 1 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
     error_message = "max_concurrency must be a whole number from 1 to 1000."
   }
+}
+
+variable "state_machine_log_level" {
+  description = "Step Functions execution log level: ERROR (default: failures only), FATAL, ALL, or OFF."
+  type        = string
+  default     = "ERROR"
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "state_machine_log_execution_data" {
+  description = "Include execution input and output (item lists, results, repository names) in the Step Functions logs."
+  type        = bool
+  default     = false
 }
 
 # --- Network -------------------------------------------------------------------------------
@@ -345,6 +406,12 @@ variable "assign_public_ip" {
   description = "Give tasks in the given subnet_ids a public IP (true for public subnets without a NAT gateway). Always true for the VPC this module creates."
   type        = bool
   default     = false
+}
+
+variable "vpc_flow_logs" {
+  description = "Record VPC flow logs of the created VPC in a CloudWatch log group (about $0.50 per GB of flow records). Null takes the cost profile's (on in hardened)."
+  type        = bool
+  default     = null
 }
 
 variable "vpc_cidr" {

@@ -505,7 +505,8 @@ def test_confined_git_runs_no_command_from_repository_environment_or_hooks(
 ):
     """Even with a hostile config in the repository and in our own environment, and a
     hook in the repository, the fetch restore runs executes nothing but git."""
-    from ghbackup.restore import _git, _init_repository
+    from ghbackup.confined_git import git as _git
+    from ghbackup.confined_git import init_repository as _init_repository
 
     marker = tmp_path / "PWNED"
     bundle = tmp_path / "src.bundle"
@@ -561,7 +562,8 @@ def test_confined_git_runs_no_command_from_repository_environment_or_hooks(
     ],
 )
 def test_a_mirror_with_anything_git_did_not_write_is_refused(tmp_path, plant):
-    from ghbackup.restore import _Checker, _init_repository
+    from ghbackup.confined_git import init_repository as _init_repository
+    from ghbackup.restore import _Checker
 
     work = tmp_path / "work"
     work.mkdir()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ghbackup.credentials import TokenCredentials
 from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
 from ghbackup.restore import restore_archive
 from tests.roundtrip import (
@@ -418,11 +419,10 @@ def test_restore_pushes_over_https_with_the_token_from_the_environment(
     lost = sorted(r for r in before if r.startswith(("refs/heads/", "refs/tags/")))[:2]
     for ref in lost:  # what the restore must bring back
         subprocess.run(["git", "update-ref", "-d", ref], cwd=bare, check=True, timeout=60)
-    monkeypatch.setenv("GITHUB_TOKEN", gh.token)
     push_url = f"{gh.web_url}/{name}.git"
     report = restore_archive(
         zip_of(tmp_path / "out", repo_item(name)), tmp_path / "restored", repo=name,
-        push_url=push_url,
+        push_url=push_url, push_credentials=TokenCredentials(gh.token),
     )  # fmt: skip
     assert report.pushed_to == push_url
     assert refs_of(bare) == before

@@ -102,6 +102,7 @@ import subprocess  # noqa: E402
 import threading  # noqa: E402
 import zlib  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
@@ -650,6 +651,72 @@ def test_a_run_manifest_line_must_name_a_valid_item_by_its_key(line, message):
     good = {**line, "item": {"kind": "repository", "full_name": "acme/widget"}}
     good["item_key"] = "repository/acme/widget"
     assert RunItem.from_json(good).item_key == "repository/acme/widget"
+
+
+def test_object_lock_retains_the_run_archive_and_manifest_but_never_staging(s3, kms_key):
+    """With Object Lock on the bucket, Finalize locks each runs/ object itself; the bucket has
+    no default retention, so the staged items it deletes afterwards stay unlocked."""
+    locked_bucket = "locked-backups"
+    s3.create_bucket(Bucket=locked_bucket, ObjectLockEnabledForBucket=True)
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, locked_bucket, RUN, item, data)
+    # moto drops Object Lock parameters of multipart uploads: check what the archive asks for.
+    archive_uploads: list[dict] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.CreateMultipartUpload",
+        lambda params, **_: archive_uploads.append(dict(params)),
+    )
+
+    summary = finalize.assemble_run(
+        s3, bucket=locked_bucket, run_id=RUN, items=list(zips), kms_key_id=kms_key,
+        clock=FixedClock(), delete_staging_after=False,
+        object_lock_mode="GOVERNANCE", object_lock_days=30,
+    )  # fmt: skip
+
+    expected_until = datetime(2024, 5, 1, 12, 0, 2, tzinfo=UTC) + timedelta(days=30)
+    [archive_upload] = archive_uploads
+    assert archive_upload["Key"] == summary.archive_key
+    assert archive_upload["ObjectLockMode"] == "GOVERNANCE"
+    assert archive_upload["ObjectLockRetainUntilDate"] == expected_until
+    manifest = s3.head_object(Bucket=locked_bucket, Key=run_manifest_key(RUN))
+    assert manifest["ObjectLockMode"] == "GOVERNANCE"
+    assert manifest["ObjectLockRetainUntilDate"] == expected_until
+    staged = s3.head_object(
+        Bucket=locked_bucket, Key=item_zip_key(staging_prefix(RUN), next(iter(zips)))
+    )
+    assert "ObjectLockMode" not in staged
+
+
+def test_object_lock_without_days_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="object lock"):
+        s3io.object_lock("COMPLIANCE", 0, datetime(2024, 5, 1, tzinfo=UTC))
+
+
+def test_without_a_key_the_run_archive_gets_the_buckets_default_encryption(s3):
+    """cost_profile minimal: the bucket defaults to SSE-S3 and its policy refuses uploads that
+    ask for another algorithm, so Finalize names none."""
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    zips = small_items()
+    for item, data in zips.items():
+        stage(s3, BUCKET, RUN, item, data)
+    sent: list[dict] = []
+    for operation in ("CreateMultipartUpload", "PutObject"):
+        s3.meta.events.register(
+            f"provide-client-params.s3.{operation}", lambda params, **_: sent.append(dict(params))
+        )
+
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=list(zips))
+
+    assert [p["Key"] for p in sent] == [summary.archive_key, run_manifest_key(RUN)]
+    assert all("ServerSideEncryption" not in p and "SSEKMSKeyId" not in p for p in sent)
+    manifest = s3.head_object(Bucket=BUCKET, Key=run_manifest_key(RUN))
+    assert manifest["ServerSideEncryption"] == "AES256"
 
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ghbackup:" + RUN

@@ -70,11 +70,11 @@ class ScriptedSession:
 
 
 def client_with(
-    script, clock: FakeClock | None = None, **policy
+    script, clock: FakeClock | None = None, client_class: type = GitHubClient, **policy
 ) -> tuple[GitHubClient, ScriptedSession, FakeClock]:
     clock = clock or FakeClock()
     session = ScriptedSession(script)
-    client = GitHubClient(
+    client = client_class(
         API,
         TokenCredentials(TOKEN),
         session=session,  # type: ignore[arg-type]
@@ -391,7 +391,7 @@ def test_a_blocked_part_is_skipped_with_the_notice():
 
 
 def test_smaller_pages_keep_repeated_parameters_and_cursors():
-    from ghbackup.github import _smaller_pages
+    from ghbackup.github_http import smaller_pages as _smaller_pages
 
     assert _smaller_pages(f"{API}/x?page=3&per_page=100&labels=a&labels=b", None) == (
         f"{API}/x?page=5&per_page=50&labels=a&labels=b",

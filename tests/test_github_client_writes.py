@@ -6,7 +6,14 @@ import pytest
 import requests
 
 from ghbackup.errors import GitHubError, WriteOutcomeUnknown
-from tests.test_github_client import client_with, response
+from ghbackup.github_writes import GitHubWriter
+from tests.test_github_client import client_with as reader_with
+from tests.test_github_client import response
+
+
+def client_with(script, clock=None, **policy):
+    return reader_with(script, clock, client_class=GitHubWriter, **policy)
+
 
 SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
 
@@ -84,7 +91,8 @@ def test_upload_to_another_host_is_refused_before_the_token_leaves():
 
 
 def test_github_dot_com_uploads_go_to_uploads_github_com():
-    from ghbackup.github import _origin, _trusted_upload_origin
+    from ghbackup.github_http import origin_of as _origin
+    from ghbackup.github_writes import _trusted_upload_origin
 
     api = _origin("https://api.github.com")
     assert _trusted_upload_origin(_origin("https://uploads.github.com/x"), api)

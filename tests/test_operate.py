@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from cli import main as cli
-from ghbackup import finalize, operate
+from ghbackup import finalize, glacier, operate
 from ghbackup.archive import ItemArchiveWriter
 from ghbackup.deployment import Deployment
 from ghbackup.extract import read_run_manifest
@@ -226,28 +226,28 @@ def test_wait_polls_until_the_restore_completes(aws, capsys, tmp_path, monkeypat
 
 
 def test_expedited_is_refused_for_objects_over_250_mb():
-    big = operate.ArchiveState("runs/r/ghbackup-r.zip", "GLACIER", 300 * operate.MB, "archived")
-    with pytest.raises(operate.RetrievalNotAvailable, match="under 250 MB"):
-        operate.check_tier(big, "Expedited")
-    deep = operate.ArchiveState("runs/r/ghbackup-r.zip", "DEEP_ARCHIVE", 10, "archived")
-    with pytest.raises(operate.RetrievalNotAvailable, match="DEEP_ARCHIVE"):
-        operate.check_tier(deep, "Expedited")
-    operate.check_tier(operate.ArchiveState("k", "GLACIER", 10, "archived"), "Expedited")
+    big = glacier.ArchiveState("runs/r/ghbackup-r.zip", "GLACIER", 300 * glacier.MB, "archived")
+    with pytest.raises(glacier.RetrievalNotAvailable, match="under 250 MB"):
+        glacier.check_tier(big, "Expedited")
+    deep = glacier.ArchiveState("runs/r/ghbackup-r.zip", "DEEP_ARCHIVE", 10, "archived")
+    with pytest.raises(glacier.RetrievalNotAvailable, match="DEEP_ARCHIVE"):
+        glacier.check_tier(deep, "Expedited")
+    glacier.check_tier(glacier.ArchiveState("k", "GLACIER", 10, "archived"), "Expedited")
 
 
 def test_expedited_refusal_is_a_one_line_error_before_any_restore(aws, capsys, monkeypatch):
     s3, calls = aws
     make_run(s3)
-    monkeypatch.setattr(operate, "EXPEDITED_MAX_BYTES", 1000)
+    monkeypatch.setattr(glacier, "EXPEDITED_MAX_BYTES", 1000)
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-001", "--tier", "Expedited")
     assert code == 16 and "under 250 MB" in one_line(err)
     assert calls["RestoreObject"] == []
 
 
 def test_restore_header_parsing():
-    assert operate.parse_restore_header(None) == (None, None)
-    assert operate.parse_restore_header('ongoing-request="true"') == (True, None)
-    ongoing, expiry = operate.parse_restore_header(
+    assert glacier.parse_restore_header(None) == (None, None)
+    assert glacier.parse_restore_header('ongoing-request="true"') == (True, None)
+    ongoing, expiry = glacier.parse_restore_header(
         'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'
     )
     assert ongoing is False and expiry.isoformat() == "2012-12-21T00:00:00+00:00"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ghbackup import restore as restore_module
+from ghbackup import confined_git
 from ghbackup.archive import ItemArchiveWriter
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.process import run_git
@@ -360,16 +360,19 @@ def test_restore_into_an_existing_empty_folder_works(tmp_path, item_zip):
     assert (tmp_path / "out" / "acme" / "widget.git").is_dir()
 
 
-def test_push_credentials_come_from_the_environment_not_the_url(monkeypatch):
-    from ghbackup.restore import _push_environment
+def test_push_credentials_are_given_to_a_helper_not_put_in_the_url():
+    from ghbackup.credentials import TokenCredentials
+    from ghbackup.push import push_environment
 
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_pushsecret123")
-    monkeypatch.delenv("GITHUB_APP_ID", raising=False)
-    env = _push_environment("https://github.example.com/acme/widget.git")
+    env = push_environment(
+        "https://github.example.com/acme/widget.git", TokenCredentials("ghp_pushsecret123")
+    )
     assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_pushsecret123"
     assert "https://github.example.com" in env["GIT_CONFIG_KEY_1"]
     assert "ghp_pushsecret123" not in env["GIT_CONFIG_VALUE_1"]
-    assert _push_environment(str(Path("/tmp/x.git"))) == {}
+    assert push_environment(str(Path("/tmp/x.git")), None) == {}
+    with pytest.raises(ConfigurationError, match="GITHUB_TOKEN"):
+        push_environment("https://github.example.com/acme/widget.git", None)
 
 
 # -- history as old tools wrote it ------------------------------------------------------------
@@ -401,7 +404,7 @@ def test_fsck_still_fails_on_missing_or_altered_objects(tmp_path, damage):
     else:
         loose.write_bytes(zlib.compress(b"blob 9\0tampered!"))
     with pytest.raises(ArchiveCorrupt, match="git fsck failed") as failed:
-        restore_module._fsck(repo / ".git")
+        confined_git.fsck(repo / ".git")
     assert blob[2:] in str(failed.value)  # the damaged object is named, not a legacy warning
 
 

@@ -25,7 +25,8 @@ from ghbackup.errors import (
     RateLimitExceeded,
     WriteOutcomeUnknown,
 )
-from ghbackup.github import GitHubClient, RetryPolicy
+from ghbackup.github import RetryPolicy
+from ghbackup.github_writes import GitHubWriter
 from ghbackup.records import BackupItem
 from ghbackup.restore import restore_archive
 from ghbackup.restore_github import restore_to_github
@@ -66,15 +67,15 @@ def gh(standin):
 
 
 def capture(gh, full_name: str, out: Path) -> Path:
-    client = GitHubClient(gh.api_url, TokenCredentials(gh.token))
+    client = GitHubWriter(gh.api_url, TokenCredentials(gh.token))
     item = BackupItem.from_json({"kind": "repository", "full_name": full_name})
     result = backup_item(item, client, DirectoryDestination(out), run_id="r")
     assert result.status == "succeeded", result.error
     return Path(result.zip_key)  # type: ignore[arg-type]
 
 
-def restorer_client(gh, token: str | None = None, **policy) -> GitHubClient:
-    return GitHubClient(
+def restorer_client(gh, token: str | None = None, **policy) -> GitHubWriter:
+    return GitHubWriter(
         gh.api_url,
         TokenCredentials(token or gh.token),
         sleep=gh.clock.sleep,

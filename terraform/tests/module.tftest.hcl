@@ -81,6 +81,9 @@ override_resource {
 variables {
   # A stand-in with every placeholder, so these tests do not depend on the real workflow.
   state_machine_definition_path = "../tests/terraform/fixtures/state_machine.asl.json"
+  # The security runs check everything the module can do: the profile with every protection.
+  # The other profiles have their own runs at the end.
+  cost_profile = "hardened"
 }
 
 run "bucket_is_encrypted_private_tls_only_and_expires" {
@@ -132,17 +135,17 @@ run "bucket_is_encrypted_private_tls_only_and_expires" {
     error_message = "runs/ must expire after 365 days by default."
   }
   assert {
-    condition     = length(aws_s3_bucket_object_lock_configuration.backups) == 0 && !aws_s3_bucket.backups.object_lock_enabled
+    condition     = !aws_s3_bucket.backups.object_lock_enabled && !contains(keys(aws_lambda_function.this["finalize"].environment[0].variables), "RUN_ARCHIVE_OBJECT_LOCK_MODE")
     error_message = "Object Lock is off unless asked for."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation
+    condition     = aws_kms_key.this[0].enable_key_rotation
     error_message = "The customer managed key must rotate."
   }
 }
 
-run "object_lock_is_configured_when_asked_for" {
-  command = plan
+run "object_lock_is_applied_by_finalize_to_runs_only" {
+  command = apply
   variables {
     object_lock_mode = "COMPLIANCE"
     object_lock_days = 400
@@ -152,8 +155,17 @@ run "object_lock_is_configured_when_asked_for" {
     error_message = "Object Lock must be enabled on the bucket."
   }
   assert {
-    condition     = aws_s3_bucket_object_lock_configuration.backups[0].rule[0].default_retention[0].mode == "COMPLIANCE" && aws_s3_bucket_object_lock_configuration.backups[0].rule[0].default_retention[0].days == 400
-    error_message = "Default retention must use the given mode and days."
+    condition = (
+      aws_lambda_function.this["finalize"].environment[0].variables["RUN_ARCHIVE_OBJECT_LOCK_MODE"] == "COMPLIANCE"
+      && aws_lambda_function.this["finalize"].environment[0].variables["RUN_ARCHIVE_OBJECT_LOCK_DAYS"] == "400"
+      && !contains(keys(aws_lambda_function.this["list"].environment[0].variables), "RUN_ARCHIVE_OBJECT_LOCK_MODE")
+    )
+    error_message = "Finalize (only) locks each run object with the given mode and days."
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.finalize.statement : toset(s.resources) if contains(s.actions, "s3:PutObjectRetention")] == [
+    toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/runs/*"])]
+    error_message = "Finalize may set retention on runs/ objects only."
   }
 }
 
@@ -200,7 +212,7 @@ run "task_runs_as_non_root_with_read_only_root_and_secret_credentials" {
     error_message = "The task must log with awslogs."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this.arn && aws_cloudwatch_log_group.task.retention_in_days == 365
+    condition     = aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this[0].arn && aws_cloudwatch_log_group.task.retention_in_days == 365
     error_message = "The task log group must be KMS-encrypted with a retention."
   }
   assert {
@@ -212,8 +224,16 @@ run "task_runs_as_non_root_with_read_only_root_and_secret_credentials" {
     error_message = "Spot is the default capacity provider."
   }
   assert {
-    condition     = aws_ssm_parameter.github[0].type == "SecureString" && aws_ssm_parameter.github[0].key_id == aws_kms_key.this.arn
+    condition     = aws_ssm_parameter.github[0].type == "SecureString" && aws_ssm_parameter.github[0].key_id == aws_kms_key.this[0].arn
     error_message = "The credential must be a SecureString under the customer managed key."
+  }
+  assert {
+    condition     = aws_ssm_parameter.github[0].value_wo_version == 1
+    error_message = "The placeholder must go through the write-only value_wo, so no value is kept in the state."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].linuxParameters.capabilities.drop == ["ALL"]
+    error_message = "The container must drop every Linux capability."
   }
 }
 
@@ -255,6 +275,10 @@ run "github_app_credentials_use_the_private_key_field_of_the_secret" {
     condition     = aws_ecs_task_definition.backup.ephemeral_storage[0].size_in_gib == 200
     error_message = "Ephemeral storage must follow the variable."
   }
+  assert {
+    condition     = aws_secretsmanager_secret_version.github[0].secret_string_wo_version == 1
+    error_message = "The placeholder secret must go through the write-only secret_string_wo."
+  }
 }
 
 run "functions_share_one_zip_and_follow_the_design_contract" {
@@ -279,7 +303,7 @@ run "functions_share_one_zip_and_follow_the_design_contract" {
     error_message = "The function environment must match docs/design.md."
   }
   assert {
-    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == aws_kms_key.this.arn])
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == aws_kms_key.this[0].arn])
     error_message = "Function log groups must be encrypted and have a retention."
   }
 }
@@ -297,8 +321,8 @@ run "state_machine_role_names_every_resource_it_touches" {
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
-    toset(s.actions) == toset(["ecs:RunTask"]) && toset(s.resources) == toset(["arn:aws:ecs:eu-west-1:123456789012:task-definition/ghbackup:*"])])
-    error_message = "ecs:RunTask must be limited to the backup task definition."
+    toset(s.actions) == toset(["ecs:RunTask"]) && toset(s.resources) == toset([aws_ecs_task_definition.backup.arn])])
+    error_message = "ecs:RunTask must be limited to the backup task definition's own revision."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
@@ -325,9 +349,12 @@ run "state_machine_role_names_every_resource_it_touches" {
     error_message = "lambda:InvokeFunction must name the three functions."
   }
   assert {
-    condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
-    contains(s.actions, "s3:GetObject") && toset(s.resources) == toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*"])])
-    error_message = "The machine reads and writes only staging/."
+    condition = toset(flatten([for s in data.aws_iam_policy_document.state_machine.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/map-results/*",
+    ])
+    error_message = "The machine reads only the item list and writes only the Map results."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
@@ -335,13 +362,22 @@ run "state_machine_role_names_every_resource_it_touches" {
     error_message = "sns:Publish must name the topic."
   }
   assert {
-    condition = flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]]) == [
-    "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*"]
-    error_message = "The task may only write under staging/."
+    condition = (
+      flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/")] if contains(s.actions, "s3:PutObject")]) == [
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*"]
+      && toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.actions])) == toset([
+        "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "kms:GenerateDataKey", "kms:Decrypt",
+      ])
+    )
+    error_message = "The task may only write under staging/R/items/ (and read its item list)."
   }
   assert {
-    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && aws_sfn_state_machine.this.tracing_configuration[0].enabled
-    error_message = "The state machine logs everything and is traced."
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ERROR" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data && aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "The state machine logs errors without execution data by default and is traced."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.encryption_configuration[0].type == "CUSTOMER_MANAGED_KMS_KEY" && aws_sfn_state_machine.this.encryption_configuration[0].kms_key_id == aws_kms_key.this[0].arn
+    error_message = "The state machine's executions must be encrypted with the module's key."
   }
   assert {
     condition     = strcontains(aws_sfn_state_machine.this.definition, "\"assign_public_ip\": \"ENABLED\"") && strcontains(aws_sfn_state_machine.this.definition, "\"max_concurrency\": \"10\"")
@@ -368,11 +404,11 @@ run "schedule_defaults_to_monthly_with_retries" {
     error_message = "Failed, timed out and aborted runs must notify."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.executions_failed.metric_name == "ExecutionsFailed" && toset(aws_cloudwatch_metric_alarm.executions_failed.alarm_actions) == toset([aws_sns_topic.notifications.arn])
+    condition     = aws_cloudwatch_metric_alarm.executions_failed[0].metric_name == "ExecutionsFailed" && toset(aws_cloudwatch_metric_alarm.executions_failed[0].alarm_actions) == toset([aws_sns_topic.notifications.arn])
     error_message = "Failed executions must raise an alarm on the topic."
   }
   assert {
-    condition     = aws_sns_topic.notifications.kms_master_key_id == aws_kms_key.this.arn
+    condition     = aws_sns_topic.notifications.kms_master_key_id == aws_kms_key.this[0].arn
     error_message = "The topic must be encrypted with the customer managed key."
   }
 }
@@ -411,7 +447,7 @@ run "invalid_fargate_size_is_refused" {
     task_cpu    = 256
     task_memory = 4096
   }
-  expect_failures = [var.task_memory]
+  expect_failures = [aws_ecs_task_definition.backup]
 }
 
 run "github_app_with_ssm_is_refused" {
@@ -445,4 +481,324 @@ run "the_real_workflow_definition_renders_with_every_placeholder_filled" {
     condition     = strcontains(aws_sfn_state_machine.this.definition, aws_ecs_task_definition.backup.arn) && strcontains(aws_sfn_state_machine.this.definition, aws_lambda_function.this["finalize"].arn)
     error_message = "The rendered definition must name the task definition and the functions."
   }
+}
+
+run "each_function_has_its_own_role_with_only_what_it_calls" {
+  command = apply
+
+  assert {
+    condition     = length(distinct([for f in aws_lambda_function.this : f.role])) == 3 || length(aws_iam_role.lambda) == 3
+    error_message = "Each function must have its own role."
+  }
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.lambda_common["validate"].statement : s.actions])) == toset([
+      "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    ])
+    error_message = "validate may only write its logs and traces."
+  }
+  assert {
+    condition = (
+      toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
+      ])
+      && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject"])
+      && anytrue([for s in data.aws_iam_policy_document.list.statement : contains(s.actions, "ssm:GetParameter") && toset(s.resources) == toset([aws_ssm_parameter.github[0].arn])])
+    )
+    error_message = "list may read the credential and write staging/*/items.json and batches.json only."
+  }
+  assert {
+    condition = !anytrue([for s in data.aws_iam_policy_document.finalize.statement :
+    anytrue([for a in s.actions : startswith(a, "ssm:") || startswith(a, "secretsmanager:")])])
+    error_message = "finalize must not read the credential."
+  }
+  assert {
+    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.list, data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task, data.aws_iam_policy_document.state_machine] :
+    [for s in d.statement : contains(s.actions, "kms:Encrypt")]]))
+    error_message = "Nothing calls kms:Encrypt: no role may have it."
+  }
+}
+
+run "key_policy_scopes_each_service_to_this_deployment" {
+  command = apply
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
+      contains(flatten([for p in s.principals : tolist(p.identifiers)]), "events.amazonaws.com")
+      && toset(s.condition[*].variable) == toset(["kms:EncryptionContext:aws:sns:topicArn"])
+      && toset(flatten(s.condition[*].values)) == toset(["arn:aws:sns:eu-west-1:123456789012:ghbackup-notifications"])
+    ])
+    error_message = "EventBridge may use the key only for the topic (encryption context), not under aws:SourceAccount."
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten(s.condition[*].values)) if s.sid == "CloudWatchLogsEncryptsTheModulesLogGroups"] == [toset([
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/ecs/ghbackup",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vendedlogs/states/ghbackup",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-validate",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-list",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-finalize",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ghbackup-flow-logs", # hardened: flow logs on
+    ])]
+    error_message = "CloudWatch Logs may use the key for the module's own log groups only."
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.kms[0].statement :
+      contains(s.condition[*].variable, "kms:ViaService") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:logs:arn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:sns:topicArn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:states:stateMachineArn")
+      if length(setintersection(toset(s.actions), toset(["kms:Decrypt", "kms:Decrypt*", "kms:GenerateDataKey", "kms:GenerateDataKey*"]))) > 0
+    ])
+    error_message = "Every statement that lets someone decrypt or get a data key must be conditioned on a service or this deployment's resource."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
+      contains(s.condition[*].variable, "kms:ViaService") && toset(flatten(s.condition[*].values)) == toset([
+        "s3.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com", "secretsmanager.eu-west-1.amazonaws.com", "sns.eu-west-1.amazonaws.com",
+        "ecr.eu-west-1.amazonaws.com", "lambda.eu-west-1.amazonaws.com", "states.eu-west-1.amazonaws.com", "123456789012",
+    ])])
+    error_message = "The account uses the key only through the storing services."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
+    contains(s.condition[*].variable, "kms:EncryptionContext:aws:states:stateMachineArn") && contains(s.condition[*].variable, "kms:ViaService")])
+    error_message = "Step Functions may use the key for this state machine, through states, only."
+  }
+}
+
+run "bucket_refuses_uploads_under_another_key_and_keeps_old_versions_long_enough" {
+  command = apply
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && toset(s.actions) == toset(["s3:PutObject"])
+      && anytrue([for c in s.condition : c.test == "Null" && c.variable == "s3:x-amz-server-side-encryption-aws-kms-key-id" && toset(c.values) == toset(["false"])])
+      && anytrue([for c in s.condition : c.test == "StringNotEquals" && c.variable == "s3:x-amz-server-side-encryption-aws-kms-key-id" && toset(c.values) == toset([aws_kms_key.this[0].arn])])
+    ])
+    error_message = "An upload naming another KMS key must be denied (an upload naming none gets the bucket default)."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && toset(s.actions) == toset(["s3:PutObject"])
+      && anytrue([for c in s.condition : c.test == "StringNotEquals" && c.variable == "s3:x-amz-server-side-encryption" && toset(c.values) == toset(["aws:kms"])])
+    ])
+    error_message = "An upload asking for another encryption algorithm must be denied."
+  }
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.backups.rule : one(r.noncurrent_version_expiration).noncurrent_days if r.id == "expire-runs"
+    ] == [90]
+    error_message = "Replaced run archives in GLACIER are kept the class's 90-day minimum."
+  }
+}
+
+run "noncurrent_expiry_below_the_archive_class_minimum_is_refused" {
+  command = plan
+  variables {
+    run_archive_storage_class          = "DEEP_ARCHIVE"
+    noncurrent_version_expiration_days = 90
+  }
+  expect_failures = [var.noncurrent_version_expiration_days]
+}
+
+run "plain_http_github_api_url_is_refused" {
+  command = plan
+  variables {
+    github_api_url = "http://github.example.com/api/v3"
+  }
+  expect_failures = [var.github_api_url]
+}
+
+run "created_vpc_reaches_s3_through_a_gateway_endpoint_and_logs_flows_only_when_asked" {
+  command = apply
+  variables {
+    cost_profile = "minimal"
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.s3[0].vpc_endpoint_type == "Gateway" && aws_vpc_endpoint.s3[0].service_name == "com.amazonaws.eu-west-1.s3"
+    error_message = "The created VPC needs an S3 gateway endpoint."
+  }
+  assert {
+    condition     = length(aws_flow_log.this) == 0
+    error_message = "Flow logs are off by default."
+  }
+}
+
+run "flow_logs_and_access_logs_are_options" {
+  command = apply
+  variables {
+    cost_profile      = "standard"
+    encryption        = "customer-managed-kms"
+    vpc_flow_logs     = true
+    s3_access_logging = true
+  }
+  assert {
+    condition     = aws_flow_log.this[0].traffic_type == "ALL" && aws_cloudwatch_log_group.flow_logs[0].kms_key_id == aws_kms_key.this[0].arn
+    error_message = "vpc_flow_logs records all traffic into an encrypted log group."
+  }
+  assert {
+    condition     = aws_s3_bucket_logging.backups[0].target_bucket == aws_s3_bucket.access_logs[0].id
+    error_message = "s3_access_logging writes to the access-log bucket."
+  }
+  assert {
+    condition = contains([for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten(s.condition[*].values)) if s.sid == "CloudWatchLogsEncryptsTheModulesLogGroups"][0],
+    "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ghbackup-flow-logs")
+    error_message = "The key policy must let CloudWatch Logs encrypt the flow log group."
+  }
+}
+
+# --- Cost profiles (profiles.tf) ------------------------------------------------------------
+
+run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
+  command = apply
+  variables {
+    cost_profile = "minimal"
+  }
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && length(aws_kms_alias.this) == 0
+    error_message = "minimal creates no customer managed key ($1 a month)."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.executions_failed) == 0 && aws_cloudwatch_event_target.run_failed.arn == aws_sns_topic.notifications.arn
+    error_message = "minimal has no alarm; the free EventBridge notification stays."
+  }
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"
+    error_message = "minimal encrypts the bucket with SSE-S3."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "s3:x-amz-server-side-encryption" && c.test == "StringNotEquals" && toset(c.values) == toset(["AES256"])])
+    ])
+    error_message = "minimal's bucket refuses uploads that ask for another encryption."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:*") && anytrue([for c in s.condition : c.variable == "aws:SecureTransport"])
+    ]) && aws_s3_bucket_public_access_block.backups.restrict_public_buckets && aws_s3_bucket_versioning.backups.versioning_configuration[0].status == "Enabled"
+    error_message = "Every profile keeps the bucket private, versioned and TLS-only."
+  }
+  assert {
+    condition     = aws_ssm_parameter.github[0].type == "SecureString" && aws_ssm_parameter.github[0].key_id == "alias/aws/ssm"
+    error_message = "minimal keeps the credential a SecureString under the AWS-managed aws/ssm key."
+  }
+  assert {
+    condition = (
+      aws_ecs_task_definition.backup.cpu == "512" && aws_ecs_task_definition.backup.memory == "1024"
+      && one(aws_ecs_cluster_capacity_providers.this.default_capacity_provider_strategy).capacity_provider == "FARGATE_SPOT"
+    )
+    error_message = "minimal runs 0.5 vCPU / 1 GB tasks on Fargate Spot."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[1].selection.countNumber == 3 && aws_ecr_repository.this.encryption_configuration[0].encryption_type == "AES256"
+    error_message = "minimal keeps the last 3 images, encrypted with ECR's default."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.task.retention_in_days == 30 && aws_cloudwatch_log_group.task.kms_key_id == null
+    error_message = "minimal keeps logs 30 days."
+  }
+  assert {
+    condition     = aws_sfn_state_machine.this.encryption_configuration[0].type == "AWS_OWNED_KEY"
+    error_message = "Without the module's key the state machine uses Step Functions' own key."
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this["finalize"].environment[0].variables), "RUN_ARCHIVE_KMS_KEY_ID")
+    error_message = "Without the module's key Finalize names no key: the bucket default applies."
+  }
+  assert {
+    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.list, data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
+    [for s in d.statement : anytrue([for a in s.actions : startswith(a, "kms:")])]]))
+    error_message = "Without the module's key no role has a KMS statement."
+  }
+}
+
+run "minimal_profile_keeps_object_lock_available" {
+  command = plan
+  variables {
+    cost_profile     = "minimal"
+    object_lock_mode = "GOVERNANCE"
+  }
+  assert {
+    condition     = aws_s3_bucket.backups.object_lock_enabled
+    error_message = "Object Lock is available in every profile."
+  }
+}
+
+run "standard_profile_uses_the_aws_managed_s3_key_with_bucket_keys_and_an_alarm" {
+  command = apply
+  variables {
+    cost_profile = "standard"
+  }
+  assert {
+    condition = (
+      one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
+      && one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == null
+      && one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).bucket_key_enabled
+    )
+    error_message = "standard uses SSE-KMS with aws/s3 and bucket keys."
+  }
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && length(aws_cloudwatch_metric_alarm.executions_failed) == 1
+    error_message = "standard has the alarm but no key-month fee."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+    s.effect == "Deny" && [for c in s.condition : c.variable] == ["s3:x-amz-server-side-encryption-aws-kms-key-id"]])
+    error_message = "standard's bucket refuses uploads naming any key (the bucket default is aws/s3)."
+  }
+}
+
+run "hardened_profile_uses_the_customer_managed_key_for_everything_with_alarm_and_logs" {
+  command = apply
+  assert {
+    condition     = length(aws_kms_key.this) == 1 && length(aws_cloudwatch_metric_alarm.executions_failed) == 1
+    error_message = "hardened creates the customer managed key and the alarm."
+  }
+  assert {
+    condition = alltrue([
+      one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == aws_kms_key.this[0].arn,
+      aws_ssm_parameter.github[0].key_id == aws_kms_key.this[0].arn,
+      aws_sns_topic.notifications.kms_master_key_id == aws_kms_key.this[0].arn,
+      aws_cloudwatch_log_group.task.kms_key_id == aws_kms_key.this[0].arn,
+      aws_ecr_repository.this.encryption_configuration[0].kms_key == aws_kms_key.this[0].arn,
+    ])
+    error_message = "hardened encrypts bucket, credential, topic, logs and images with the module's key."
+  }
+  assert {
+    condition     = length(aws_flow_log.this) == 1 && length(aws_s3_bucket_logging.backups) == 1 && aws_cloudwatch_log_group.task.retention_in_days == 365
+    error_message = "hardened turns on flow logs and access logs and keeps logs a year."
+  }
+}
+
+run "profile_choices_are_overridden_one_by_one" {
+  command = apply
+  variables {
+    cost_profile       = "minimal"
+    credentials_key    = "module-key"
+    failure_alarm      = true
+    log_retention_days = 90
+    use_fargate_spot   = false
+  }
+  assert {
+    condition     = length(aws_kms_key.this) == 1 && aws_ssm_parameter.github[0].key_id == aws_kms_key.this[0].arn
+    error_message = "credentials_key = module-key creates the key for the credential."
+  }
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.backups.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"
+    error_message = "The bucket keeps the profile's encryption unless encryption is set."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.executions_failed) == 1 && aws_cloudwatch_log_group.task.retention_in_days == 90
+    error_message = "failure_alarm and log_retention_days override the profile."
+  }
+  assert {
+    condition     = one(aws_ecs_cluster_capacity_providers.this.default_capacity_provider_strategy).capacity_provider == "FARGATE"
+    error_message = "use_fargate_spot overrides the profile."
+  }
+}
+
+run "unknown_cost_profile_is_refused" {
+  command = plan
+  variables {
+    cost_profile = "cheap"
+  }
+  expect_failures = [var.cost_profile]
 }

@@ -1,7 +1,10 @@
-# A complete ghbackup deployment: copy this folder, set the variables, `terraform apply`.
+# A complete ghbackup deployment: copy this folder, fill in terraform.tfvars, `terraform apply`.
 # Before applying, build the Lambda zip from the repository root: `make package`.
 # Copied elsewhere, point `source` at the module (a path, or
-# "git::https://<your clone>.git//terraform?ref=<tag>") and lambda_zip_path at the built zip.
+# "git::https://<your clone>.git//terraform?ref=<tag>") and set lambda_zip_path to the built zip.
+#
+# Only what differs per user is a variable (variables.tf); every other setting is written here,
+# with the module's own validation (terraform/variables.tf). Change the values below to taste.
 
 provider "aws" {
   region = var.region
@@ -16,23 +19,44 @@ provider "aws" {
 module "ghbackup" {
   source = "../.."
 
-  name                = var.name
-  github_api_url      = var.github_api_url
-  notification_emails = var.notification_emails
-  image_tag           = var.image_tag
-  default_selection   = var.default_selection
-  schedule_expression = var.schedule_expression
-  schedule_timezone   = var.schedule_timezone
-  use_fargate_spot    = var.use_fargate_spot
-  max_concurrency     = var.max_concurrency
-  run_retention_days  = var.run_retention_days
-  object_lock_mode    = var.object_lock_mode
-  object_lock_days    = var.object_lock_days
-  force_destroy       = var.force_destroy
-  lambda_zip_path     = var.lambda_zip_path
+  name = "ghbackup"
 
-  # Optional: run the tasks in your own network instead of the minimal VPC the module creates.
-  subnet_ids         = var.subnet_ids
-  security_group_ids = var.security_group_ids
-  assign_public_ip   = var.assign_public_ip
+  # What it costs: minimal (about $0.05 a month for a personal account), standard or hardened
+  # (customer managed key, alarm, flow and access logs). See the module README's cost tables;
+  # every choice in a profile has its own variable, e.g. failure_alarm = true.
+  cost_profile = "minimal"
+
+  # What to back up and who hears about failures.
+  default_selection   = var.default_selection
+  notification_emails = var.notification_emails
+
+  # The image you pushed (README step 3); tags are immutable, so every build gets a new one.
+  image_tag = var.image_tag
+
+  # 10:00 UTC on the 1st of every month.
+  schedule_expression = "cron(0 10 1 * ? *)"
+  schedule_timezone   = "UTC"
+
+  # Run archives: 365 days in S3 Glacier Flexible Retrieval. For ransomware-proof archives, set
+  # object_lock_mode = "GOVERNANCE" (or "COMPLIANCE") when the bucket is first created.
+  run_retention_days        = 365
+  run_archive_storage_class = "GLACIER"
+  object_lock_mode          = null
+  object_lock_days          = 30
+
+  # Capture: up to 10 tasks at a time on Fargate Spot.
+  use_fargate_spot = true
+  max_concurrency  = 10
+
+  # GitHub Enterprise Server: "https://HOST/api/v3".
+  github_api_url = "https://api.github.com"
+
+  # Keep false: with true, terraform destroy deletes the bucket with every backup in it.
+  force_destroy = false
+
+  # Optional: run the tasks in your own network instead of the minimal VPC the module creates
+  # (subnet_ids and security_group_ids together; assign_public_ip for public subnets).
+  # subnet_ids         = ["subnet-..."]
+  # security_group_ids = ["sg-..."]
+  # assign_public_ip   = true
 }

@@ -8,6 +8,11 @@ output "credentials_parameter_name" {
   value       = module.ghbackup.credentials_parameter_name
 }
 
+output "credentials_kms_key_id" {
+  description = "Pass it as --key-id when you put the token."
+  value       = module.ghbackup.credentials_kms_key_id
+}
+
 output "state_machine_arn" {
   description = "Start a run by hand with aws stepfunctions start-execution."
   value       = module.ghbackup.state_machine_arn

@@ -1,0 +1,177 @@
+"""The HTTP pieces of the GitHub client: one request as it is tried, the retry signal,
+error messages, origins and paths, and smaller pages for listings GitHub times out on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO, Any
+
+import requests
+
+from ghbackup.credentials import redact
+from ghbackup.errors import GitHubError, NotFound
+
+# The smallest page asked for when GitHub keeps timing out on a large one.
+MIN_PER_PAGE = 25
+
+
+class OptionalResource:
+    """Result of fetching something that may legitimately be absent (disabled, forbidden)."""
+
+    def __init__(self, value: Any = None, reason: str | None = None) -> None:
+        self.value = value
+        self.reason = reason
+
+    @property
+    def present(self) -> bool:
+        return self.reason is None
+
+
+# Statuses that mean "this resource is not available here", not "the backup failed".
+_OPTIONAL_STATUSES = {
+    403: "forbidden for this token",
+    404: "not found",
+    409: "repository is empty",
+    410: "disabled",
+    451: "unavailable for legal reasons",
+}
+
+
+def optional_or_raise(exc: GitHubError) -> OptionalResource:
+    """A plain 403/404/409/410 answer means "not available here"; anything else (a rate limit
+    that outlasted its waits, GitHub unavailable, bad credentials) must fail the capture,
+    never pass as a skipped part."""
+    if type(exc) in (GitHubError, NotFound) and exc.status in _OPTIONAL_STATUSES:
+        reason = f"{_OPTIONAL_STATUSES[exc.status]} (HTTP {exc.status})"
+        if exc.blocked:  # say which notice (DMCA, ToS) and where
+            reason += f": {exc.blocked}"
+        return OptionalResource(reason=reason)
+    raise exc
+
+
+@dataclass
+class Request:
+    """One API request as ``_send`` tries it; ``url`` and ``params`` follow redirects."""
+
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    etag: str | None
+    accept: str
+    stream: bool
+    read_timeout: float | None
+    follow_redirects: bool
+    json_body: Any
+    data: bytes | IO[bytes] | None
+    content_type: str | None
+    creates: bool
+    origin: tuple[str, str]
+
+
+class TryAgain(Exception):
+    """A try that another may mend: ``final`` is the error when none is left, ``wait`` the
+    seconds GitHub asked for (None: back off)."""
+
+    def __init__(self, why: str, final: GitHubError, wait: float | None = None) -> None:
+        super().__init__(why)
+        self.final = final
+        self.wait = wait
+
+
+class TransientError(Exception):
+    pass
+
+
+def smaller_pages(
+    url: str, query: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None] | None:
+    """The request for the first half of the page ``url`` (+ ``query``) asks for, in pages
+    half the size; None below MIN_PER_PAGE. Page-numbered listings keep their place (page n
+    of size p starts where page 2n-1 of size p/2 does); cursor listings just shrink."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)  # repeated keys kept, in order
+    pairs += [(k, str(v)) for k, v in (query or {}).items()]
+    fields = dict(pairs)
+    try:
+        size = int(fields.get("per_page", 30))  # GitHub's default page size
+        page = int(fields["page"]) if "page" in fields else None
+    except ValueError:
+        return None
+    if size // 2 < MIN_PER_PAGE:
+        return None
+    changed = {"per_page": str(size // 2)}
+    if page is not None:
+        changed["page"] = str(2 * page - 1)
+    kept: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key in changed:  # once, where it first stood
+            value = changed.pop(key)
+        elif key in ("per_page", "page"):
+            continue  # a repeat of a key already changed
+        kept.append((key, value))
+    kept += changed.items()  # not in the request before
+    return urlunsplit(parts._replace(query=urlencode(kept))), None
+
+
+def error_message(resp: requests.Response) -> tuple[str, str | None]:
+    """GitHub's message of an error answer, one line, and the block notice when GitHub
+    blocked the resource (451 or 403 with ``block``: a DMCA or ToS notice, and its page)."""
+    blocked = None
+    try:
+        body = resp.json()
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        block = body.get("block") if isinstance(body, dict) else None
+        if isinstance(block, dict):
+            why = block.get("reason") or "unspecified reason"
+            message = f"{message or 'Repository access blocked'} by GitHub ({why})"
+            if block.get("html_url"):
+                message += f": {block['html_url']}"
+            blocked = one_line(message)
+    except ValueError:
+        message = resp.text[:200] if resp.text else ""
+    return one_line(message), blocked
+
+
+def one_line(text: str) -> str:
+    return redact(" ".join(str(text).split()))[:200]
+
+
+def origin_of(url: str) -> tuple[str, str]:
+    """(scheme, host[:port]) with the scheme's default port left out."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    port = parts.port if parts.port not in (None, default) else None
+    return scheme, host if port is None else f"{host}:{port}"
+
+
+def describe(exc: BaseException) -> str:
+    # The type only: requests' messages embed URLs and pool internals, never useful in a log.
+    return type(exc).__name__
+
+
+def path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or url
+
+
+def to_float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly never reached GitHub (no connection was made)."""
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)

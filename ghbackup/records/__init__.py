@@ -1,0 +1,65 @@
+"""Every record that crosses a boundary, typed once: the item, the Map's batch pointer, the
+per-item result, the item manifest, the run manifest and its summary, and where each is
+stored.
+
+Each record is a pydantic model with one parse place (``from_json``: a dict, or JSON text or
+bytes, validated; bad data raises the record's one-line error) and one dump place
+(``to_json``: the JSON-ready dict). ``docs/schemas/*.schema.json`` are generated from these
+models (``python -m ghbackup.records docs/schemas``) and a test fails when they drift. The
+JSON shapes are documented in docs/design.md and stay backwards compatible: archives outlive
+the code, so readers accept what older writers wrote (a missing ``bundle``, run lines
+without ``run_id``).
+"""
+
+from ghbackup.records.base import (
+    ITEM_MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    RUN_MANIFEST_FORMAT,
+    Record,
+    RecordInvalid,
+)
+from ghbackup.records.batches import BatchPointer
+from ghbackup.records.items import (
+    BackupItem,
+    ItemKind,
+    dump_items,
+    login_problem,
+    parse_items,
+    repository_name_problem,
+)
+from ghbackup.records.places import (
+    batches_list_key,
+    default_run_id,
+    item_result_key,
+    item_zip_key,
+    items_list_key,
+    parse_timestamp,
+    run_archive_key,
+    run_manifest_key,
+    run_prefix,
+    staging_prefix,
+    utc_timestamp,
+)
+from ghbackup.records.results import FileEntry, GitState, ItemManifest, ItemResult, ItemStatus
+from ghbackup.records.runs import (
+    FailedItem,
+    RunArchive,
+    RunCounts,
+    RunItem,
+    RunManifest,
+    RunPart,
+    RunStatus,
+    RunSummary,
+)
+from ghbackup.records.schemas import SCHEMAS, json_schemas, write_schemas
+
+__all__ = [
+    "ITEM_MANIFEST_FORMAT", "MANIFEST_NAME", "RUN_MANIFEST_FORMAT", "SCHEMAS", "BackupItem",
+    "BatchPointer", "FailedItem", "FileEntry", "GitState", "ItemKind", "ItemManifest",
+    "ItemResult", "ItemStatus", "Record", "RecordInvalid", "RunArchive", "RunCounts", "RunItem",
+    "RunManifest", "RunPart", "RunStatus", "RunSummary", "batches_list_key", "default_run_id",
+    "dump_items", "item_result_key", "item_zip_key", "items_list_key", "json_schemas",
+    "login_problem", "parse_items", "parse_timestamp", "repository_name_problem",
+    "run_archive_key", "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp",
+    "write_schemas",
+]  # fmt: skip

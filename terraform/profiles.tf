@@ -1,0 +1,81 @@
+# cost_profile sets the cost-relevant choices together; each has a variable that overrides it
+# (null = the profile's value). README "Cost profiles" says what each costs and why.
+# In every profile the credential is a SecureString (KMS-encrypted at rest), every call uses TLS,
+# the bucket is private, versioned and TLS-only, and Object Lock stays available.
+
+locals {
+  profiles = {
+    minimal = {
+      encryption         = "sse-s3"
+      credentials_key    = "aws-managed"
+      failure_alarm      = false
+      log_retention_days = 30
+      ecr_keep_images    = 3
+      task_cpu           = 512
+      task_memory        = 1024
+      use_fargate_spot   = true
+      vpc_flow_logs      = false
+      s3_access_logging  = false
+    }
+    standard = {
+      encryption         = "aws-managed-kms"
+      credentials_key    = "aws-managed"
+      failure_alarm      = true
+      log_retention_days = 90
+      ecr_keep_images    = 5
+      task_cpu           = 512
+      task_memory        = 1024
+      use_fargate_spot   = true
+      vpc_flow_logs      = false
+      s3_access_logging  = false
+    }
+    hardened = {
+      encryption         = "customer-managed-kms"
+      credentials_key    = "module-key"
+      failure_alarm      = true
+      log_retention_days = 365
+      ecr_keep_images    = 10
+      task_cpu           = 1024
+      task_memory        = 2048
+      use_fargate_spot   = true
+      vpc_flow_logs      = true
+      s3_access_logging  = true
+    }
+  }
+  profile = local.profiles[var.cost_profile]
+
+  encryption         = coalesce(var.encryption, local.profile.encryption)
+  credentials_key    = coalesce(var.credentials_key, local.profile.credentials_key)
+  failure_alarm      = coalesce(var.failure_alarm, local.profile.failure_alarm)
+  log_retention_days = coalesce(var.log_retention_days, local.profile.log_retention_days)
+  ecr_keep_images    = coalesce(var.ecr_keep_images, local.profile.ecr_keep_images)
+  task_cpu           = coalesce(var.task_cpu, local.profile.task_cpu)
+  task_memory        = coalesce(var.task_memory, local.profile.task_memory)
+  use_fargate_spot   = coalesce(var.use_fargate_spot, local.profile.use_fargate_spot)
+  vpc_flow_logs      = coalesce(var.vpc_flow_logs, local.profile.vpc_flow_logs)
+  s3_access_logging  = coalesce(var.s3_access_logging, local.profile.s3_access_logging)
+
+  # The customer managed key exists when the bucket or the credential is to use it; everything
+  # else that can be encrypted with it (logs, topic, executions, images, function settings)
+  # then is. Without it those use AWS-owned or AWS-managed keys, at no key-month fee.
+  create_kms_key = local.encryption == "customer-managed-kms" || local.credentials_key == "module-key"
+  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : null
+  kms_key_arns   = local.create_kms_key ? [aws_kms_key.this[0].arn] : []
+
+  # What S3 applies when an upload names no encryption, and what the bucket policy accepts.
+  bucket_sse_algorithm = local.encryption == "sse-s3" ? "AES256" : "aws:kms"
+  bucket_kms_key_arn   = local.encryption == "customer-managed-kms" ? local.kms_key_arn : null
+  # The AWS-managed aws/ssm key when the credential does not use the module's key.
+  credentials_kms_key_id = local.credentials_key == "module-key" ? local.kms_key_arn : "alias/aws/ssm"
+
+  # Fargate's CPU/memory pairs (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+  valid_task_size = (
+    local.task_cpu == 256 ? contains([512, 1024, 2048], local.task_memory) :
+    local.task_cpu == 512 ? local.task_memory >= 1024 && local.task_memory <= 4096 && local.task_memory % 1024 == 0 :
+    local.task_cpu == 1024 ? local.task_memory >= 2048 && local.task_memory <= 8192 && local.task_memory % 1024 == 0 :
+    local.task_cpu == 2048 ? local.task_memory >= 4096 && local.task_memory <= 16384 && local.task_memory % 1024 == 0 :
+    local.task_cpu == 4096 ? local.task_memory >= 8192 && local.task_memory <= 30720 && local.task_memory % 1024 == 0 :
+    local.task_cpu == 8192 ? local.task_memory >= 16384 && local.task_memory <= 61440 && local.task_memory % 4096 == 0 :
+    local.task_memory >= 32768 && local.task_memory <= 122880 && local.task_memory % 8192 == 0
+  )
+}
