@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = (
     ["-m", "bench.bench_engine"],
+    ["-m", "bench.bench_batches"],
     ["bench/bench_finalize.py"],
     ["-m", "bench.bench_aws_model"],
 )

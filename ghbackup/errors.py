@@ -17,9 +17,15 @@ OUT_OF_SPACE_MESSAGES = ("No space left on device", "Disk quota exceeded")
 
 
 class BackupError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    ``retryable``: whether running the same capture again later can succeed (GitHub or
+    storage being unavailable, a rate limit) as opposed to a final answer (not found,
+    bad item, rejected token). A batch task exits non-zero only for retryable failures.
+    """
 
     exit_code = 1
+    retryable = False
 
 
 class InvalidItem(BackupError, ValueError):
@@ -60,6 +66,8 @@ class AuthenticationFailed(GitHubError):
 class RateLimitExceeded(GitHubError):
     """Rate limited for longer than we are allowed to wait."""
 
+    retryable = True
+
 
 class UnexpectedRedirect(GitHubError):
     """An API request was redirected to another host (which must not get the token, and
@@ -68,6 +76,8 @@ class UnexpectedRedirect(GitHubError):
 
 class GitHubUnavailable(GitHubError):
     """5xx or connection errors outlasted the bounded retries."""
+
+    retryable = True
 
 
 class WriteOutcomeUnknown(GitHubUnavailable):
@@ -95,6 +105,7 @@ class GitCommandFailed(BackupError):
     (``other``: a cut connection, a timeout, a damaged object), which a retry may mend."""
 
     exit_code = 4
+    retryable = True  # a network cut or a timeout; git's own retries have run out
 
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
@@ -116,6 +127,7 @@ class StorageError(BackupError):
     (``NoSuchKey``, ``InvalidObjectState``...) when S3 gave one."""
 
     exit_code = 5
+    retryable = True
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -158,3 +170,10 @@ def exit_code_for(error_type: str | None) -> int:
     ``error_type``); 1 for anything else."""
     cls = globals().get(error_type or "")
     return cls.exit_code if isinstance(cls, type) and issubclass(cls, BackupError) else 1
+
+
+def is_retryable(error_type: str | None) -> bool:
+    """Whether a failure recorded as ``error_type`` (a result record's) may succeed when
+    captured again; unknown names are final, so a failure never loops."""
+    cls = globals().get(error_type or "")
+    return isinstance(cls, type) and issubclass(cls, BackupError) and cls.retryable

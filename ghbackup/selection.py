@@ -104,7 +104,9 @@ class Selection:
         return not (self._exclude_re and self._exclude_re.search(name))
 
 
-def expand_selection(client: GitHubClient, selection: Selection) -> list[BackupItem]:
+def expand_selection(
+    client: GitHubClient, selection: Selection, sizes: dict[str, int] | None = None
+) -> list[BackupItem]:
     """Every item the selection names, deduplicated and in a stable order.
 
     Explicit repositories are taken as given (a missing one fails as its own item, not the
@@ -113,6 +115,10 @@ def expand_selection(client: GitHubClient, selection: Selection) -> list[BackupI
     A GitHub App installation has no user: an empty selection means every repository the
     installation may read, and a user's repositories come from the installation's list
     (``/users/{u}/repos`` shows public ones only).
+
+    ``sizes``, when given, receives each listed repository's size in bytes by item key
+    (GitHub's ``size``, which is in KiB); items it has no entry for (explicit repositories,
+    gists, the account) are of unknown, usually small size.
     """
     app = client.credentials.kind == "github-app"
     my_login = "" if app else str(client.get("user").get("login", ""))
@@ -133,7 +139,10 @@ def expand_selection(client: GitHubClient, selection: Selection) -> list[BackupI
     def add_repositories(listing: Iterable[dict[str, Any]]) -> None:
         for repo in listing:
             if selection.wants(repo):
-                add(BackupItem(kind="repository", full_name=repo["full_name"]))
+                item = BackupItem(kind="repository", full_name=repo["full_name"])
+                add(item)
+                if sizes is not None and isinstance(repo.get("size"), int):
+                    sizes.setdefault(item.key, max(0, repo["size"]) * 1024)
 
     for name in selection.repositories:
         add(BackupItem.from_json({"kind": "repository", "full_name": name}))

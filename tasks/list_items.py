@@ -1,7 +1,10 @@
 """Lambda: expand the selection into items and store them for the Distributed Map.
 
 Event ``{"run_id", "selection"}``; writes ``staging/<run_id>/items.json`` (a JSON array of
-BackupItem records) and returns ``{"bucket", "key", "count"}``. GitHub credentials come from
+BackupItem records, every item of the run) and ``staging/<run_id>/batches.json`` (a JSON
+array of BatchPointer records, one per Map item: a range of items.json grouped by the
+repositories' sizes under the selection's ``batch_max_items`` and ``batch_max_bytes``) and
+returns ``{"bucket", "key", "count", "batches_key", "batch_count"}``. GitHub credentials come from
 SSM Parameter Store (SecureString, decrypted) or Secrets Manager through Powertools'
 parameters utility, which caches them between warm invocations.
 """
@@ -18,10 +21,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ghbackup.batch import (
+    DEFAULT_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_ITEMS,
+    plan_batches,
+)
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, redacting_json
 from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
-from ghbackup.records import items_list_key
+from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
 
 # Every field of every line scrubbed of secrets, tracebacks and extra keys included.
@@ -65,12 +73,32 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000
     policy = RetryPolicy(max_rate_limit_wait=max(10.0, remaining - 60.0))
     client = GitHubClient.from_credentials(api_url, load_credentials(api_url), policy=policy)
-    items = expand_selection(client, selection)
-    key = items_list_key(run_id)
-    body = json.dumps([item.to_json() for item in items], separators=(",", ":"))
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    sizes: dict[str, int] = {}
+    items = expand_selection(client, selection, sizes)
+    settings = event.get("selection") or {}
+    batches = plan_batches(
+        [sizes.get(item.key) for item in items],
+        max_items=int(settings.get("batch_max_items") or DEFAULT_BATCH_MAX_ITEMS),
+        max_bytes=int(settings.get("batch_max_bytes") or DEFAULT_BATCH_MAX_BYTES),
+    )
+    key, batches_key = items_list_key(run_id), batches_list_key(run_id)
+    # items.json first: a batch points into it.
+    _put_json(bucket, key, [item.to_json() for item in items])
+    _put_json(bucket, batches_key, [batch.to_json() for batch in batches])
     for item in items:
         logger.debug("item to back up", extra={"item": item.key})
     metrics.add_metric(name="ItemsListed", unit=MetricUnit.Count, value=len(items))
-    logger.info("items listed", extra={"count": len(items), "key": key})
-    return {"bucket": bucket, "key": key, "count": len(items)}
+    metrics.add_metric(name="BatchesPlanned", unit=MetricUnit.Count, value=len(batches))
+    logger.info("items listed", extra={"count": len(items), "batches": len(batches), "key": key})
+    return {
+        "bucket": bucket,
+        "key": key,
+        "count": len(items),
+        "batches_key": batches_key,
+        "batch_count": len(batches),
+    }
+
+
+def _put_json(bucket: str, key: str, data: Any) -> None:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")

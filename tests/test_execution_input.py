@@ -71,9 +71,24 @@ def test_every_documented_field_is_accepted():
         "skip_forks": False,
         "gists": True,
         "account": True,
+        "batch_max_items": 10,
+        "batch_max_bytes": 512 * 1024 * 1024,
     }
     assert normalise_input(full, {}) == full
     assert set(json.loads(SCHEMA_PATH.read_text())["properties"]) == set(full)
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "message"),
+    [
+        ({"batch_max_items": 0}, "batch_max_items: 0 is less than the minimum of 1"),
+        ({"batch_max_items": "25"}, "batch_max_items: '25' is not of type 'integer'"),
+        ({"batch_max_bytes": 1000}, "batch_max_bytes: 1000 is less than the minimum"),
+    ],
+)
+def test_batch_limits_are_checked(execution_input, message):
+    with pytest.raises(InvalidInput, match=message):
+        normalise_input(execution_input, {})
 
 
 def test_bad_defaults_are_a_configuration_error():

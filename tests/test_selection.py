@@ -136,3 +136,20 @@ def test_a_catastrophic_pattern_matches_in_linear_time():
 def test_a_pattern_the_linear_engine_cannot_run_is_rejected(pattern):
     with pytest.raises(InvalidItem, match="^exclude: .*RE2"):
         Selection(exclude=pattern)
+
+
+def test_listed_repositories_report_their_size_in_bytes():
+    client = FakeClient(
+        None, {"orgs/acme/repos": [repo("acme/big", size=2048), repo("acme/tiny", size=0)]}
+    )
+    sizes: dict[str, int] = {}
+    items = expand_selection(
+        client, Selection.from_json({"orgs": ["acme"], "repositories": ["acme/named"]}), sizes
+    )
+    assert [i.key for i in items] == [
+        "repository/acme/big",
+        "repository/acme/named",
+        "repository/acme/tiny",
+    ]
+    # GitHub's size is in KiB; an explicit repository was not listed, so its size is unknown.
+    assert sizes == {"repository/acme/big": 2048 * 1024, "repository/acme/tiny": 0}

@@ -86,21 +86,18 @@ def test_no_credentials_setting_is_a_configuration_error(monkeypatch):
         list_items.load_credentials("https://api.github.com")
 
 
-def test_list_handler_stores_the_items_and_returns_their_location(monkeypatch):
+def _list(monkeypatch, items, sizes, selection):
     from tasks import list_items
 
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="backups")
     monkeypatch.setattr(list_items, "s3", s3)
     monkeypatch.setenv("BACKUP_BUCKET", "backups")
-    items = [
-        BackupItem(kind="repository", full_name="acme/one"),
-        BackupItem(kind="gist", id="abc123", owner="octocat"),
-    ]
     seen = {}
 
-    def expand(client, selection):
+    def expand(client, selection, found_sizes=None):
         seen["selection"] = selection
+        found_sizes.update(sizes)
         return items
 
     monkeypatch.setattr(list_items, "load_credentials", lambda api_url: object())
@@ -109,11 +106,46 @@ def test_list_handler_stores_the_items_and_returns_their_location(monkeypatch):
     )
     monkeypatch.setattr(list_items, "expand_selection", expand)
     result = list_items.handler(
-        {"run_id": "run-1", "selection": {"orgs": ["acme"]}}, _context("ghbackup-list-items")
+        {"run_id": "run-1", "selection": selection}, _context("ghbackup-list-items")
     )
-    assert result == {"bucket": "backups", "key": "staging/run-1/items.json", "count": 2}
-    stored = json.loads(s3.get_object(Bucket="backups", Key=result["key"])["Body"].read())
-    assert stored == [item.to_json() for item in items]
+
+    def stored(key):
+        return json.loads(s3.get_object(Bucket="backups", Key=key)["Body"].read())
+
+    return result, stored
+
+
+def test_list_handler_stores_the_items_and_their_batches_and_returns_where(monkeypatch):
+    items = [
+        BackupItem(kind="repository", full_name="acme/one"),
+        BackupItem(kind="gist", id="abc123", owner="octocat"),
+    ]
+    result, stored = _list(monkeypatch, items, {}, {"orgs": ["acme"]})
+    assert result == {
+        "bucket": "backups",
+        "key": "staging/run-1/items.json",
+        "count": 2,
+        "batches_key": "staging/run-1/batches.json",
+        "batch_count": 1,
+    }
+    assert stored(result["key"]) == [item.to_json() for item in items]
+    assert stored(result["batches_key"]) == [{"batch": 0, "first": 0, "count": 2}]
+
+
+def test_list_handler_batches_by_the_repositories_sizes_and_the_input_limits(monkeypatch):
+    names = ["acme/a", "acme/big", "acme/c", "acme/d", "acme/e"]
+    items = [BackupItem(kind="repository", full_name=name) for name in names]
+    mib = 1024 * 1024
+    sizes = {"repository/acme/big": 50 * mib, "repository/acme/c": 6 * mib}
+    selection = {"orgs": ["acme"], "batch_max_items": 2, "batch_max_bytes": 10 * mib}
+    result, stored = _list(monkeypatch, items, sizes, selection)
+    assert stored(result["batches_key"]) == [
+        {"batch": 0, "first": 0, "count": 1},  # a, closed early: big runs alone
+        {"batch": 1, "first": 1, "count": 1},  # big
+        {"batch": 2, "first": 2, "count": 2},  # c, d: two items at most
+        {"batch": 3, "first": 4, "count": 1},  # e
+    ]
+    assert result["batch_count"] == 4
 
 
 def _finalize(monkeypatch):

@@ -31,9 +31,9 @@ PLACEHOLDERS = {
 # only accepts it written as a decimal (100.0); both are JSON numbers to AWS. Exactly these
 # two messages are ignored; anything else statelint says fails the test.
 STATELINT_FALSE_POSITIVES = (
-    'Field "InputType" not allowed in State Machine.States.Back up each item.ItemReader.'
+    'Field "InputType" not allowed in State Machine.States.Back up each batch.ItemReader.'
     "ReaderConfig",
-    "State Machine.States.Back up each item.ToleratedFailurePercentage is 100.0 but should be "
+    "State Machine.States.Back up each batch.ToleratedFailurePercentage is 100.0 but should be "
     "an Integer",
 )
 
@@ -138,7 +138,7 @@ def test_every_failure_before_the_summary_is_notified_then_fails_the_execution()
     for name in (
         "Validate the execution input",
         "List the items to back up",
-        "Back up each item",
+        "Back up each batch",
         "Finalize the run",
     ):
         catches = states[name]["Catch"]
@@ -150,8 +150,8 @@ def test_every_failure_before_the_summary_is_notified_then_fails_the_execution()
 
 
 def test_item_processor_never_fails_the_child_execution():
-    item = json.loads(DEFINITION_PATH.read_text())["States"]["Back up each item"]
-    task = item["ItemProcessor"]["States"]["Back up the item in a container"]
+    item = json.loads(DEFINITION_PATH.read_text())["States"]["Back up each batch"]
+    task = item["ItemProcessor"]["States"]["Back up the batch in a container"]
     assert item["ItemProcessor"]["ProcessorConfig"] == {
         "Mode": "DISTRIBUTED",
         "ExecutionType": "STANDARD",
@@ -162,7 +162,7 @@ def test_item_processor_never_fails_the_child_execution():
         {
             "ErrorEquals": ["States.ALL"],
             "ResultPath": "$.error",
-            "Next": "Record the item as failed",
+            "Next": "Record the batch as failed",
         }
     ]
     retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from ghbackup.batch import plan_batches
 from workflow import moto_fixes
 from workflow.local_runner import run_local
 
@@ -26,22 +28,27 @@ FAKE_CONTAINER = [sys.executable, "-m", "tests.workflow.fake_container"]
 VALIDATE = "Validate the execution input"
 LIST = "List the items to back up"
 CHOICE = "Is there anything to back up?"
-MAP = "Back up each item"
+MAP = "Back up each batch"
 FINALIZE = "Finalize the run"
 PUBLISH = "Publish the run summary"
 DONE = "The run is finished"
 NOTIFY_FAILED = "Notify that the run failed"
 FAILED = "The run failed"
-CONTAINER = "Back up the item in a container"
-RECORD_FAILED = "Record the item as failed"
+CONTAINER = "Back up the batch in a container"
+RECORD_FAILED = "Record the batch as failed"
 
 
-def _items(*names: str) -> dict[str, bytes]:
+def _items(*names: str, per_batch: int = 25) -> dict[str, bytes]:
+    """items.json and batches.json as the list step writes them."""
     items = [{"kind": "repository", "full_name": name} for name in names]
-    return {f"staging/{RUN_ID}/items.json": json.dumps(items).encode()}
+    batches = plan_batches([None] * len(items), max_items=per_batch)
+    return {
+        f"staging/{RUN_ID}/items.json": json.dumps(items).encode(),
+        f"staging/{RUN_ID}/batches.json": json.dumps([b.to_json() for b in batches]).encode(),
+    }
 
 
-def _run(tmp_path, test_case: str | None, execution_input=None, items=(), **kwargs):
+def _run(tmp_path, test_case: str | None, execution_input=None, items=(), per_batch=25, **kwargs):
     return run_local(
         execution_input if execution_input is not None else {},
         out_dir=tmp_path / "out",
@@ -49,7 +56,7 @@ def _run(tmp_path, test_case: str | None, execution_input=None, items=(), **kwar
         run_id=RUN_ID,
         mock_config=MOCK_CONFIG if test_case else None,
         test_case=test_case,
-        staged_objects=_items(*items),
+        staged_objects=_items(*items, per_batch=per_batch),
         retry_delay_scale=0.0,
         container_command=FAKE_CONTAINER,
         **kwargs,
@@ -64,7 +71,7 @@ def _errors(events, event_type="TaskFailed"):
 def test_happy_path(tmp_path):
     result = _run(tmp_path, "HappyPath", items=("acme/one", "acme/two"))
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    assert [i["path"] for i in result["iterations"]] == [[CONTAINER], [CONTAINER]]
+    assert [i["path"] for i in result["iterations"]] == [[CONTAINER]]  # one batch of two
     assert result["status"] == "SUCCEEDED"
     assert result["notification"]["attributes"] == {"status": "SUCCEEDED", "run_id": RUN_ID}
     assert result["summary"]["counts"] == {"total": 2, "succeeded": 2, "failed": 0}
@@ -83,6 +90,17 @@ def test_one_repository_fails_after_retries(tmp_path):
     assert result["status"] == "SUCCEEDED"
     assert result["notification"]["attributes"]["status"] == "PARTIAL"
     assert result["summary"]["failed"][0]["item_key"] == "repository/acme/broken"
+
+
+def test_a_batch_with_an_item_failed_for_good_exits_zero_and_is_not_retried(tmp_path):
+    """The container records NotFound in result.json and exits 0: one attempt, no Catch."""
+    result = _run(tmp_path, "OneItemFailsForGood", items=("acme/one", "acme/two", "acme/gone"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == []
+    assert result["status"] == "SUCCEEDED"
+    assert result["notification"]["attributes"]["status"] == "PARTIAL"
 
 
 def test_listing_fails(tmp_path):
@@ -134,9 +152,18 @@ def test_bad_input_fails_the_execution_at_validation_naming_the_field(
     assert message in result["notification"]["message"]
 
 
-def test_real_tasks_one_failing_item_makes_the_run_partial(tmp_path):
-    """Validate and Finalize run for real, each item is a container process (a stand-in
-    for the engine); only the listing is mocked, so no GitHub is needed."""
+def _captures(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def test_real_tasks_one_item_failing_for_good_makes_the_run_partial_in_one_attempt(
+    tmp_path, monkeypatch
+):
+    """Validate and Finalize run for real, the batch is a container process (a stand-in
+    for the engine); only the listing is mocked, so no GitHub is needed. A NotFound is
+    final: the task exits 0 and nothing is retried."""
+    captures = tmp_path / "captures.txt"
+    monkeypatch.setenv("FAKE_CONTAINER_CAPTURE_LOG", str(captures))
     progress = []
     result = _run(
         tmp_path,
@@ -146,15 +173,22 @@ def test_real_tasks_one_failing_item_makes_the_run_partial(tmp_path):
         progress=lambda *counts: progress.append(counts),
     )
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    paths = sorted(tuple(i["path"]) for i in result["iterations"])
-    assert paths == [(CONTAINER,), (CONTAINER,), (CONTAINER, RECORD_FAILED)]
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == []
     assert result["status"] == "SUCCEEDED"
     summary = result["summary"]
     assert (summary["status"], summary["counts"]) == (
         "PARTIAL",
         {"total": 3, "succeeded": 2, "failed": 1},
     )
-    assert summary["failed"][0]["item_key"] == "repository/acme/broken"
+    [failed] = summary["failed"]
+    assert (failed["item_key"], failed["error_type"]) == ("repository/acme/broken", "NotFound")
+    assert sorted(_captures(captures)) == [
+        "repository/acme/broken",
+        "repository/acme/one",
+        "repository/acme/two",
+    ]
     assert result["notification"]["attributes"]["status"] == "PARTIAL"
     archive_key = f"runs/{RUN_ID}/ghbackup-{RUN_ID}.zip"
     assert result["objects"][archive_key]["storage_class"] == "GLACIER"
@@ -165,8 +199,82 @@ def test_real_tasks_one_failing_item_makes_the_run_partial(tmp_path):
     # Finalize records the execution that owns the run id (its ARN, from the context object).
     assert json.loads(manifest.read_text())["execution"].endswith(f":execution:ghbackup:{RUN_ID}")
     assert progress[-1] == (3, 1, 3)
-    # 3 processes for the broken item (first try + 2 retries), one for each of the others.
-    assert len(list((tmp_path / "out" / RUN_ID / "logs").iterdir())) == 5
+    # One process for the whole batch.
+    assert len(list((tmp_path / "out" / RUN_ID / "logs").iterdir())) == 1
+
+
+def test_a_retryable_failure_reruns_only_the_items_without_a_final_result(tmp_path, monkeypatch):
+    captures = tmp_path / "captures.txt"
+    monkeypatch.setenv("FAKE_CONTAINER_CAPTURE_LOG", str(captures))
+    result = _run(
+        tmp_path,
+        "RealTasksListMocked",
+        items=("acme/one", "acme/broken", "acme/unavailable"),
+    )
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER, RECORD_FAILED]
+    assert _errors(iteration["events"]) == ["States.TaskFailed"] * 3  # first try + 2 retries
+    # The success and the NotFound are final: captured once however often the batch runs.
+    assert sorted(_captures(captures)) == [
+        "repository/acme/broken",
+        "repository/acme/one",
+        *["repository/acme/unavailable"] * 3,
+    ]
+    summary = result["summary"]
+    assert (summary["status"], summary["counts"]["succeeded"]) == ("PARTIAL", 1)
+    assert {f["item_key"]: f["error_type"] for f in summary["failed"]} == {
+        "repository/acme/broken": "NotFound",
+        "repository/acme/unavailable": "GitHubUnavailable",
+    }
+
+
+def test_a_stopped_batch_is_retried_without_capturing_its_done_items_again(tmp_path, monkeypatch):
+    """SIGTERM (ECS StopTask, a Fargate Spot interruption) after two items: no new item
+    starts, the task exits non-zero, and the retry captures only the rest."""
+    captures = tmp_path / "captures.txt"
+    monkeypatch.setenv("FAKE_CONTAINER_CAPTURE_LOG", str(captures))
+    monkeypatch.setenv("FAKE_CONTAINER_SECONDS", "0.3")
+    monkeypatch.setenv("GHBACKUP_CONCURRENCY", "1")
+    started: list[str] = []
+    stopped: list[bool] = []
+
+    def stop_after_two(task_arn: str) -> None:
+        deadline = time.monotonic() + 60
+        while len(_captures(captures)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stopped.append(moto_fixes.stop_task(task_arn))
+
+    def observe(task_arn: str, event: str) -> None:
+        started.append(task_arn)
+        if len(started) == 1:
+            threading.Thread(target=stop_after_two, args=(task_arn,), daemon=True).start()
+
+    names = tuple(f"acme/repo-{n}" for n in range(6))
+    moto_fixes.add_task_observer(observe)
+    try:
+        result = _run(tmp_path, "RealTasksListMocked", items=names)
+    finally:
+        moto_fixes.remove_task_observer(observe)
+    assert stopped == [True]
+    assert len(started) == 2
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == ["States.TaskFailed"]  # the stop, then success
+    done = _captures(captures)
+    assert sorted(done) == sorted(f"repository/{name}" for name in names)  # each once
+    assert result["summary"]["counts"] == {"total": 6, "succeeded": 6, "failed": 0}
+
+
+def test_a_batch_larger_than_the_ecs_override_limit_travels_as_a_pointer(tmp_path):
+    # 120 items with long names: about 16 KiB inline, twice what ECS overrides allow.
+    names = tuple(f"acme/{'x' * 90}-{n:03d}" for n in range(120))
+    result = _run(tmp_path, "RealTasksListMocked", items=names, per_batch=1000)
+    [iteration] = result["iterations"]
+    assert iteration["path"] == [CONTAINER]
+    [scheduled] = [e for e in iteration["events"] if e["type"] == "TaskScheduled"]
+    parameters = scheduled["taskScheduledEventDetails"]["parameters"]
+    assert len(json.dumps(json.loads(parameters)["Overrides"])) < 1024
+    assert result["summary"]["counts"] == {"total": 120, "succeeded": 120, "failed": 0}
 
 
 def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monkeypatch):
@@ -184,6 +292,7 @@ def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monke
             tmp_path,
             "RealTasksListMocked",
             items=("acme/a", "acme/b", "acme/c", "acme/d", "acme/e"),
+            per_batch=1,
             max_concurrency=2,
         )
     finally:
@@ -205,7 +314,7 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
         retry_delay_scale=0.0,
     )
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    assert all(i["path"] == [CONTAINER] for i in result["iterations"])
+    assert [i["path"] for i in result["iterations"]] == [[CONTAINER]]  # one batch
     summary = result["summary"]
     assert summary["status"] == "SUCCEEDED", summary["failed"]
     assert summary["counts"]["succeeded"] == summary["counts"]["total"] == 5
@@ -218,36 +327,44 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
     assert standin.token not in json.dumps(result, default=str)
 
 
-def test_permanently_failing_repositories_make_the_run_partial_not_failed(
+def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
     standin, tmp_path, monkeypatch
 ):
+    """NotFound is final: the batch task exits 0 and the Map retries nothing, so each
+    deleted repository is asked for once."""
     monkeypatch.setenv("GITHUB_TOKEN", standin.token)
-    monkeypatch.setenv("GHBACKUP_RETRY_ATTEMPTS", "1")  # the container gives up at once
     names = standin.repository_names()
-    broken = sorted(names[:2])
-    for name in broken:
-        standin.fail_permanently(name)
-    result = run_local(
-        {"orgs": [standin.owner]},
-        out_dir=tmp_path / "out",
-        github_api_url=standin.api_url,
-        run_id="run-partial",
-        retry_delay_scale=0.0,
-    )
+    deleted = sorted(names[:2])
+    for name in deleted:
+        standin.fail_permanently(name, status=404)
+    try:
+        result = run_local(
+            {"orgs": [standin.owner]},
+            out_dir=tmp_path / "out",
+            github_api_url=standin.api_url,
+            run_id="run-partial",
+            retry_delay_scale=0.0,
+        )
+    finally:
+        standin.faults.clear()
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
-    failed_paths = [i["path"] for i in result["iterations"] if RECORD_FAILED in i["path"]]
-    assert failed_paths == [[CONTAINER, RECORD_FAILED]] * 2
+    [iteration] = result["iterations"]  # 5 small repositories: one batch
+    assert iteration["path"] == [CONTAINER]
+    assert _errors(iteration["events"]) == []
+    for name in deleted:
+        asked = [e for e in standin.request_log if e[1].split("?")[0].endswith(f"/repos/{name}")]
+        assert len(asked) == 1, asked
     assert result["status"] == "SUCCEEDED"
     summary = result["summary"]
     assert summary["status"] == "PARTIAL"
-    assert sorted(f["item_key"] for f in summary["failed"]) == [f"repository/{n}" for n in broken]
-    assert all(f["error"] for f in summary["failed"])
+    assert sorted(f["item_key"] for f in summary["failed"]) == [f"repository/{n}" for n in deleted]
+    assert {f["error_type"] for f in summary["failed"]} == {"NotFound"}
     assert result["notification"]["attributes"]["status"] == "PARTIAL"
     with zipfile.ZipFile(
         result["objects"]["runs/run-partial/ghbackup-run-partial.zip"]["path"]
     ) as z:
         folders = {"/".join(name.split("/")[:2]) for name in z.namelist()}
-    assert folders == set(names) - set(broken)
+    assert folders == set(names) - set(deleted)
 
 
 def test_a_full_output_disk_is_one_error_that_names_what_was_lost(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ REQUIRED_CASES = {
     "EmptyAccount",
     "MalformedInput",
     "FinalizeFails",
+    "OneItemFailsForGood",
 }
 
 
@@ -70,5 +71,7 @@ def test_unknown_response_and_test_case_are_named():
 def test_conversion_for_moto_keeps_attempt_order():
     case = MockConfig.load(MOCK_CONFIG).test_case("ghbackup", "OneRepositoryFailsAfterRetries")
     moto_case = to_moto_test_case(case)
-    responses = moto_case.state_mocked_responses["Back up the item in a container"].mocked_responses
+    responses = moto_case.state_mocked_responses[
+        "Back up the batch in a container"
+    ].mocked_responses
     assert [r.error for r in responses] == ["States.TaskFailed"] * 3

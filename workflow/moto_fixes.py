@@ -457,6 +457,17 @@ def _task_state(task_arn: str) -> tuple[str, int | None, str]:
     return "STOPPED", code, reason
 
 
+def stop_task(task_arn: str) -> bool:
+    """Send SIGTERM to a running task process, as ECS StopTask (and a Fargate Spot
+    interruption) does; False when it is not running."""
+    with _tasks_lock:
+        task = _tasks.get(task_arn)
+    if task is None or task.process.poll() is not None:
+        return False
+    task.process.terminate()
+    return True
+
+
 def stop_all_tasks() -> None:
     """Kill every task process still running (the local runner's cleanup)."""
     with _tasks_lock:

@@ -1,5 +1,6 @@
-"""Every record that crosses a boundary, typed once: the Map item, the per-item result, the
-item manifest, the run manifest and its summary, and where each is stored.
+"""Every record that crosses a boundary, typed once: the item, the Map's batch pointer, the
+per-item result, the item manifest, the run manifest and its summary, and where each is
+stored.
 
 Each record is a pydantic model with one parse place (``from_json``: a dict, or JSON text or
 bytes, validated; bad data raises the record's one-line error) and one dump place
@@ -17,6 +18,7 @@ from ghbackup.records.base import (
     Record,
     RecordInvalid,
 )
+from ghbackup.records.batches import BatchPointer
 from ghbackup.records.items import (
     BackupItem,
     ItemKind,
@@ -26,6 +28,7 @@ from ghbackup.records.items import (
     repository_name_problem,
 )
 from ghbackup.records.places import (
+    batches_list_key,
     default_run_id,
     item_result_key,
     item_zip_key,
@@ -52,10 +55,11 @@ from ghbackup.records.schemas import SCHEMAS, json_schemas, write_schemas
 
 __all__ = [
     "ITEM_MANIFEST_FORMAT", "MANIFEST_NAME", "RUN_MANIFEST_FORMAT", "SCHEMAS", "BackupItem",
-    "FailedItem", "FileEntry", "GitState", "ItemKind", "ItemManifest", "ItemResult",
-    "ItemStatus", "Record", "RecordInvalid", "RunArchive", "RunCounts", "RunItem",
-    "RunManifest", "RunPart", "RunStatus", "RunSummary", "default_run_id", "dump_items",
-    "item_result_key", "item_zip_key", "items_list_key", "json_schemas", "login_problem",
-    "parse_items", "parse_timestamp", "repository_name_problem", "run_archive_key",
-    "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp", "write_schemas",
+    "BatchPointer", "FailedItem", "FileEntry", "GitState", "ItemKind", "ItemManifest",
+    "ItemResult", "ItemStatus", "Record", "RecordInvalid", "RunArchive", "RunCounts", "RunItem",
+    "RunManifest", "RunPart", "RunStatus", "RunSummary", "batches_list_key", "default_run_id",
+    "dump_items", "item_result_key", "item_zip_key", "items_list_key", "json_schemas",
+    "login_problem", "parse_items", "parse_timestamp", "repository_name_problem",
+    "run_archive_key", "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp",
+    "write_schemas",
 ]  # fmt: skip

@@ -24,6 +24,11 @@ def items_list_key(run_id: str) -> str:
     return f"{staging_prefix(run_id)}items.json"
 
 
+def batches_list_key(run_id: str) -> str:
+    """Key of the JSON array of BatchPointers the Distributed Map reads."""
+    return f"{staging_prefix(run_id)}batches.json"
+
+
 def item_zip_key(prefix: str, item: BackupItem) -> str:
     """Key (or relative path) of an item's zip under a staging prefix or output directory."""
     return f"{prefix.rstrip('/')}/items/{item.key}/item.zip".lstrip("/")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ghbackup.records.base import Record
+from ghbackup.records.batches import BatchPointer
 from ghbackup.records.items import ITEM_LIST, BackupItem
 from ghbackup.records.results import ItemManifest, ItemResult
 from ghbackup.records.runs import RunManifest, RunSummary
@@ -15,6 +16,7 @@ from ghbackup.records.runs import RunManifest, RunSummary
 
 SCHEMAS: dict[str, type[Record]] = {
     "backup-item": BackupItem,
+    "batch-pointer": BatchPointer,
     "item-result": ItemResult,
     "item-manifest": ItemManifest,
     "run-manifest": RunManifest,

@@ -1,0 +1,262 @@
+"""Batches benchmark: ``ghbackup run --local`` against python-github-backup, whole account.
+
+Figures, not pass/fail. On a generated 200-repository organisation served by the stand-in
+(HTTPS and /api/v3, so python-github-backup runs as a GitHub Enterprise client):
+- ``ghbackup run --local`` with its defaults (the real state machine on moto, batches of up
+  to 25 items, 4 batch tasks at a time, 4 items at a time in each);
+- python-github-backup in one process with every metadata flag;
+- raw ``git clone --mirror``, 8 at a time: the floor;
+each with wall time, CPU-seconds (this process's children: user + system) per repository and
+GitHub API requests per repository. Every repository has issues enabled (an empty list
+where the generator disabled them): python-github-backup aborts its whole run at the first
+HTTP 410 GitHub gives for disabled issues. Then the same on a content-free account (no issues,
+pulls, labels, milestones, releases), where git and process overheads show. Last, the peak
+memory of one batch task capturing 4 items at a time while one streams a 1 GiB release asset.
+
+    .venv/bin/python -m bench.bench_batches [--repositories 200] [--asset-mb 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_engine import PGB_CAPTURE_FLAGS, peak_rss_mb_of, tree_bytes  # noqa: E402
+from ghbackup.credentials import Credentials, git_credential_environment  # noqa: E402
+from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measured(gh, label: str, repositories: int, run) -> dict:
+    """Run ``run() -> (ok, note)`` from a fresh request log and rate-limit budget."""
+    gh.reset_request_log()
+    gh.reset_rate_limits()
+    cpu, start = _children_cpu(), time.monotonic()
+    ok, note = run()
+    wall, cpu = time.monotonic() - start, _children_cpu() - cpu
+    return {
+        "tool": label,
+        "repositories": repositories,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "cpu_per_repo_s": round(cpu / repositories, 3),
+        "requests": len(gh.request_log),
+        "requests_per_repo": round(len(gh.request_log) / repositories, 1),
+        "ok": ok,
+        "note": note,
+    }
+
+
+def _tls_env(gh) -> dict[str, str]:
+    ca = str(gh.ca_bundle_path or "")
+    return {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca, "GIT_SSL_CAINFO": ca}
+
+
+def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
+    env = {**_tls_env(gh), "GITHUB_TOKEN": gh.token, "LOG_LEVEL": "WARNING"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ghbackup.cli", "run", "--local", "--org", gh.owner]
+        + ["--out", str(out), "--api-url", gh.api_url, "--run-id", "bench"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    summary = {}
+    if "{" in proc.stdout:
+        try:
+            summary = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
+        except ValueError:
+            pass
+    counts = summary.get("counts", {})
+    note = f"exit {proc.returncode}, status {summary.get('status')}, counts {counts}"
+    if proc.returncode not in (0, 3):
+        note += f", stderr: {proc.stderr.strip()[-300:]}"
+    return proc.returncode == 0, note
+
+
+def run_python_github_backup(gh, out: Path) -> tuple[bool, str]:
+    exe = shutil.which("github-backup", path=str(Path(sys.executable).parent)) or "github-backup"
+    host = gh.api_url.split("://", 1)[1].split("/", 1)[0]
+    token_dir = Path(tempfile.mkdtemp())
+    token_file = token_dir / "token"  # the stand-in's throwaway token only
+    token_file.write_text(gh.token)
+    try:
+        proc = subprocess.run(
+            [exe, gh.owner, "-O", "-H", host, "-t", f"file://{token_file}", "-q"]
+            + [*PGB_CAPTURE_FLAGS, "-o", str(out)],
+            env=_tls_env(gh),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    finally:
+        shutil.rmtree(token_dir, ignore_errors=True)
+    repos = out / "repositories"
+    done = len(list(repos.iterdir())) if repos.is_dir() else 0
+    tail = proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else ""
+    return proc.returncode == 0, f"exit {proc.returncode}, {done} repository folders; {tail}"
+
+
+def run_raw_clones(gh, out: Path, names: list[str]) -> tuple[bool, str]:
+    credentials = Credentials.from_mapping({"GITHUB_TOKEN": gh.token})
+    env = _tls_env(gh)
+
+    def clone(name: str) -> int:
+        url = f"{gh.web_url}/{name}.git"
+        return subprocess.run(
+            ["git", "clone", "--mirror", "-q", url, str(out / f"{name}.git")],
+            env={**env, **git_credential_environment(credentials, url), "GIT_TERMINAL_PROMPT": "0"},
+            capture_output=True,
+            timeout=600,
+        ).returncode
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(clone, names))
+    failed = sum(1 for code in codes if code)
+    return failed == 0, f"{failed} clones failed"
+
+
+def _strip_content(gh) -> None:
+    """Empty every list a repository has beyond git: issues, pulls, labels, milestones,
+    releases, topics."""
+    for repo in gh.account.repos:
+        for name in ("issues", "labels", "milestones", "releases", "topics"):
+            getattr(repo, name).clear()
+    gh.account.index()
+
+
+def compare(root: Path, repositories: int, content: bool) -> list[dict]:
+    spec = AccountSpec(
+        owner="acme",
+        owner_type="Organization",
+        repositories=repositories,
+        seed=11,
+        gists=0,
+        lfs=content,
+        wikis=content,
+        releases=content,
+    )
+    label = "with content" if content else "content-free"
+    rows = []
+    with GitHubStandIn(root=root / f"standin-{label}", account=spec, tls=True) as gh:
+        # python-github-backup 0.65 aborts its whole run at the first HTTP 410 (issues
+        # disabled): with them enabled everywhere, one process can back up the account.
+        for repo in gh.account.repos:
+            repo.has_issues = True
+        if not content:
+            _strip_content(gh)
+        names = gh.repository_names()
+        for tool, run in (
+            ("ghbackup run --local", run_ghbackup_local),
+            ("python-github-backup", run_python_github_backup),
+            ("git clone --mirror x8", lambda gh, out: run_raw_clones(gh, out, names)),
+        ):
+            out = root / f"out-{label}-{tool.split()[0]}"
+            row = _measured(gh, tool, len(names), lambda run=run, out=out: run(gh, out))
+            row["account"] = label
+            row["stored_mb"] = round(tree_bytes(out) / 1e6, 1) if out.exists() else 0
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def batch_memory(root: Path, asset_mb: int) -> dict:
+    """One batch task (BACKUP_BATCH, 4 items at a time) while one item streams a large
+    release asset: the task's peak resident memory."""
+    spec = AccountSpec(
+        owner="bigco", owner_type="Organization", repositories=4, seed=3, gists=0, lfs=False
+    )
+    with GitHubStandIn(root=root / "big", account=spec, tls=False) as gh:
+        names = gh.repository_names()
+        gh.add_large_asset(names[0], size=asset_mb * 1024 * 1024)
+        out = root / "big-out"
+        out.mkdir()
+        (out / "items.json").write_text(
+            json.dumps([{"kind": "repository", "full_name": n} for n in names])
+        )
+        env = {
+            **os.environ,
+            "GITHUB_TOKEN": gh.token,
+            "GITHUB_API_URL": gh.api_url,
+            "RUN_ID": "bench",
+            "BACKUP_OUTPUT_DIR": str(out),
+            "BACKUP_BATCH": json.dumps({"batch": 0, "first": 0, "count": len(names)}),
+            "GHBACKUP_CONCURRENCY": "4",
+            "GHBACKUP_SCRATCH_DIR": str(root),
+            "LOG_LEVEL": "WARNING",
+        }
+        start = time.monotonic()
+        code, peak, err = peak_rss_mb_of([sys.executable, "-m", "container.entrypoint"], env)
+        return {
+            "items": len(names),
+            "asset_mb": asset_mb,
+            "exit": code,
+            "wall_s": round(time.monotonic() - start, 1),
+            "peak_mb": round(peak, 1),
+            "target_mb": 300,
+            "stored_mb": round(tree_bytes(out) / 1e6, 1),
+            "error": err.strip()[-200:] if code else "",
+        }
+
+
+def _table(rows: list[dict]) -> None:
+    print(
+        f"{'account':<14}{'tool':<24}{'wall s':>8}{'CPU s':>8}{'CPU s/repo':>11}"
+        f"{'req/repo':>10}{'stored MB':>11}  note"
+    )
+    for r in rows:
+        print(
+            f"{r['account']:<14}{r['tool']:<24}{r['wall_s']:>8}{r['cpu_s']:>8}"
+            f"{r['cpu_per_repo_s']:>11}{r['requests_per_repo']:>10}{r['stored_mb']:>11}  {r['note']}"
+        )
+    for account in dict.fromkeys(r["account"] for r in rows):
+        by_tool = {r["tool"]: r for r in rows if r["account"] == account}
+        ours, theirs = by_tool["ghbackup run --local"], by_tool["python-github-backup"]
+        print(
+            f"{account}: ghbackup / python-github-backup: wall {ours['wall_s'] / theirs['wall_s']:.2f}x "
+            f"(target <= 0.5x), CPU per repository "
+            f"{ours['cpu_per_repo_s'] / max(theirs['cpu_per_repo_s'], 1e-9):.2f}x (target <= 1x)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repositories", type=int, default=200)
+    parser.add_argument("--asset-mb", type=int, default=1024)
+    parser.add_argument("--skip-compare", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="ghbackup-bench-batches-"))
+    print(f"machine: {os.cpu_count()} cores, shared with other work while this ran", flush=True)
+    try:
+        if not args.skip_compare:
+            rows = compare(root, args.repositories, content=True)
+            rows += compare(root, args.repositories, content=False)
+            print()
+            _table(rows)
+        print()
+        print(f"one batch task, 4 items at a time: {json.dumps(batch_memory(root, args.asset_mb))}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
