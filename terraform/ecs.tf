@@ -70,10 +70,17 @@ resource "aws_ecs_task_definition" "backup" {
           readOnly      = false
         },
       ]
-      # BACKUP_ITEM, RUN_ID and BACKUP_PREFIX come per task from the state machine's overrides.
+      # A Fargate Spot interruption (or a stopped task) gives the container stopTimeout seconds
+      # after SIGTERM; the capture stops starting items and lets running ones finish within
+      # GHBACKUP_STOP_GRACE_SECONDS, which must stay below it.
+      stopTimeout = 120
+      # BACKUP_BATCH (a pointer into items.json), RUN_ID and BACKUP_PREFIX come per task from
+      # the state machine's overrides.
       environment = concat(
         [
           { name = "BACKUP_BUCKET", value = aws_s3_bucket.backups.id },
+          { name = "GHBACKUP_CONCURRENCY", value = tostring(var.capture_concurrency) },
+          { name = "GHBACKUP_STOP_GRACE_SECONDS", value = "100" },
           { name = "GITHUB_API_URL", value = var.github_api_url },
           { name = "GHBACKUP_SCRATCH_DIR", value = local.scratch_path },
           { name = "TMPDIR", value = local.scratch_path },

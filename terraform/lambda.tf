@@ -3,9 +3,12 @@ locals {
 
   lambda_environment = merge(
     {
-      BACKUP_BUCKET             = aws_s3_bucket.backups.id
-      GITHUB_API_URL            = var.github_api_url
-      DEFAULT_INPUT             = jsonencode(var.default_selection)
+      BACKUP_BUCKET  = aws_s3_bucket.backups.id
+      GITHUB_API_URL = var.github_api_url
+      DEFAULT_INPUT = jsonencode(merge(
+        { batch_max_items = var.batch_max_items, batch_max_bytes = var.batch_max_bytes },
+        var.default_selection,
+      ))
       RUN_ARCHIVE_STORAGE_CLASS = var.run_archive_storage_class
       POWERTOOLS_SERVICE_NAME   = var.name
     },

@@ -348,13 +348,50 @@ variable "container_insights" {
 }
 
 variable "max_concurrency" {
-  description = "How many repositories the Distributed Map backs up at the same time."
+  description = "How many batches (ECS tasks) the Distributed Map runs at the same time. Tasks x capture_concurrency is how many repositories are captured at once; GitHub allows a token 100 concurrent requests."
   type        = number
   default     = 10
 
   validation {
     condition     = var.max_concurrency >= 1 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
     error_message = "max_concurrency must be a whole number from 1 to 1000."
+  }
+}
+
+variable "capture_concurrency" {
+  description = "How many repositories one task captures at the same time (GHBACKUP_CONCURRENCY)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.capture_concurrency >= 1 && var.capture_concurrency <= 16 && floor(var.capture_concurrency) == var.capture_concurrency
+    error_message = "capture_concurrency must be a whole number from 1 to 16."
+  }
+  validation {
+    condition     = var.max_concurrency * var.capture_concurrency <= 100
+    error_message = "max_concurrency x capture_concurrency must stay at or under 100: GitHub allows a token at most 100 concurrent requests (its secondary rate limit)."
+  }
+}
+
+variable "batch_max_items" {
+  description = "Default largest number of repositories one task captures (execution input batch_max_items overrides it)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.batch_max_items >= 1 && var.batch_max_items <= 1000 && floor(var.batch_max_items) == var.batch_max_items
+    error_message = "batch_max_items must be a whole number from 1 to 1000."
+  }
+}
+
+variable "batch_max_bytes" {
+  description = "Default largest total GitHub size (bytes) of one batch; a repository this large runs alone (execution input batch_max_bytes overrides it)."
+  type        = number
+  default     = 2147483648
+
+  validation {
+    condition     = var.batch_max_bytes >= 1048576 && var.batch_max_bytes <= 1099511627776 && floor(var.batch_max_bytes) == var.batch_max_bytes
+    error_message = "batch_max_bytes must be a whole number of bytes from 1 MiB (1048576) to 1 TiB (1099511627776)."
   }
 }
 
@@ -450,7 +487,7 @@ variable "lambda_zip_path" {
 }
 
 variable "default_selection" {
-  description = "Defaults the validate step applies to every execution input (DEFAULT_INPUT), e.g. { users = [\"my-login\"] } (see workflow/input.schema.json)."
+  description = "Defaults the validate step applies to every execution input (DEFAULT_INPUT), e.g. { users = [\"my-login\"] } (see ghbackup/input.schema.json)."
   type        = any
   default     = {}
 

@@ -802,3 +802,32 @@ run "unknown_cost_profile_is_refused" {
   }
   expect_failures = [var.cost_profile]
 }
+
+run "batching_settings_reach_the_functions_and_the_task" {
+  command = apply
+  variables {
+    batch_max_items     = 40
+    capture_concurrency = 5
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : jsondecode(f.environment[0].variables.DEFAULT_INPUT).batch_max_items == 40 && jsondecode(f.environment[0].variables.DEFAULT_INPUT).batch_max_bytes == 2147483648])
+    error_message = "The batch defaults must reach DEFAULT_INPUT."
+  }
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment, { name = "GHBACKUP_CONCURRENCY", value = "5" })
+    error_message = "capture_concurrency must reach the task as GHBACKUP_CONCURRENCY."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].stopTimeout == 120
+    error_message = "The task must get two minutes after SIGTERM, as Fargate Spot gives."
+  }
+}
+
+run "tasks_times_captures_above_githubs_100_concurrent_requests_is_refused" {
+  command = plan
+  variables {
+    max_concurrency     = 30
+    capture_concurrency = 4
+  }
+  expect_failures = [var.capture_concurrency]
+}
