@@ -219,20 +219,19 @@ def _run(args: argparse.Namespace) -> int:
             progress=report,
             run_id=run_id,
         )
-    notification = outcome.get("notification") or {}
-    if notification:
-        console.print(f"[bold]SNS message[/bold]: {notification.get('subject', '')}")
-        print(notification.get("message", ""))
-    for path in outcome.get("files", []):
+    if outcome.notification is not None:
+        console.print(f"[bold]SNS message[/bold]: {outcome.notification.subject or ''}")
+        print(outcome.notification.message or "")
+    for path in outcome.files:
         console.print(f"  {path}")
-    summary = outcome.get("summary") or {}
-    if outcome.get("status") != "SUCCEEDED":
+    if outcome.status != "SUCCEEDED":
         console.print(
-            f"[red]ghbackup: run {run_id} {outcome.get('status')}: {outcome.get('error')}: "
-            f"{redact(str(outcome.get('cause') or ''))[:300]}[/red]"
+            f"[red]ghbackup: run {run_id} {outcome.status}: {outcome.error}: "
+            f"{escape(redact(str(outcome.cause or '')))[:300]}[/red]"
         )
         return 1
-    status = summary.get("status", "FAILED")
+    # The run's own status, from the manifest it stored (the published text may be cut).
+    status = outcome.summary.status if outcome.summary is not None else "FAILED"
     colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(status, "red")
     console.print(f"[{colour}]run {run_id}: {status}[/{colour}]")
     return {"SUCCEEDED": 0, "PARTIAL": 3}.get(status, 1)

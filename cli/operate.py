@@ -314,7 +314,7 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     bar = _LazyBar(f"run {run_id}", MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
                    failed=0)  # fmt: skip
 
-    def progress(found: executions.MapProgress) -> None:
+    def progress(found: executions.RunProgress) -> None:
         bar.update(found.done, found.total or None, failed=found.failed)
 
     with aws_errors("watch"), bar:

@@ -6,19 +6,23 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ghbackup import s3 as s3io
 from ghbackup.deployment import (
     NotAGhbackupBucket,
     UnknownRun,
     aws_errors,
     error_code,
 )
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import BackupError, ConfigurationError, StorageError
 from ghbackup.operate import check_run_id, load_manifest
-from ghbackup.records import RunManifest
+from ghbackup.records import ItemResult, RunManifest, items_list_key, parse_items, staging_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def execution_arn(state_machine_arn: str, run_id: str) -> str:
@@ -64,22 +68,52 @@ def start_run(
 
 
 @dataclass
-class MapProgress:
+class RunProgress:
+    """How far a run is: items with a result (``done``), how many of them failed, of
+    ``total`` items (0 until the list step has stored them)."""
+
     done: int
     failed: int
     total: int
 
 
-def map_progress(sfn: Any, arn: str) -> MapProgress | None:
-    """Item counts of the execution's Distributed Map run, once it has one."""
-    with aws_errors("ListMapRuns"):
-        runs = sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
-        if not runs:
-            return None
-        counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"]).get("itemCounts", {})
-    failed = sum(int(counts.get(k, 0)) for k in ("failed", "timedOut", "aborted"))
-    done = int(counts.get("succeeded", 0)) + failed
-    return MapProgress(done=done, failed=failed, total=int(counts.get("total", 0)))
+class StagedProgress:
+    """A running run's progress, read from what its tasks write: the list step's
+    ``items.json`` for the total, each item's ``result.json`` for done and failed (each read
+    once). Counts items, not batches or Map children, so it means the same locally and on
+    AWS."""
+
+    def __init__(self, s3: S3Client, bucket: str, run_id: str) -> None:
+        self._s3, self._bucket, self._run_id = s3, bucket, run_id
+        self._statuses: dict[str, str] = {}
+        self._total: int | None = None
+
+    def poll(self) -> RunProgress:
+        prefix = staging_prefix(self._run_id)
+        if self._total is None:
+            try:
+                body = s3io.get(self._s3, self._bucket, items_list_key(self._run_id))["Data"]
+                self._total = len(parse_items(body))
+            except StorageError as exc:
+                if exc.code not in ("NoSuchKey", "404"):
+                    raise
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{prefix}items/"
+        )
+        for page in pages:
+            for entry in page.get("Contents", []):
+                key = entry["Key"]
+                if key.endswith("/result.json") and key not in self._statuses:
+                    self._statuses[key] = self._status(key)
+        failed = sum(1 for status in self._statuses.values() if status != "succeeded")
+        return RunProgress(done=len(self._statuses), failed=failed, total=self._total or 0)
+
+    def _status(self, key: str) -> str:
+        try:
+            data = s3io.read_json(self._s3, self._bucket, key)
+            return ItemResult.from_json(data).status if data is not None else "failed"
+        except (BackupError, ValueError):
+            return "failed"  # unreadable: Finalize will count it failed as well
 
 
 def watch_run(
@@ -88,7 +122,7 @@ def watch_run(
     bucket: str | None,
     arn: str,
     *,
-    progress: Callable[[MapProgress], None] | None = None,
+    progress: Callable[[RunProgress], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = 5.0,
     max_polls: int | None = None,
@@ -96,6 +130,7 @@ def watch_run(
     """Poll the execution until it ends; returns its status and the run manifest (the
     source of the run's SUCCEEDED / PARTIAL / FAILED), when the bucket is known and has one."""
     polls = 0
+    staged = StagedProgress(s3, bucket, arn.rsplit(":", 1)[-1]) if bucket else None
     while True:
         with aws_errors("DescribeExecution"):
             try:
@@ -104,9 +139,8 @@ def watch_run(
                 if error_code(exc) == "ExecutionDoesNotExist":
                     raise UnknownRun(f"no execution {arn}") from None
                 raise
-        found = map_progress(sfn, arn)
-        if found and progress:
-            progress(found)
+        if progress and staged is not None:
+            progress(staged.poll())
         if described["status"] != "RUNNING":
             break
         polls += 1

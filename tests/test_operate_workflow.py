@@ -44,11 +44,12 @@ def stack(monkeypatch, tmp_path):
 
 def _prepare(s3, bucket, test_case, names):
     """The run's manifest as Finalize would write it (Finalize itself is mocked), the
-    items.json the Map reads, and the mocked answers for the execution."""
+    items.json the list step writes and the items' result records (which ``watch`` counts,
+    so staging stays), and the mocked answers for the execution."""
     items = [repo(name) for name in names]
     for item in items:
         stage(s3, bucket, RUN_ID, item, engine_zip(item, 1000))
-    finalize.assemble_run(s3, bucket=bucket, run_id=RUN_ID, items=items)
+    finalize.assemble_run(s3, bucket=bucket, run_id=RUN_ID, items=items, delete_staging_after=False)
     s3.put_object(Bucket=bucket, Key=f"staging/{RUN_ID}/items.json",
                   Body=json.dumps([i.to_json() for i in items]).encode())  # fmt: skip
     case = MockConfig.load(MOCK_CONFIG).test_case("ghbackup", test_case)

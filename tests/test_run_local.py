@@ -84,7 +84,7 @@ def test_three_failing_repositories_make_a_partial_run_that_keeps_the_other_47(
             run_id="run-partial-50",
             retry_delay_scale=0.0,
             max_concurrency=8,
-        )
+        ).to_json()
     finally:
         gh.faults.clear()
     assert result["status"] == "SUCCEEDED"

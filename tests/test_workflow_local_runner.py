@@ -60,7 +60,7 @@ def _run(tmp_path, test_case: str | None, execution_input=None, items=(), per_ba
         retry_delay_scale=0.0,
         container_command=FAKE_CONTAINER,
         **kwargs,
-    )
+    ).to_json()  # the outcome as its record's JSON
 
 
 def _errors(events, event_type="TaskFailed"):
@@ -312,7 +312,7 @@ def test_end_to_end_against_the_github_stand_in(standin, tmp_path, monkeypatch):
         github_api_url=standin.api_url,
         run_id="run-e2e",
         retry_delay_scale=0.0,
-    )
+    ).to_json()
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]
     assert [i["path"] for i in result["iterations"]] == [[CONTAINER]]  # one batch
     summary = result["summary"]
@@ -344,7 +344,7 @@ def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
             github_api_url=standin.api_url,
             run_id="run-partial",
             retry_delay_scale=0.0,
-        )
+        ).to_json()
     finally:
         standin.faults.clear()
     assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, DONE]

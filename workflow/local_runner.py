@@ -36,8 +36,17 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
+from ghbackup.executions import StagedProgress
+from ghbackup.extract import read_run_manifest
 from ghbackup.finalize import DEFAULT_STORAGE_CLASS
-from ghbackup.records import default_run_id, items_list_key, run_prefix, staging_prefix
+from ghbackup.records import (
+    ExportedObject,
+    LocalRunOutcome,
+    Notification,
+    RunSummary,
+    default_run_id,
+    run_prefix,
+)
 from workflow import moto_fixes
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
@@ -299,42 +308,45 @@ def state_path(history: list[dict[str, Any]]) -> list[str]:
 
 
 class _ProgressWatcher:
-    """Counts items from the result.json objects that appear under the staging prefix."""
+    """Reports the run's item counts (``ghbackup.executions.StagedProgress``) when they
+    change."""
 
     def __init__(self, s3: Any, bucket: str, run_id: str, progress: Progress | None) -> None:
-        self._s3, self._bucket, self._run_id, self._progress = s3, bucket, run_id, progress
-        self._seen: dict[str, str] = {}
-        self.total: int | None = None  # None until items.json exists (0 is an empty run)
+        self._staged = StagedProgress(s3, bucket, run_id)
+        self._progress = progress
         self._last: tuple[int, int, int] | None = None
 
     def poll(self) -> None:
-        prefix = staging_prefix(self._run_id)
-        if self.total is None:
-            with contextlib.suppress(self._s3.exceptions.NoSuchKey):
-                key = items_list_key(self._run_id)
-                body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
-                self.total = len(json.loads(body.read()))
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self._bucket, Prefix=f"{prefix}items/"
-        )
-        for page in pages:
-            for entry in page.get("Contents", []):
-                key = entry["Key"]
-                if not key.endswith("/result.json") or key in self._seen:
-                    continue
-                with contextlib.suppress(self._s3.exceptions.NoSuchKey, ValueError):
-                    body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-                    self._seen[key] = json.loads(body).get("status", "failed")
-        self.report(len(self._seen), sum(1 for s in self._seen.values() if s != "succeeded"))
+        found = self._staged.poll()
+        self.report(found.done, found.failed, found.total)
 
-    def report(self, done: int, failed: int, total: int | None = None) -> None:
-        current = (done, failed, (self.total or 0) if total is None else total)
+    def report(self, done: int, failed: int, total: int) -> None:
+        current = (done, failed, total)
         if self._progress is not None and current != self._last:
             self._last = current
             self._progress(*current)
 
 
-def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+def _run_summary(
+    s3: Any, bucket: str, run_id: str, published: list[Notification]
+) -> RunSummary | None:
+    """The summary of the run's stored manifest. A MockConfigFile test case that answers
+    for Finalize stores no manifest: then the summary it published, when that is whole.
+    None when the run ended before Finalize."""
+    try:
+        return RunSummary.of(read_run_manifest(s3, bucket, run_id))
+    except StorageError:
+        pass
+    message = published[-1].message if published else None
+    if message and message.lstrip().startswith("{"):
+        try:
+            return RunSummary.from_json(message)
+        except ValueError:
+            return None  # cut to fit SNS: not a whole summary
+    return None
+
+
+def _published_messages(sqs: Any, queue_url: str) -> list[Notification]:
     messages = []
     while True:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
@@ -343,14 +355,14 @@ def _published_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
         for message in batch["Messages"]:
             envelope = json.loads(message["Body"])
             messages.append(
-                {
-                    "subject": envelope.get("Subject"),
-                    "message": envelope.get("Message"),
-                    "attributes": {
+                Notification(
+                    subject=envelope.get("Subject"),
+                    message=envelope.get("Message"),
+                    attributes={
                         name: value.get("Value")
                         for name, value in (envelope.get("MessageAttributes") or {}).items()
                     },
-                }
+                )
             )
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -375,10 +387,10 @@ def _download(s3: Any, bucket: str, key: str, path: Path) -> None:
     s3.download_file(bucket, key, str(path))
 
 
-def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, dict[str, Any]]:
+def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, ExportedObject]:
     """Download runs/<run_id>/* into out_dir/<run_id>/ (so runs never overwrite each other),
-    each through a ``.partial`` file renamed when complete; return {key: {"path",
-    "storage_class"}}. StorageError (no ``.partial`` left) when a file cannot be written."""
+    each through a ``.partial`` file renamed when complete; return {key: where it went}.
+    StorageError (no ``.partial`` left) when a file cannot be written."""
     out_dir = out_dir / run_id
     exported = {}
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=run_prefix(run_id))
@@ -395,10 +407,9 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, d
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 raise StorageError(f"writing {target} failed: {exc.strerror}") from None
-            exported[entry["Key"]] = {
-                "path": str(target),
-                "storage_class": entry.get("StorageClass", "STANDARD"),
-            }
+            exported[entry["Key"]] = ExportedObject(
+                path=str(target), storage_class=entry.get("StorageClass", "STANDARD")
+            )
     return exported
 
 
@@ -442,15 +453,13 @@ def run_local(
     container_command: list[str] | None = None,
     retry_delay_scale: float = 1.0,
     timeout_seconds: float = 6 * 3600,
-) -> dict[str, Any]:
-    """Execute the state machine locally; return the summary and what was published.
+) -> LocalRunOutcome:
+    """Execute the state machine locally; return its outcome (``LocalRunOutcome``: the
+    execution's status, the run's summary from its stored manifest, what was published, the
+    states entered and the exported files).
 
     ``progress(done, failed, total)`` is called whenever the counts change: ``done`` items
-    have a result (succeeded or failed), ``failed`` of them failed. The result holds
-    ``status`` (the execution's), ``summary`` (the published run summary, parsed),
-    ``notification`` (subject, message, attributes), ``path`` (states entered, in order),
-    ``iterations`` (each Map item's path and events), ``error``/``cause`` of a failed
-    execution, the exported ``files`` and ``objects`` (S3 key -> path, storage class).
+    have a result (succeeded or failed), ``failed`` of them failed.
     """
     run_id = run_id or default_run_id()
     out_dir = Path(out_dir)
@@ -516,16 +525,10 @@ def run_local(
                 time.sleep(_POLL_SECONDS)
             history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
             published = _published_messages(sqs, deployment.queue_url)
-            notification = published[-1] if published else None
-            summary = None
-            if notification and (notification["message"] or "").lstrip().startswith("{"):
-                with contextlib.suppress(ValueError):
-                    summary = json.loads(notification["message"])
-            if summary:
-                counts = summary.get("counts", {})
-                watcher.report(
-                    counts.get("total", 0), counts.get("failed", 0), counts.get("total", 0)
-                )
+            summary = _run_summary(s3, deployment.bucket, run_id, published)
+            if summary is not None:
+                counts = summary.counts
+                watcher.report(counts.total, counts.failed, counts.total)
             try:
                 exported = _export_run(s3, deployment.bucket, run_id, out_dir)
             except StorageError as exc:
@@ -537,22 +540,22 @@ def run_local(
                     f"command ends); {run_folder} keeps the containers' logs only: free space "
                     f"and run again with another --run-id"
                 ) from None
-            return {
-                "run_id": run_id,
-                "status": described["status"],
-                "error": described.get("error"),
-                "cause": described.get("cause"),
-                "summary": summary,
-                "notification": notification,
-                "path": state_path(history["events"]),
-                "history": history["events"],
-                "iterations": [
+            return LocalRunOutcome(
+                run_id=run_id,
+                status=described["status"],
+                error=described.get("error"),
+                cause=described.get("cause"),
+                summary=summary,
+                notification=published[-1] if published else None,
+                path=state_path(history["events"]),
+                history=history["events"],
+                iterations=[
                     {**iteration, "path": state_path(iteration["events"])}
                     for iteration in moto_fixes.iteration_histories(run_id)
                 ],
-                "files": [entry["path"] for entry in exported.values()],
-                "objects": exported,
-            }
+                files=[entry.path for entry in exported.values()],
+                objects=exported,
+            )
     finally:
         moto_fixes.configure_container(None)
         local.stop()

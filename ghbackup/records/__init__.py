@@ -42,7 +42,10 @@ from ghbackup.records.places import (
 )
 from ghbackup.records.results import FileEntry, GitState, ItemManifest, ItemResult, ItemStatus
 from ghbackup.records.runs import (
+    ExportedObject,
     FailedItem,
+    LocalRunOutcome,
+    Notification,
     RunArchive,
     RunCounts,
     RunItem,
@@ -54,7 +57,7 @@ from ghbackup.records.runs import (
 from ghbackup.records.schemas import SCHEMAS, json_schemas, write_schemas
 
 __all__ = [
-    "ITEM_MANIFEST_FORMAT", "MANIFEST_NAME", "RUN_MANIFEST_FORMAT", "SCHEMAS", "BackupItem",
+    "ITEM_MANIFEST_FORMAT", "MANIFEST_NAME", "ExportedObject", "LocalRunOutcome", "Notification", "RUN_MANIFEST_FORMAT", "SCHEMAS", "BackupItem",
     "BatchPointer", "FailedItem", "FileEntry", "GitState", "ItemKind", "ItemManifest",
     "ItemResult", "ItemStatus", "Record", "RecordInvalid", "RunArchive", "RunCounts", "RunItem",
     "RunManifest", "RunPart", "RunStatus", "RunSummary", "batches_list_key", "default_run_id",

@@ -171,3 +171,40 @@ def _worth_reporting(skipped: dict[str, str]) -> bool:
     off or a repository that is simply empty."""
     ordinary = ("disabled", "repository is empty", "enabled but has no pages")
     return any(not why.startswith(ordinary) for why in skipped.values())
+
+
+class Notification(Record):
+    """What the run published on its SNS topic."""
+
+    subject: str | None = None
+    message: str | None = None
+    attributes: dict[str, str | None] = Field(default_factory=dict)
+
+
+class ExportedObject(Record):
+    """A run output exported from S3 to a local file."""
+
+    path: str
+    storage_class: str = "STANDARD"
+
+
+class LocalRunOutcome(Record):
+    """What ``ghbackup run --local`` (``workflow.local_runner.run_local``) returns.
+
+    ``status`` is the execution's (SUCCEEDED even for a PARTIAL run: item failures are not
+    execution failures); ``summary`` is read from the run manifest the run stored, so the
+    run's SUCCEEDED / PARTIAL / FAILED never depends on the published text, which SNS may
+    have cut. ``path``, ``history`` and ``iterations`` are the states entered and the
+    execution's events, top level and per Map iteration (for tests and diagnosis)."""
+
+    run_id: str
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    summary: RunSummary | None = None
+    notification: Notification | None = None
+    path: list[str] = Field(default_factory=list)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    iterations: list[dict[str, Any]] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    objects: dict[str, ExportedObject] = Field(default_factory=dict)
