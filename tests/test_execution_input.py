@@ -115,7 +115,7 @@ def test_validate_handler_raises_invalid_input(monkeypatch, lambda_context):
 
 @pytest.fixture
 def lambda_context(monkeypatch):
-    from workflow.moto_fixes import LambdaContext
+    from workflow.emulation import LambdaContext
 
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

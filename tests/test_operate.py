@@ -26,6 +26,7 @@ from ghbackup.extract import read_run_manifest
 from ghbackup.records import run_archive_key, run_manifest_key
 from tests.test_finalize import DEFLATED, STORED, item_zip, repo, stage
 from workflow import moto_fixes
+from workflow.emulation import EMULATION
 
 BUCKET = "ghbackup-backups"
 RUN = "run-20261101T100000Z"
@@ -60,7 +61,7 @@ def aws(monkeypatch, tmp_path):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         yield s3, calls
-    moto_fixes.hold_restores(False)
+    EMULATION.hold_restores(False)
 
 
 def engine_zip(item, size: int) -> bytes:
@@ -148,7 +149,7 @@ def test_bucket_flag_wins_over_environment(aws, capsys):
 def test_first_get_requests_a_restore_and_exits_75_with_the_expected_wait(aws, capsys, tmp_path):
     s3, calls = aws
     make_run(s3)
-    moto_fixes.hold_restores(True)
+    EMULATION.hold_restores(True)
 
     code, _, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-001", "--out", str(tmp_path))
 
@@ -162,7 +163,7 @@ def test_first_get_requests_a_restore_and_exits_75_with_the_expected_wait(aws, c
 def test_get_during_a_restore_reports_it_and_does_not_request_again(aws, capsys, tmp_path):
     s3, calls = aws
     make_run(s3)
-    moto_fixes.hold_restores(True)
+    EMULATION.hold_restores(True)
     s3.restore_object(Bucket=BUCKET, Key=run_archive_key(RUN),
                       RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})  # fmt: skip
 
@@ -207,13 +208,13 @@ def test_readable_until_is_shown_for_a_restored_run(aws, capsys):
 def test_wait_polls_until_the_restore_completes(aws, capsys, tmp_path, monkeypatch):
     s3, calls = aws
     make_run(s3)
-    moto_fixes.hold_restores(True)
+    EMULATION.hold_restores(True)
     polls = []
 
     def fake_sleep(seconds):
         polls.append(seconds)
         if len(polls) == 3:
-            moto_fixes.hold_restores(False)
+            EMULATION.hold_restores(False)
 
     monkeypatch.setattr("cli.operate.sleep", fake_sleep)
     code, out, err = run_cli(capsys, "get", RUN, "--repo", "acme/repo-002", "--wait",
@@ -388,14 +389,14 @@ def test_restore_from_a_glacier_run_gives_the_source_refs(aws, capsys, tmp_path)
     stage(s3, BUCKET, RUN, other, engine_zip(other, 5000))
     finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[other, REPO])
     url = f"s3://{BUCKET}/{run_archive_key(RUN)}"
-    moto_fixes.hold_restores(True)
+    EMULATION.hold_restores(True)
 
     code, _, err = run_cli(
         capsys, "restore", url, "--repo", "acme/widget", "--to", str(tmp_path / "a")
     )
     assert code == 75 and "requested a Standard restore" in err
     assert not (tmp_path / "a").exists()
-    moto_fixes.hold_restores(False)
+    EMULATION.hold_restores(False)
 
     code, _, err = run_cli(
         capsys, "restore", url, "--repo", "acme/widget", "--to", str(tmp_path / "a")
@@ -434,7 +435,7 @@ def test_get_verify_restore_round_trip(aws, capsys, tmp_path):
 def test_held_restore_stays_in_progress_until_released(aws):
     s3, _ = aws
     s3.put_object(Bucket=BUCKET, Key="cold", Body=b"data", StorageClass="GLACIER")
-    moto_fixes.hold_restores(True)
+    EMULATION.hold_restores(True)
     s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={"Days": 1})
 
     assert s3.head_object(Bucket=BUCKET, Key="cold")["Restore"] == 'ongoing-request="true"'
@@ -443,7 +444,7 @@ def test_held_restore_stays_in_progress_until_released(aws):
     with pytest.raises(ClientError, match="RestoreAlreadyInProgress"):
         s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={"Days": 1})
 
-    moto_fixes.hold_restores(False)
+    EMULATION.hold_restores(False)
     assert (
         'ongoing-request="false", expiry-date='
         in s3.head_object(Bucket=BUCKET, Key="cold")["Restore"]

@@ -15,7 +15,7 @@ from ghbackup.extract import read_run_manifest
 from ghbackup.records import run_manifest_key
 from tests.test_finalize import repo, stage
 from tests.test_operate import engine_zip
-from workflow import moto_fixes
+from workflow.emulation import EMULATION
 from workflow.local_aws import start_local_aws
 from workflow.local_runner import _client, _local_only_environment, deploy
 from workflow.mock_config import MockConfig, to_moto_test_case
@@ -53,7 +53,7 @@ def _prepare(s3, bucket, test_case, names):
     s3.put_object(Bucket=bucket, Key=f"staging/{RUN_ID}/items.json",
                   Body=json.dumps([i.to_json() for i in items]).encode())  # fmt: skip
     case = MockConfig.load(MOCK_CONFIG).test_case("ghbackup", test_case)
-    moto_fixes.register_mock_test_case(RUN_ID, to_moto_test_case(case))
+    EMULATION.register_mock_test_case(RUN_ID, to_moto_test_case(case))
 
 
 def test_start_validates_starts_and_watches_to_the_summary(stack, capsys):

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from ghbackup.errors import ConfigurationError
 from ghbackup.records import BackupItem
-from workflow.moto_fixes import LambdaContext
+from workflow.emulation import LambdaContext
 
 REGION = "us-east-1"
 

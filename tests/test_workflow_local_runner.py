@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ghbackup.batch import plan_batches
-from workflow import moto_fixes
+from workflow.emulation import EMULATION
 from workflow.local_runner import run_local
 
 pytestmark = pytest.mark.integration
@@ -242,7 +242,7 @@ def test_a_stopped_batch_is_retried_without_capturing_its_done_items_again(tmp_p
         deadline = time.monotonic() + 60
         while len(_captures(captures)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        stopped.append(moto_fixes.stop_task(task_arn))
+        stopped.append(EMULATION.stop_task(task_arn))
 
     def observe(task_arn: str, event: str) -> None:
         started.append(task_arn)
@@ -250,11 +250,11 @@ def test_a_stopped_batch_is_retried_without_capturing_its_done_items_again(tmp_p
             threading.Thread(target=stop_after_two, args=(task_arn,), daemon=True).start()
 
     names = tuple(f"acme/repo-{n}" for n in range(6))
-    moto_fixes.add_task_observer(observe)
+    EMULATION.add_task_observer(observe)
     try:
         result = _run(tmp_path, "RealTasksListMocked", items=names)
     finally:
-        moto_fixes.remove_task_observer(observe)
+        EMULATION.remove_task_observer(observe)
     assert stopped == [True]
     assert len(started) == 2
     [iteration] = result["iterations"]
@@ -284,9 +284,9 @@ def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monke
 
     def observe(task_arn: str, event: str) -> None:
         with lock:
-            peaks.append(moto_fixes.running_task_count())
+            peaks.append(EMULATION.running_task_count())
 
-    moto_fixes.add_task_observer(observe)
+    EMULATION.add_task_observer(observe)
     try:
         result = _run(
             tmp_path,
@@ -296,7 +296,7 @@ def test_the_map_runs_at_most_max_concurrency_containers_at_once(tmp_path, monke
             max_concurrency=2,
         )
     finally:
-        moto_fixes.remove_task_observer(observe)
+        EMULATION.remove_task_observer(observe)
     assert result["summary"]["counts"]["succeeded"] == 5
     assert len(peaks) == 5
     assert max(peaks) == 2

@@ -17,7 +17,8 @@ import time
 import moto
 import pytest
 
-from workflow import moto_fixes
+from workflow import emulation, moto_fixes
+from workflow.emulation import EMULATION
 from workflow.local_aws import ACCOUNT_ID, start_local_aws
 from workflow.local_runner import ROLE_NAME, _client, _local_only_environment, deploy
 
@@ -40,11 +41,11 @@ def aws():
     try:
         with _local_only_environment(local):
             deployment = deploy(local, github_api_url="http://127.0.0.1:9", credentials="unused")
-            moto_fixes.set_retry_delay_scale(0.0)
+            EMULATION.set_retry_delay_scale(0.0)
             yield local, deployment
     finally:
-        moto_fixes.set_retry_delay_scale(1.0)
-        moto_fixes.configure_container(None)
+        EMULATION.set_retry_delay_scale(1.0)
+        EMULATION.configure_container(None)
         local.stop()
 
 
@@ -90,8 +91,8 @@ def _one_ecs_task(deployment, resource: str, **state) -> dict:
     return {"StartAt": "Run", "States": {"Run": {**run, **state, "End": True}}}
 
 
-def _container(script: str) -> moto_fixes.LocalContainer:
-    return moto_fixes.LocalContainer(command=[sys.executable, "-c", textwrap.dedent(script)])
+def _container(script: str) -> emulation.LocalContainer:
+    return emulation.LocalContainer(command=[sys.executable, "-c", textwrap.dedent(script)])
 
 
 FAIL_ON_FIRST_ATTEMPT = """
@@ -105,7 +106,7 @@ FAIL_ON_FIRST_ATTEMPT = """
 
 def test_ecs_run_task_parameters_and_response_are_converted(aws):
     local, deployment = aws
-    moto_fixes.configure_container(_container("pass"))
+    EMULATION.configure_container(_container("pass"))
     definition = _one_ecs_task(deployment, "arn:aws:states:::ecs:runTask")
     described, _ = _run(local, definition, {"file": "/dev/null"})
     assert described["status"] == "SUCCEEDED", described.get("cause")
@@ -132,7 +133,7 @@ def test_aws_sdk_parameters_are_converted(aws):
 
 def test_sync_task_fails_on_a_non_zero_exit_and_its_retry_succeeds(aws, tmp_path):
     local, deployment = aws
-    moto_fixes.configure_container(_container(FAIL_ON_FIRST_ATTEMPT))
+    EMULATION.configure_container(_container(FAIL_ON_FIRST_ATTEMPT))
     attempts = tmp_path / "attempts"
     definition = _one_ecs_task(
         deployment,
@@ -150,7 +151,7 @@ def test_sync_task_fails_on_a_non_zero_exit_and_its_retry_succeeds(aws, tmp_path
 
 def test_sync_task_runs_the_container_process_and_waits_for_it(aws, tmp_path):
     local, deployment = aws
-    moto_fixes.configure_container(
+    EMULATION.configure_container(
         _container(
             """
             import os, pathlib, time
@@ -258,12 +259,12 @@ def test_retry_waits_go_through_the_scalable_clock(aws):
             }
         },
     }
-    before = len(moto_fixes.retry_delays())
+    before = len(EMULATION.retry_delays())
     started = time.monotonic()
     described, _ = _run(local, definition)
     assert described["status"] == "FAILED"
     assert time.monotonic() - started < 10
-    assert moto_fixes.retry_delays()[before:] == [30]
+    assert EMULATION.retry_delays()[before:] == [30]
 
 
 def test_distributed_map_iterations_keep_their_own_history(aws):
@@ -290,7 +291,7 @@ def test_distributed_map_iterations_keep_their_own_history(aws):
     described, _ = _run(local, definition, {"items": [1, 2, 3]})
     assert described["status"] == "SUCCEEDED"
     name = described["name"]
-    histories = moto_fixes.iteration_histories(name)
+    histories = EMULATION.iteration_histories(name)
     assert [h["index"] for h in histories] == [0, 1, 2]
     for history in histories:
         entered = [
@@ -401,3 +402,15 @@ def test_stock_moto_still_cannot_dispose_of_a_delete_marker():
         """
     )
     assert output.strip() == "NO_DISPOSE"
+
+
+def test_stock_moto_still_does_not_answer_terraforms_two_step_functions_calls():
+    output = _stock_moto(
+        """
+        from moto.stepfunctions.responses import StepFunctionResponse
+        for name in ("validate_state_machine_definition", "list_state_machine_versions"):
+            print(name, hasattr(StepFunctionResponse, name))
+        """
+    )
+    assert "validate_state_machine_definition False" in output
+    assert "list_state_machine_versions False" in output

@@ -9,7 +9,6 @@ ListStateMachineVersions). Child processes reach it through ``endpoint_url``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 import requests
 
 from workflow import moto_fixes
+from workflow.emulation import EMULATION
 
 REGION = "us-east-1"
 # moto's default account; every ARN the local runner builds uses it.
@@ -59,7 +59,7 @@ class LocalAWS:
     def stop(self) -> None:
         """Stop the server and any task processes it started."""
         global _running
-        moto_fixes.stop_all_tasks()
+        EMULATION.stop_all_tasks()
         self._server.stop()
         if self._previous_moto_port is None:
             os.environ.pop("MOTO_PORT", None)
@@ -68,37 +68,6 @@ class LocalAWS:
         with _running_lock:
             if _running is self:
                 _running = None
-
-
-def _validate_definition(definition: str) -> dict[str, Any]:
-    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
-
-    try:
-        StaticAnalyser().analyse(definition)
-    except Exception as error:  # noqa: BLE001 - every parser complaint is a diagnostic
-        message = " ".join(str(error).split())
-        return {
-            "result": "FAIL",
-            "diagnostics": [
-                {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message}
-            ],
-            "truncated": False,
-        }
-    return {"result": "OK", "diagnostics": [], "truncated": False}
-
-
-def add_terraform_answers() -> None:
-    """Teach moto's Step Functions the two calls the Terraform AWS provider needs."""
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    def validate_state_machine_definition(self: Any) -> str:
-        return json.dumps(_validate_definition(self._get_param("definition") or ""))
-
-    def list_state_machine_versions(self: Any) -> str:
-        return json.dumps({"stateMachineVersions": []})
-
-    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
-    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
 
 def start_local_aws(port: int = 0) -> LocalAWS:
@@ -111,7 +80,6 @@ def start_local_aws(port: int = 0) -> LocalAWS:
             # moto's backends are process-wide: two servers would share (and reset) them.
             raise RuntimeError(f"local AWS already running at {_running.endpoint_url}")
         moto_fixes.apply_all()
-        add_terraform_answers()
         # One access-log line per request drowns everything else a run prints.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs every failed execution with its whole parse tree; the runner
@@ -127,7 +95,7 @@ def start_local_aws(port: int = 0) -> LocalAWS:
         os.environ["MOTO_PORT"] = str(bound_port)
         try:
             requests.post(f"{endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
-            moto_fixes.forget_runs()
+            EMULATION.forget_runs()
             # Before any state machine exists: machines created earlier live in the backend
             # that does not execute.
             requests.post(

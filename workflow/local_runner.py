@@ -47,7 +47,8 @@ from ghbackup.records import (
     default_run_id,
     run_prefix,
 )
-from workflow import moto_fixes
+from workflow import emulation
+from workflow.emulation import EMULATION
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
 
@@ -115,7 +116,7 @@ def definition_with(values: Mapping[str, str]) -> str:
 @contextlib.contextmanager
 def _local_only_environment(local: LocalAWS) -> Iterator[None]:
     """Point every boto3 client of this process at ``local`` with dummy credentials."""
-    with moto_fixes.patched_environment(local.environment, unset=_AWS_SELECTORS):
+    with emulation.patched_environment(local.environment, unset=_AWS_SELECTORS):
         session = boto3.Session()
         credentials = session.get_credentials()
         frozen = credentials.get_frozen_credentials() if credentials else None
@@ -488,9 +489,9 @@ def run_local(
                 default_input=default_input,
                 max_concurrency=max_concurrency,
             )
-            moto_fixes.set_retry_delay_scale(retry_delay_scale)
-            moto_fixes.configure_container(
-                moto_fixes.LocalContainer(
+            EMULATION.set_retry_delay_scale(retry_delay_scale)
+            EMULATION.configure_container(
+                emulation.LocalContainer(
                     command=container_command or [sys.executable, "-m", "container.entrypoint"],
                     environment={
                         **local.environment,
@@ -506,7 +507,7 @@ def run_local(
             for key, body in (staged_objects or {}).items():
                 s3.put_object(Bucket=deployment.bucket, Key=key, Body=body)
             if mocked is not None:
-                moto_fixes.register_mock_test_case(run_id, to_moto_test_case(mocked))
+                EMULATION.register_mock_test_case(run_id, to_moto_test_case(mocked))
             execution_arn = sfn.start_execution(
                 stateMachineArn=deployment.state_machine_arn,
                 name=run_id,
@@ -551,11 +552,11 @@ def run_local(
                 history=history["events"],
                 iterations=[
                     {**iteration, "path": state_path(iteration["events"])}
-                    for iteration in moto_fixes.iteration_histories(run_id)
+                    for iteration in EMULATION.iteration_histories(run_id)
                 ],
                 files=[entry.path for entry in exported.values()],
                 objects=exported,
             )
     finally:
-        moto_fixes.configure_container(None)
+        EMULATION.configure_container(None)
         local.stop()

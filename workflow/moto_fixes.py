@@ -1,10 +1,15 @@
-"""Every change the local runner makes to moto, in one place.
+"""Every change the project makes to moto, in one place.
 
 moto (pinned to exactly ``EXPECTED_MOTO_VERSION``) interprets the real state machine, but its
-Step Functions interpreter (a vendored copy of LocalStack's) has gaps that the local runner
-must close, and its fake Lambda and ECS only echo. Each fix below names the gap it closes;
-``tests/test_workflow_moto_fixes.py`` has, for each one, a test that fails when the fix no
-longer applies (a moto upgrade that moves or fixes the patched code).
+Step Functions interpreter (a vendored copy of LocalStack's) has bugs and gaps. Two kinds of
+patch live here, apart:
+
+- fixes of moto's bugs and gaps (1-4, 10, 12): each names what it closes, and
+  ``tests/test_workflow_moto_fixes.py`` has a test that fails when moto fixes it upstream or
+  moves the patched code;
+- hooks for the local emulation (5-9, 11): moto's Lambda only echoes and its ECS only
+  stores tasks; these hooks hand the work to ``workflow.emulation.EMULATION``, the object
+  that holds the emulation's state (task processes, mock test cases, the Retry clock...).
 
 The fixes patch moto's classes in this process, which is also the process that serves moto
 (``workflow.local_aws`` runs moto's ThreadedMotoServer in a thread), so they apply to the
@@ -13,21 +18,18 @@ server. ``apply_all()`` is idempotent.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
-import os
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import moto
+
+from workflow.emulation import EMULATION, invoke_in_process, is_local_handler
 
 EXPECTED_MOTO_VERSION = "5.2.5"
 
@@ -240,83 +242,6 @@ def fix_preprocessor_scope_leak() -> None:
 # x-amz-function-error header, so the ASL error name is the class name, as on AWS.
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of AWS's Lambda context object that Powertools reads."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = ""
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    deadline_epoch_ms: int = 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
-
-
-_lambda_lock = threading.Lock()
-# Handlers that the local runner allows to run in-process, by their Handler string.
-_allowed_handler_modules: set[str] = {
-    "tasks.validate_input",
-    "tasks.list_items",
-    "tasks.finalize_run",
-}
-
-
-@contextlib.contextmanager
-def patched_environment(variables: Mapping[str, str], unset: Iterable[str] = ()) -> Iterator[None]:
-    """``os.environ`` with ``variables`` set and ``unset`` removed; as it was afterwards."""
-    removed = tuple(unset)
-    saved = {name: os.environ.get(name) for name in {*variables, *removed}}
-    for name in removed:
-        os.environ.pop(name, None)
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
-    module_name, _, function_name = handler.rpartition(".")
-    if module_name not in _allowed_handler_modules:
-        raise RuntimeError(f"handler {handler!r} is not one the local runner may run")
-    module = importlib.import_module(module_name)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    for client_name in ("s3", "sfn", "sns"):
-        client = getattr(module, client_name, None)
-        # A module imported before the local endpoint was set talks to real AWS: reload it.
-        if client is not None and client.meta.endpoint_url != endpoint:
-            module = importlib.reload(module)
-            break
-    return getattr(module, function_name)
-
-
-def invoke_in_process(function: Any, body: bytes | str | None) -> tuple[bytes, str | None]:
-    """Run a moto Lambda function's Python handler; return (payload, function error)."""
-    event = json.loads(body or "{}")
-    context = LambdaContext(
-        function_name=function.function_name,
-        invoked_function_arn=function.function_arn,
-        aws_request_id=os.urandom(16).hex(),
-        deadline_epoch_ms=int(time.time() * 1000) + int(function.timeout or 3) * 1000,
-    )
-    with _lambda_lock, patched_environment(dict(function.environment_vars or {})):
-        try:
-            result = _load_handler(function.handler)(event, context)
-        except Exception as error:  # noqa: BLE001 - becomes the function error, as on AWS
-            payload = {"errorType": type(error).__name__, "errorMessage": str(error)}
-            return json.dumps(payload).encode(), "Unhandled"
-    return json.dumps(result).encode(), None
-
-
 def fix_lambda_runs_handlers() -> None:
     """Make moto's Docker-less Lambda call the function's Python handler in-process."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -332,7 +257,7 @@ def fix_lambda_runs_handlers() -> None:
         response_headers: Any,
     ) -> bytes:
         function = self.get_function(function_name, qualifier)
-        if function.handler.rpartition(".")[0] not in _allowed_handler_modules:
+        if not is_local_handler(function.handler):
             # Not one of ours (e.g. another test's moto in this process): moto's echo.
             return original_invoke(self, function_name, qualifier, body, headers, response_headers)
         payload, function_error = invoke_in_process(function, body)
@@ -353,130 +278,6 @@ def fix_lambda_runs_handlers() -> None:
 # settings), report RUNNING until it exits, and fail the .sync state with States.TaskFailed
 # on a non-zero exit code, as Step Functions does on AWS. The Map's MaxConcurrency bounds how
 # many iterations, hence how many subprocesses, run at once.
-
-
-@dataclass
-class LocalContainer:
-    """How the local runner runs the engine's container as a process."""
-
-    command: list[str]
-    environment: dict[str, str] = field(default_factory=dict)
-    cwd: Path | None = None
-    log_dir: Path | None = None
-    timeout_seconds: float = 3600.0
-
-
-@dataclass
-class _LocalTask:
-    process: subprocess.Popen
-    started: float
-    log_path: Path | None
-
-
-_container: LocalContainer | None = None
-_tasks: dict[str, _LocalTask] = {}
-_tasks_lock = threading.Lock()
-_task_observers: list[Callable[[str, str], None]] = []
-
-
-def configure_container(container: LocalContainer | None) -> None:
-    """Set (or clear) what an ECS task runs; until set, run_task refuses to run anything."""
-    global _container
-    _container = container
-
-
-def running_task_count() -> int:
-    """How many task processes are running right now (the Map's concurrency, observed)."""
-    with _tasks_lock:
-        return sum(1 for task in _tasks.values() if task.process.poll() is None)
-
-
-def add_task_observer(observer: Callable[[str, str], None]) -> None:
-    """Call observer(task_arn, "started") when a task process starts (tests count them)."""
-    _task_observers.append(observer)
-
-
-def remove_task_observer(observer: Callable[[str, str], None]) -> None:
-    """Stop calling an observer added with add_task_observer."""
-    if observer in _task_observers:
-        _task_observers.remove(observer)
-
-
-def _override_environment(overrides: Mapping[str, Any] | None) -> dict[str, str]:
-    environment: dict[str, str] = {}
-    for container in (overrides or {}).get("containerOverrides", []) or []:
-        for pair in container.get("environment", []) or []:
-            environment[str(pair["name"])] = str(pair.get("value", ""))
-    return environment
-
-
-def _start_task_process(task_arn: str, overrides: Mapping[str, Any] | None) -> None:
-    if _container is None:
-        raise RuntimeError("no local container configured: call configure_container() first")
-    environment = {**os.environ, **_container.environment, **_override_environment(overrides)}
-    log_path = None
-    log_file: Any = subprocess.DEVNULL
-    if _container.log_dir is not None:
-        _container.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = _container.log_dir / f"{task_arn.rsplit('/', 1)[-1]}.log"
-        log_file = log_path.open("wb")
-    try:
-        process = subprocess.Popen(
-            _container.command,
-            env=environment,
-            cwd=_container.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    finally:
-        if log_path is not None:
-            log_file.close()
-    with _tasks_lock:
-        _tasks[task_arn] = _LocalTask(process=process, started=time.monotonic(), log_path=log_path)
-    for observer in _task_observers:
-        observer(task_arn, "started")
-
-
-def _task_state(task_arn: str) -> tuple[str, int | None, str]:
-    """(last status, exit code, reason) of a local task process."""
-    with _tasks_lock:
-        task = _tasks.get(task_arn)
-    if task is None:
-        return "STOPPED", None, ""
-    code = task.process.poll()
-    if code is None and _container and time.monotonic() - task.started > _container.timeout_seconds:
-        task.process.kill()
-        code = task.process.wait()
-    if code is None:
-        return "RUNNING", None, ""
-    reason = ""
-    if code != 0 and task.log_path is not None and task.log_path.exists():
-        lines = task.log_path.read_text(errors="replace").strip().splitlines()
-        reason = lines[-1][:255] if lines else ""
-    return "STOPPED", code, reason
-
-
-def stop_task(task_arn: str) -> bool:
-    """Send SIGTERM to a running task process, as ECS StopTask (and a Fargate Spot
-    interruption) does; False when it is not running."""
-    with _tasks_lock:
-        task = _tasks.get(task_arn)
-    if task is None or task.process.poll() is not None:
-        return False
-    task.process.terminate()
-    return True
-
-
-def stop_all_tasks() -> None:
-    """Kill every task process still running (the local runner's cleanup)."""
-    with _tasks_lock:
-        tasks = list(_tasks.values())
-        _tasks.clear()
-    for task in tasks:
-        if task.process.poll() is None:
-            task.process.kill()
-            task.process.wait()
 
 
 def fix_ecs_runs_processes() -> None:
@@ -506,17 +307,17 @@ def fix_ecs_runs_processes() -> None:
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
         tasks = original_run_task(self, *args, **kwargs)
-        if _container is None:
+        if EMULATION.container is None:
             # Not a local run (e.g. another test's moto in this process): moto as it was.
             return tasks
         for task in tasks:
-            _start_task_process(task.task_arn, task.overrides)
+            EMULATION.start_task(task.task_arn, task.overrides)
             task._local_status = "RUNNING"
         return tasks
 
     def _refresh(task: Any) -> None:
         # Before the response is serialised: containers come before lastStatus in the shape.
-        status, code, reason = _task_state(task.task_arn)
+        status, code, reason = EMULATION.task_state(task.task_arn)
         task._local_status = status
         if status == "STOPPED":
             task.desired_status = "STOPPED"
@@ -533,9 +334,7 @@ def fix_ecs_runs_processes() -> None:
     def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> list[Any]:
         described = original_describe_tasks(self, cluster_str, tasks)
         for task in described:
-            with _tasks_lock:
-                local = task.task_arn in _tasks
-            if local:
+            if EMULATION.is_local_task(task.task_arn):
                 _refresh(task)
         return described
 
@@ -599,13 +398,6 @@ def fix_ecs_runs_processes() -> None:
 # registers a test case (read by workflow.mock_config) under the execution's name and this
 # fix gives it to that execution's worker; Map iterations inherit it.
 
-_mock_test_cases: dict[str, Any] = {}
-
-
-def register_mock_test_case(execution_name: str, test_case: Any) -> None:
-    """Answer the Task states of the execution called ``execution_name`` from ``test_case``."""
-    _mock_test_cases[execution_name] = test_case
-
 
 def fix_mock_test_cases() -> None:
     """Hand a registered mock test case to the execution worker of the matching execution."""
@@ -615,7 +407,7 @@ def fix_mock_test_cases() -> None:
 
     def _get_start_execution_worker(self: Any) -> Any:
         worker = original(self)
-        test_case = _mock_test_cases.get(self.name)
+        test_case = EMULATION.mock_test_case(self.name)
         if test_case is not None:
             worker._mock_test_case = test_case
         return worker
@@ -630,31 +422,17 @@ def fix_mock_test_cases() -> None:
 # Retriers sleep for real (IntervalSeconds, BackoffRate, jitter). Tests scale the waits to
 # zero so a retried path takes milliseconds; local runs keep them (scale 1.0).
 
-_retry_delay_scale = 1.0
-_retry_delays: list[float] = []
-
 
 class _ScaledTime:
-    """Stands in for the ``time`` module inside moto's retrier: only ``sleep`` is scaled."""
+    """Stands in for the ``time`` module inside moto's retrier: only ``sleep`` goes through
+    the emulation's Retry clock."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        _retry_delays.append(seconds)
-        time.sleep(seconds * _retry_delay_scale)
-
-
-def set_retry_delay_scale(scale: float) -> None:
-    """Multiply every Retry wait by ``scale`` (0.0 in tests); the asked delays are recorded."""
-    global _retry_delay_scale
-    _retry_delay_scale = scale
-
-
-def retry_delays() -> list[float]:
-    """Every Retry wait the interpreter asked for, in seconds, before scaling."""
-    return list(_retry_delays)
+        EMULATION.retry_sleep(seconds)
 
 
 def fix_retry_clock() -> None:
@@ -677,23 +455,6 @@ def fix_retry_clock() -> None:
 # them as frames sharing one event manager (not the parent's) and exposes no way to list
 # them, so the path an item took (retries, the Catch) is invisible. Give each iteration its
 # own event history, as a child execution has, and keep it by execution name.
-
-_iteration_histories: dict[str, list[dict[str, Any]]] = {}
-_iteration_lock = threading.Lock()
-
-
-def iteration_histories(execution_name: str) -> list[dict[str, Any]]:
-    """``[{"index": n, "events": [...]}]`` for every Map item the execution ran."""
-    with _iteration_lock:
-        return sorted(_iteration_histories.get(execution_name, []), key=lambda i: i["index"])
-
-
-def forget_runs() -> None:
-    """Drop registered mock test cases and recorded iteration histories (moto's reset
-    forgets the executions they belong to)."""
-    _mock_test_cases.clear()
-    with _iteration_lock:
-        _iteration_histories.clear()
 
 
 def fix_record_map_iterations() -> None:
@@ -718,10 +479,7 @@ def fix_record_map_iterations() -> None:
         finally:
             events = env.event_manager.get_event_history()
             name = env.states.context_object.context_object_data["Execution"]["Name"]
-            with _iteration_lock:
-                _iteration_histories.setdefault(name, []).append(
-                    {"index": job.job_index, "events": events}
-                )
+            EMULATION.record_iteration(name, job.job_index, events)
 
     def patch() -> None:
         DistributedItemProcessorWorker._eval_job = _eval_job
@@ -752,25 +510,9 @@ def fix_delete_marker_dispose() -> None:
 # middle state cannot be tested. While restores are held, a new restore stays in progress
 # (moto's own "s3::keyrestore" state model, progressed by hand) until they are released.
 
-_restores_held = False
-_KEY_RESTORE_MODEL = "s3::keyrestore"
-
-
-def hold_restores(hold: bool = True) -> None:
-    """While held, RestoreObject leaves the object in progress as S3 does for hours;
-    releasing completes every restore in progress (at the next read of the object)."""
-    from moto.moto_api import state_manager
-
-    global _restores_held
-    _restores_held = hold
-    if hold:
-        state_manager.set_transition(_KEY_RESTORE_MODEL, {"progression": "manual", "times": 2**62})
-    else:
-        state_manager.unset_transition(_KEY_RESTORE_MODEL)
-
 
 def fix_restore_in_progress() -> None:
-    """Give RestoreObject S3's in-progress state (see hold_restores)."""
+    """Give RestoreObject S3's in-progress state while EMULATION holds restores."""
     from moto.s3.exceptions import S3ClientError
     from moto.s3.models import FakeKey, S3Backend
 
@@ -779,7 +521,7 @@ def fix_restore_in_progress() -> None:
 
     def restore(self: Any, days: int) -> None:
         original_restore(self, days)
-        if _restores_held:
+        if EMULATION.restores_held:
             self.status = "IN_PROGRESS"
 
     def restore_object(self: Any, bucket_name: str, key_name: str, days: Any, type_: Any) -> bool:
@@ -795,6 +537,46 @@ def fix_restore_in_progress() -> None:
     _once("restore_in_progress", patch)
 
 
+# --- 12. The two calls the Terraform AWS provider makes that moto does not answer ---------------
+# aws_sfn_state_machine calls ValidateStateMachineDefinition (on every plan) and
+# ListStateMachineVersions; moto answers neither (HTTP 500). Validate with moto's own ASL
+# static analyser, and list no versions.
+
+
+def _validate_definition(definition: str) -> dict[str, Any]:
+    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+
+    try:
+        StaticAnalyser().analyse(definition)
+    except Exception as error:  # noqa: BLE001 - every parser complaint is a diagnostic
+        message = " ".join(str(error).split())
+        return {
+            "result": "FAIL",
+            "diagnostics": [
+                {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message}
+            ],
+            "truncated": False,
+        }
+    return {"result": "OK", "diagnostics": [], "truncated": False}
+
+
+def fix_terraform_answers() -> None:
+    """Teach moto's Step Functions the two calls the Terraform AWS provider needs."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> str:
+        return json.dumps(_validate_definition(self._get_param("definition") or ""))
+
+    def list_state_machine_versions(self: Any) -> str:
+        return json.dumps({"stateMachineVersions": []})
+
+    def patch() -> None:
+        StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+        StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+    _once("terraform_answers", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -807,6 +589,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_record_map_iterations,
     fix_delete_marker_dispose,
     fix_restore_in_progress,
+    fix_terraform_answers,
 )
 
 

@@ -30,7 +30,8 @@ import pytest
 
 from tasks import package
 from tests.standin import AccountSpec, GitHubStandIn
-from workflow import moto_fixes
+from workflow import emulation
+from workflow.emulation import EMULATION
 from workflow.local_aws import LocalAWS, start_local_aws
 
 pytestmark = pytest.mark.integration
@@ -322,8 +323,8 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
         monkeypatch.setenv(name, value)
     # ECS injects GITHUB_TOKEN from the parameter through the task definition's secrets;
     # the local container gets it the same way a task would see it: in its environment.
-    moto_fixes.configure_container(
-        moto_fixes.LocalContainer(
+    EMULATION.configure_container(
+        emulation.LocalContainer(
             command=[sys.executable, "-m", "container.entrypoint"],
             environment={
                 **local_aws.environment,
@@ -358,7 +359,7 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
         assert described["status"] == "SUCCEEDED", described.get("cause")
         _assert_the_run_is_stored(s3, bucket, len(gh.repository_names()))
     finally:
-        moto_fixes.configure_container(None)
+        EMULATION.configure_container(None)
         s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
 
