@@ -47,10 +47,17 @@ bench: install
 # Build the capture image and push it to the ECR repository the Terraform module created.
 # Needs docker and the aws CLI; AWS_REGION and ECR_REPOSITORY_URL (terraform output) set.
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD)
+BASE_IMAGE ?= python:3.12-slim-bookworm
 image:
 	@test -n "$(ECR_REPOSITORY_URL)" || { echo "set ECR_REPOSITORY_URL (terraform output -raw ecr_repository_url)"; exit 1; }
 	aws ecr get-login-password --region "$(AWS_REGION)" | docker login --username AWS --password-stdin "$${ECR_REPOSITORY_URL%%/*}"
-	docker build --platform linux/amd64 -f container/Dockerfile -t "$(ECR_REPOSITORY_URL):$(IMAGE_TAG)" .
+	digest=$$(docker buildx imagetools inspect $(BASE_IMAGE) --format '{{json .Manifest.Digest}}' | tr -d '"'); \
+	case "$$digest" in sha256:*) ;; *) echo "cannot resolve the digest of $(BASE_IMAGE)"; exit 1 ;; esac; \
+	docker build --platform linux/amd64 -f container/Dockerfile \
+	  --build-arg PYTHON_BASE_IMAGE="$(BASE_IMAGE)@$$digest" \
+	  --label org.opencontainers.image.base.name="$(BASE_IMAGE)" \
+	  --label org.opencontainers.image.base.digest="$$digest" \
+	  -t "$(ECR_REPOSITORY_URL):$(IMAGE_TAG)" .
 	docker push "$(ECR_REPOSITORY_URL):$(IMAGE_TAG)"
 
 clean:

@@ -54,3 +54,16 @@ def test_build_context_is_limited_to_what_the_image_copies():
     }
     assert sources <= allowed, f"copied but ignored: {sources - allowed}"
     assert {".git", ".venv", "build", "tests", "terraform"}.isdisjoint(allowed)
+
+
+def test_the_base_image_is_always_pinned_by_digest():
+    steps = DOCKERFILE.read_text()
+    # No default: a build must be given the base image, and refuses one without a digest.
+    assert re.search(r"^ARG PYTHON_BASE_IMAGE$", steps, flags=re.MULTILINE)
+    assert "FROM ${PYTHON_BASE_IMAGE}" in steps
+    assert "*@sha256:*) ;;" in steps and "exit 1" in steps
+    # make image resolves the digest, passes it and records it in the image's labels.
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\nimage:", 1)[1].split("\n\n", 1)[0]
+    assert "imagetools inspect $(BASE_IMAGE)" in recipe
+    assert 'PYTHON_BASE_IMAGE="$(BASE_IMAGE)@$$digest"' in recipe
+    assert "org.opencontainers.image.base.digest" in recipe
