@@ -31,7 +31,7 @@ from ghbackup.deployment import (
     resolve_deployment,
     write_config,
 )
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import ConfigurationError, UnknownRun
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -461,7 +461,7 @@ def _cost(args: argparse.Namespace) -> int:
                 break
             try:
                 manifests.append(operate.load_manifest(s3, bucket, run_id))
-            except operate.UnknownRun:
+            except UnknownRun:
                 continue  # a run without a manifest: still running, or failed before Finalize
     settings = cost.Settings(
         task_vcpu=args.task_vcpu, task_memory_gb=args.task_memory_gb, spot=not args.on_demand,

@@ -36,7 +36,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ghbackup.errors import BackupError, ConfigurationError
+from ghbackup.errors import (
+    AwsCredentialsMissing,
+    AwsError,
+    ConfigurationError,
+    NotAGhbackupBucket,
+)
+from ghbackup.s3 import error_code
 
 CONFIG_FILE_NAME = "config.json"
 TERRAFORM_TIMEOUT_SECONDS = 120
@@ -48,64 +54,6 @@ CLIENT_CONFIG = Config(
 )
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class UnknownRun(BackupError):
-    """The bucket holds no manifest for this run id."""
-
-    exit_code = 10
-
-
-class ItemNotInRun(BackupError):
-    """The run does not hold this repository (or item), or it failed in that run."""
-
-    exit_code = 11
-
-
-class NotAGhbackupBucket(BackupError):
-    """The bucket does not exist or holds something other than ghbackup runs."""
-
-    exit_code = 12
-
-
-class AwsCredentialsMissing(BackupError):
-    """boto3 found no AWS credentials, or AWS rejected them."""
-
-    exit_code = 13
-
-
-class ManifestWithoutByteRanges(BackupError):
-    """The run manifest predates byte ranges: one item cannot be read on its own."""
-
-    exit_code = 14
-
-
-class NoWarmCopy(BackupError):
-    """No ``latest/<item key>/item.zip`` exists for the item."""
-
-    exit_code = 15
-
-
-class RetrievalNotAvailable(BackupError):
-    """S3 refuses this retrieval tier for this object (Expedited over 250 MB, Deep Archive)."""
-
-    exit_code = 16
-
-
-class AwsError(BackupError):
-    """Any other AWS failure: access denied, throttled past the retries, unreachable."""
-
-    exit_code = 17
-
-
-class RestoreInProgress(BackupError):
-    """The run zip is being restored from Glacier: run the same command again later.
-    75 is EX_TEMPFAIL: a temporary failure, try again."""
-
-    exit_code = 75
-
-
 _CREDENTIAL_CODES = {
     "ExpiredToken",
     "ExpiredTokenException",
@@ -115,10 +63,6 @@ _CREDENTIAL_CODES = {
     "UnrecognizedClientException",
     "InvalidToken",
 }
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 @contextmanager

@@ -165,6 +165,64 @@ def is_out_of_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE_ERRNOS
 
 
+# -- operating a deployed stack (the CLI's exit codes tell these apart) ---------------------
+
+
+class UnknownRun(BackupError):
+    """The bucket holds no manifest for this run id."""
+
+    exit_code = 10
+
+
+class ItemNotInRun(BackupError):
+    """The run does not hold this repository (or item), or it failed in that run."""
+
+    exit_code = 11
+
+
+class NotAGhbackupBucket(BackupError):
+    """The bucket does not exist or holds something other than ghbackup runs."""
+
+    exit_code = 12
+
+
+class AwsCredentialsMissing(BackupError):
+    """boto3 found no AWS credentials, or AWS rejected them."""
+
+    exit_code = 13
+
+
+class ManifestWithoutByteRanges(BackupError):
+    """The run manifest predates byte ranges: one item cannot be read on its own."""
+
+    exit_code = 14
+
+
+class NoWarmCopy(BackupError):
+    """No ``latest/<item key>/item.zip`` exists for the item."""
+
+    exit_code = 15
+
+
+class RetrievalNotAvailable(BackupError):
+    """S3 refuses this retrieval tier for this object (Expedited over 250 MB, Deep Archive)."""
+
+    exit_code = 16
+
+
+class AwsError(BackupError):
+    """Any other AWS failure: access denied, throttled past the retries, unreachable."""
+
+    exit_code = 17
+
+
+class RestoreInProgress(BackupError):
+    """The run zip is being restored from Glacier: run the same command again later.
+    75 is EX_TEMPFAIL: a temporary failure, try again."""
+
+    exit_code = 75
+
+
 def exit_code_for(error_type: str | None) -> int:
     """The exit code of a BackupError subclass named ``error_type`` (a result record's
     ``error_type``); 1 for anything else."""

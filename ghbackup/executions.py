@@ -12,14 +12,18 @@ from botocore.exceptions import ClientError
 
 from ghbackup import s3 as s3io
 from ghbackup.deployment import (
-    NotAGhbackupBucket,
-    UnknownRun,
     aws_errors,
-    error_code,
 )
-from ghbackup.errors import BackupError, ConfigurationError, StorageError
+from ghbackup.errors import (
+    BackupError,
+    ConfigurationError,
+    NotAGhbackupBucket,
+    StorageError,
+    UnknownRun,
+)
 from ghbackup.operate import check_run_id, load_manifest
 from ghbackup.records import ItemResult, RunManifest, items_list_key, parse_items, staging_prefix
+from ghbackup.s3 import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -22,13 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from botocore.exceptions import ClientError
 
 from ghbackup.deployment import (
-    RestoreInProgress,
-    RetrievalNotAvailable,
-    UnknownRun,
     aws_errors,
-    error_code,
 )
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import ConfigurationError, RestoreInProgress, RetrievalNotAvailable, UnknownRun
+from ghbackup.s3 import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

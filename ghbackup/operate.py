@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from ghbackup.deployment import (
+    aws_errors,
+)
+from ghbackup.errors import (
+    ArchiveCorrupt,
+    ConfigurationError,
     ItemNotInRun,
     ManifestWithoutByteRanges,
     NotAGhbackupBucket,
     NoWarmCopy,
     UnknownRun,
-    aws_errors,
-    error_code,
 )
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError
 from ghbackup.extract import extract_item_from_run
 from ghbackup.glacier import (
     DEFAULT_RESTORE_DAYS,
@@ -39,6 +41,7 @@ from ghbackup.glacier import (
     ensure_readable,
 )
 from ghbackup.records import BackupItem, RunManifest, run_archive_key, run_manifest_key
+from ghbackup.s3 import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -22,6 +22,7 @@ from cli import main as cli
 from ghbackup import finalize, glacier, operate
 from ghbackup.archive import ItemArchiveWriter
 from ghbackup.deployment import Deployment
+from ghbackup.errors import RetrievalNotAvailable
 from ghbackup.extract import read_run_manifest
 from ghbackup.records import run_archive_key, run_manifest_key
 from tests.test_finalize import DEFLATED, STORED, item_zip, repo, stage
@@ -228,10 +229,10 @@ def test_wait_polls_until_the_restore_completes(aws, capsys, tmp_path, monkeypat
 
 def test_expedited_is_refused_for_objects_over_250_mb():
     big = glacier.ArchiveState("runs/r/ghbackup-r.zip", "GLACIER", 300 * glacier.MB, "archived")
-    with pytest.raises(glacier.RetrievalNotAvailable, match="under 250 MB"):
+    with pytest.raises(RetrievalNotAvailable, match="under 250 MB"):
         glacier.check_tier(big, "Expedited")
     deep = glacier.ArchiveState("runs/r/ghbackup-r.zip", "DEEP_ARCHIVE", 10, "archived")
-    with pytest.raises(glacier.RetrievalNotAvailable, match="DEEP_ARCHIVE"):
+    with pytest.raises(RetrievalNotAvailable, match="DEEP_ARCHIVE"):
         glacier.check_tier(deep, "Expedited")
     glacier.check_tier(glacier.ArchiveState("k", "GLACIER", 10, "archived"), "Expedited")
 
