@@ -71,7 +71,7 @@ def _tls_env(gh) -> dict[str, str]:
 def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
     env = {**_tls_env(gh), "GITHUB_TOKEN": gh.token, "LOG_LEVEL": "WARNING"}
     proc = subprocess.run(
-        [sys.executable, "-m", "ghbackup.cli", "run", "--local", "--org", gh.owner]
+        [sys.executable, "-m", "cli.main", "run", "--local", "--org", gh.owner]
         + ["--out", str(out), "--api-url", gh.api_url, "--run-id", "bench"],
         cwd=ROOT,
         env=env,
