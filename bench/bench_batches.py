@@ -3,7 +3,8 @@
 Figures, not pass/fail. On a generated 200-repository organisation served by the stand-in
 (HTTPS and /api/v3, so python-github-backup runs as a GitHub Enterprise client):
 - ``ghbackup run --local`` with its defaults (the real state machine on moto, batches of up
-  to 25 items, 4 batch tasks at a time, 4 items at a time in each);
+  to 25 items, up to 10 batch tasks at a time as the Terraform module's default, 4 items
+  at a time in each);
 - python-github-backup in one process with every metadata flag;
 - raw ``git clone --mirror``, 8 at a time: the floor;
 each with wall time, CPU-seconds (this process's children: user + system) per repository and
@@ -71,7 +72,7 @@ def _tls_env(gh) -> dict[str, str]:
 def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
     env = {**_tls_env(gh), "GITHUB_TOKEN": gh.token, "LOG_LEVEL": "WARNING"}
     proc = subprocess.run(
-        [sys.executable, "-m", "ghbackup.cli", "run", "--local", "--org", gh.owner]
+        [sys.executable, "-m", "cli.main", "run", "--local", "--org", gh.owner]
         + ["--out", str(out), "--api-url", gh.api_url, "--run-id", "bench"],
         cwd=ROOT,
         env=env,

@@ -197,7 +197,7 @@ def _bundle_of(cap: _Capture, url: str, name: str, *, lfs: bool = False) -> GitS
         )
         if state.refs:
             bundle = cap.scratch / f"{name}.bundle"
-            create_bundle(mirror, bundle, settings=cap.git)
+            create_bundle(mirror, bundle, state=state, settings=cap.git)
             cap.writer.add_file(f"{name}.bundle", bundle)
             bundle.unlink()
             state.bundle = f"{name}.bundle"

@@ -203,7 +203,59 @@ def uses_lfs(repo: Path, settings: GitSettings | None = None) -> bool:
     return "filter=lfs" in out
 
 
-def create_bundle(repo: Path, dest: Path, *, settings: GitSettings | None = None) -> None:
-    """One bundle holding every ref of the mirror (``git bundle create --all``)."""
+def create_bundle(
+    repo: Path, dest: Path, *, state: GitState | None = None, settings: GitSettings | None = None
+) -> None:
+    """One bundle holding every ref of the mirror, as ``git bundle create --all`` makes it.
+
+    Given the mirror's ``state`` (``read_state``) and a mirror as ``git clone --mirror``
+    leaves it, one pack and nothing else, the bundle is that pack behind a header naming
+    the refs (``bundle_from_pack``): no re-packing, which costs CPU in proportion to the
+    repository. Anything else goes through ``git bundle create --all``.
+    """
     settings = settings or GitSettings()
+    if state is not None and bundle_from_pack(repo, dest, state):
+        return
     run_git(["bundle", "create", "--quiet", str(dest), "--all"], cwd=repo, timeout=settings.timeout)
+
+
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_BUNDLE_V2 = b"# v2 git bundle\n"
+
+
+def bundle_from_pack(repo: Path, dest: Path, state: GitState) -> bool:
+    """Write ``dest`` as a v2 bundle of the mirror's only pack, when that pack holds every
+    object: exactly one pack, no loose objects, no alternates, not shallow or partial, SHA-1
+    ids and a symbolic HEAD. Returns False, writing nothing, when any of that does not hold.
+
+    A v2 bundle is a header (``# v2 git bundle``, one ``<id> <ref>`` line per ref, a blank
+    line; no prerequisites, as nothing is left out) followed by a packfile. The refs are
+    listed as ``git bundle create --all`` lists them: every ref in ``for-each-ref`` order,
+    then ``HEAD`` when it points at an existing branch.
+    """
+    objects = repo / "objects"
+    packs = list((objects / "pack").glob("*.pack"))
+    if (
+        len(packs) != 1
+        or any(p.suffix == ".promisor" for p in (objects / "pack").iterdir())
+        or (objects / "info" / "alternates").exists()
+        or (repo / "shallow").exists()
+        or state.head is None  # detached: git resolves HEAD itself
+        or not all(_SHA1.match(oid) for oid in state.refs.values())
+        or _has_loose_objects(objects)
+    ):
+        return False
+    heads = list(state.refs.items())
+    if state.head in state.refs:
+        heads.append(("HEAD", state.refs[state.head]))
+    header = _BUNDLE_V2 + b"".join(f"{oid} {ref}\n".encode() for ref, oid in heads) + b"\n"
+    with open(dest, "wb") as out, open(packs[0], "rb") as pack:
+        out.write(header)
+        shutil.copyfileobj(pack, out, 1024 * 1024)
+    return True
+
+
+def _has_loose_objects(objects: Path) -> bool:
+    return any(
+        len(sub.name) == 2 and sub.is_dir() and any(sub.iterdir()) for sub in objects.iterdir()
+    )

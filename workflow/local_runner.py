@@ -80,7 +80,14 @@ _AWS_SELECTORS = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_POLL_SECONDS = 0.5
+# How often the execution's status is asked for (a cheap call: the run's end is seen within
+# this), and how often the progress is read from the stored results (a listing of every
+# item's objects, so less often).
+_POLL_SECONDS = 0.2
+_PROGRESS_SECONDS = 1.0
+# Batches (ECS tasks) at once: the Terraform module's default for max_concurrency, so a
+# local run schedules its batches as a deployed one does.
+DEFAULT_MAX_CONCURRENCY = 10
 
 Progress = Callable[[int, int, int], None]
 
@@ -164,7 +171,7 @@ def deploy(
     github_api_url: str,
     credentials: str,
     default_input: Mapping[str, Any] | None = None,
-    max_concurrency: int = 4,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_class: str = DEFAULT_STORAGE_CLASS,
 ) -> LocalDeployment:
     """Create the resources Terraform creates, on the local AWS."""
@@ -447,7 +454,7 @@ def run_local(
     progress: Progress | None = None,
     run_id: str | None = None,
     default_input: Mapping[str, Any] | None = None,
-    max_concurrency: int = 4,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     mock_config: Path | None = None,
     test_case: str | None = None,
     staged_objects: Mapping[str, bytes] | None = None,
@@ -515,6 +522,7 @@ def run_local(
             )["executionArn"]
             watcher = _ProgressWatcher(s3, deployment.bucket, run_id, progress)
             deadline = time.monotonic() + timeout_seconds
+            next_progress = time.monotonic()
             while True:
                 described = sfn.describe_execution(executionArn=execution_arn)
                 if described["status"] != "RUNNING":
@@ -522,7 +530,9 @@ def run_local(
                 if time.monotonic() > deadline:
                     sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
                     raise LocalRunError(f"run {run_id} did not finish in {timeout_seconds} s")
-                watcher.poll()
+                if progress is not None and time.monotonic() >= next_progress:
+                    watcher.poll()
+                    next_progress = time.monotonic() + _PROGRESS_SECONDS
                 time.sleep(_POLL_SECONDS)
             history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
             published = _published_messages(sqs, deployment.queue_url)
