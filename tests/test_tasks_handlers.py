@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from ghbackup.errors import ConfigurationError
+from ghbackup.incremental import IncrementalPlan
 from ghbackup.records import BackupItem
 from workflow.emulation import LambdaContext
 
@@ -105,6 +106,12 @@ def _list(monkeypatch, items, sizes, selection):
         list_items.GitHubClient, "from_credentials", lambda url, creds, **kwargs: object()
     )
     monkeypatch.setattr(list_items, "expand_selection", expand)
+    # Nothing captured before: every item is to capture (ghbackup/incremental.py decides).
+    monkeypatch.setattr(
+        list_items,
+        "plan_run",
+        lambda s3, bucket, run_id, items, client, **kw: IncrementalPlan(list(items), [], {}),
+    )
     result = list_items.handler(
         {"run_id": "run-1", "selection": selection}, _context("ghbackup-list-items")
     )

@@ -120,6 +120,13 @@ def test_empty_account_goes_straight_to_finalize(tmp_path):
     assert result["summary"]["counts"]["total"] == 0
 
 
+def test_a_run_with_every_item_unchanged_starts_no_task(tmp_path):
+    result = _run(tmp_path, "EverythingUnchanged", items=("acme/one", "acme/two"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, FINALIZE, PUBLISH, DONE]
+    assert result["iterations"] == []
+    assert result["status"] == "SUCCEEDED"
+
+
 def test_malformed_input_fails_at_validation(tmp_path):
     result = _run(tmp_path, "MalformedInput", execution_input={"repositories": "not-a-list"})
     assert result["path"] == [VALIDATE, NOTIFY_FAILED, FAILED]
