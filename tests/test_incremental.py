@@ -196,9 +196,7 @@ def test_the_full_flag_and_an_old_capture_mean_a_full_capture(s3, client, standi
     assert _validators(s3, "r3", items[0]).capture_reason == "last capture older than 30 days"
 
 
-def test_a_state_recorded_with_another_credential_kind_means_a_full_capture(
-    s3, client, standin
-):
+def test_a_state_recorded_with_another_credential_kind_means_a_full_capture(s3, client, standin):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
     _capture_and_promote(s3, "r1", items)
@@ -273,3 +271,75 @@ def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, 
     assert head["StorageClass"] == "STANDARD_IA"
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=latest_state_key(items[0]))["Body"].read())
     assert state["zip_sha256"] == head["Metadata"]["sha256"]
+
+
+# -- Finalize ------------------------------------------------------------------------------
+
+
+def _staged_run(s3, run_id):
+    """Three items staged for Finalize: a reused one, a captured one with what the list step
+    saw of it, and a captured one without (an older list step, or an account)."""
+    from tests.test_finalize import small_items, stage
+
+    (reused, data_a), (captured, data_b), (unknown, data_c) = small_items().items()
+    for item, data in ((reused, data_a), (captured, data_b), (unknown, data_c)):
+        stage(s3, BUCKET, run_id, item, data)
+    key = item_result_key(staging_prefix(run_id), reused)
+    result = ItemResult.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    result.capture, result.capture_reason, result.reused_from = "reused", "unchanged", "r0"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=result.to_bytes())
+    seen = Validators(item=captured, observed_at="2026-12-01T12:00:00Z", credential_kind="token",
+                      capture="captured", capture_reason="changed: repository refs",
+                      complete=True, refs={"repository": {"refs/heads/main": "a" * 40}})  # fmt: skip
+    s3.put_object(Bucket=BUCKET, Key=item_validators_key(staging_prefix(run_id), captured),
+                  Body=seen.to_bytes())  # fmt: skip
+    return reused, captured, unknown
+
+
+def test_finalize_promotes_only_items_captured_in_the_run_and_says_how_each_got_there(s3):
+    from ghbackup.finalize import assemble_run
+
+    reused, captured, unknown = _staged_run(s3, "r1")
+
+    summary = assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown, reused])
+
+    assert summary.status == "SUCCEEDED"
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="runs/r1/manifest.json")["Body"].read())
+    lines = {line["item_key"]: line for line in manifest["items"]}
+    assert (lines[reused.key]["capture"], lines[reused.key]["reused_from"]) == ("reused", "r0")
+    assert lines[captured.key]["capture"] == "captured"
+    assert lines[captured.key]["capture_reason"] == "changed: repository refs"
+    assert lines[unknown.key]["capture"] is None
+    latest = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+              if o["Key"].startswith("latest/")}  # fmt: skip
+    assert latest == {latest_zip_key(captured), latest_state_key(captured)}
+    state = ItemState.from_json(
+        s3.get_object(Bucket=BUCKET, Key=latest_state_key(captured))["Body"].read()
+    )
+    assert (state.run_id, state.zip_sha256) == ("r1", lines[captured.key]["zip_sha256"])
+    loaded, why = incremental.load_state(s3, BUCKET, captured)
+    assert loaded is not None, why
+
+
+def test_a_finalize_that_fails_before_the_manifest_leaves_no_new_state(s3, monkeypatch):
+    from ghbackup.errors import StorageError
+    from ghbackup.finalize import assemble_run
+
+    _reused, captured, unknown = _staged_run(s3, "r1")
+    real_put = s3.put_object
+
+    def put(**kwargs):
+        if kwargs["Key"].endswith("manifest.json"):
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "PutObject")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", put)
+    with pytest.raises(StorageError):
+        assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown])
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="latest/")
+    monkeypatch.setattr(s3, "put_object", real_put)
+
+    # The retry of Finalize finishes the run and only then promotes.
+    assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown])
+    loaded, why = incremental.load_state(s3, BUCKET, captured)
+    assert loaded is not None, why
