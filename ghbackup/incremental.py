@@ -82,6 +82,8 @@ _COPY_CONFIG = TransferConfig(multipart_threshold=4 * 1024**3, multipart_chunksi
 _LATEST = {"per_page": 1}
 _SORTED = {"sort": "updated", "direction": "desc", "per_page": 1}
 _WHOLE = {"per_page": 100}
+# Answers meaning "not available to this token here" (forbidden, not found, disabled).
+_NOT_HERE = (403, 404, 410)
 
 
 def repository_probes(full_name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -193,10 +195,19 @@ def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> 
         probes = repository_probes(item.full_name or "")
     else:
         probes = [(f"gists/{item.id}", {})]
-    for path, params in probes:
+    object_unchanged = False
+    for index, (path, params) in enumerate(probes):
+        stored = old.get(probe_key(path, params))
+        if object_unchanged and stored is not None and stored.status in _NOT_HERE:
+            # Forbidden or disabled for this token last time, and the object (with its
+            # permissions and has_* flags) is the same: so is the answer, and asking again
+            # would cost a request that a 304 cannot save.
+            seen.probes[probe_key(path, params)] = stored
+            continue
         answer = _probe(client, seen, path, params, old)
-        if answer and path == probes[0][0]:
+        if index == 0 and answer is not None:
             seen.remotes = _remotes(item, answer, state)
+            object_unchanged = not seen.changed
     for name, url in seen.remotes.items():
         seen.refs[name] = remote_refs(url, client)
         if state is None or state.refs.get(name, {}) != seen.refs[name]:
@@ -365,7 +376,9 @@ def decide(
         state = None
     try:
         seen = observe(client, item, state)
-    except BackupError as exc:
+    except Exception as exc:  # noqa: BLE001 - any doubt, a bug included, means a capture
+        if not isinstance(exc, BackupError):
+            log.exception("probing %s failed unexpectedly", item.key)
         failed = f"probe failed ({type(exc).__name__}: {redact(str(exc))[:200]})"
         return Decision(item, mode, failed if mode == "captured" else f"{reason}; {failed}")
     if state is None:
