@@ -64,6 +64,21 @@ def test_a_second_run_over_an_unchanged_account_reuses_every_item(gh, tmp_path, 
     assert second.iterations == [], "no task for unchanged items"
     _assert_every_repository_restores(gh, out, "run-2", tmp_path)
 
+    # A corrupt state and a state whose zip is gone: both items are captured in full, and
+    # the manifest says why.
+    corrupt, missing = sorted(key for key in lines if key.startswith("repository/"))[:2]
+    (out / "state" / "latest" / corrupt / "state.json").write_text("{not json")
+    (out / "state" / "latest" / missing / "item.zip").unlink()
+    third, lines = _run(gh, out, "run-3", monkeypatch)
+    assert lines[corrupt]["capture"] == "full"
+    assert lines[corrupt]["capture_reason"].startswith("state corrupt")
+    assert (lines[missing]["capture"], lines[missing]["capture_reason"]) == (
+        "full", "warm copy missing",
+    )  # fmt: skip
+    assert {v["capture"] for k, v in lines.items() if k not in (corrupt, missing)} == {"reused"}
+    assert len(third.iterations) == 1  # the two captured items share one batch
+    _assert_every_repository_restores(gh, out, "run-3", tmp_path)
+
 
 # -- the mutation test ---------------------------------------------------------------------
 
