@@ -43,6 +43,7 @@ from ghbackup.errors import (
     BackupError,
     GitHubError,
     GitHubUnavailable,
+    NotFound,
     StorageError,
 )
 from ghbackup.github import ConditionalAnswer, GitHubClient
@@ -205,6 +206,10 @@ def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> 
             seen.probes[probe_key(path, params)] = stored
             continue
         answer = _probe(client, seen, path, params, old)
+        if index == 0 and answer is not None and answer.status not in (200, 304):
+            # The object itself is gone or refused: nothing else to ask, the capture will
+            # say what happened.
+            raise NotFound(f"{path}: HTTP {answer.status}", answer.status)
         if index == 0 and answer is not None:
             seen.remotes = _remotes(item, answer, state)
             object_unchanged = not seen.changed

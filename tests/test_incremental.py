@@ -343,3 +343,16 @@ def test_a_finalize_that_fails_before_the_manifest_leaves_no_new_state(s3, monke
     assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown])
     loaded, why = incremental.load_state(s3, BUCKET, captured)
     assert loaded is not None, why
+
+
+def test_a_deleted_repository_costs_one_probe_and_is_sent_to_capture(s3, client, standin):
+    items = _repositories(standin, 1)
+    standin.fail_permanently(items[0].full_name, status=404)
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r1", items)
+
+    assert plan.capture == items
+    assert len(standin.request_log) == 1
+    seen = _validators(s3, "r1", items[0])
+    assert "probe failed (NotFound" in seen.capture_reason and not seen.complete
