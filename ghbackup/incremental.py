@@ -190,7 +190,6 @@ def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> 
     """Ask GitHub every probe of ``item`` with ``state``'s validators (none: unconditional).
     Raises a BackupError when a probe fails: the caller then captures."""
     seen = Observation()
-    before = client.requests_made
     old = state.probes if state else {}
     if item.kind == "repository":
         probes = repository_probes(item.full_name or "")
@@ -219,7 +218,6 @@ def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> 
             seen.changed.append(f"{name} refs")
     if state is not None and set(state.refs) != set(seen.refs):
         seen.changed.append("git remotes")
-    seen.requests = client.requests_made - before
     return seen
 
 
@@ -238,6 +236,7 @@ def _probe(
     for _ in range(MAX_PROBE_PAGES):
         key = probe_key(url or "", query) if query is not None else _relative(client, url)
         before = old.get(key)
+        seen.requests += 1  # this item's own count: the client is shared by threads
         answer = client.conditional_get(
             url or "", query,
             etag=before.etag if before else None,
@@ -321,6 +320,7 @@ def load_state(s3: S3Client, bucket: str, item: BackupItem) -> tuple[ItemState |
     recorded = (head.get("Metadata") or {}).get("sha256")
     if recorded != state.zip_sha256 or head.get("ContentLength") != state.zip_bytes:
         return None, "warm copy is not the one the state describes (an interrupted update)"
+    state.zip_etag = head.get("ETag")
     return state, "state trusted"
 
 
@@ -452,11 +452,15 @@ def _stage_warm_copy(
     assert state is not None  # a reused decision always has its state
     item, prefix = decision.item, staging_prefix(run_id)
     source, target = latest_zip_key(item), item_zip_key(prefix, item)
+    # Only the object the state was checked against: another run's Finalize may be
+    # replacing the warm copy meanwhile.
+    condition = {"CopySourceIfMatch": state.zip_etag} if state.zip_etag else {}
     try:
         s3.copy(
             {"Bucket": bucket, "Key": source}, bucket, target,
             ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE",
-                       "Metadata": {"sha256": state.zip_sha256, "item": item.key}},
+                       "Metadata": {"sha256": state.zip_sha256, "item": item.key},
+                       **condition},
             Config=_COPY_CONFIG,
         )  # fmt: skip
         head = s3.head_object(Bucket=bucket, Key=target)

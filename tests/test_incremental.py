@@ -356,3 +356,25 @@ def test_a_deleted_repository_costs_one_probe_and_is_sent_to_capture(s3, client,
     assert len(standin.request_log) == 1
     seen = _validators(s3, "r1", items[0])
     assert "probe failed (NotFound" in seen.capture_reason and not seen.complete
+
+
+def test_a_warm_copy_replaced_after_its_state_was_read_is_not_staged(
+    s3, client, standin, monkeypatch
+):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    real_load = incremental.load_state
+
+    def load_then_replace(s3_, bucket, item):
+        loaded = real_load(s3_, bucket, item)
+        # Another run's Finalize replaces the warm copy between the check and the copy.
+        s3.put_object(Bucket=BUCKET, Key=latest_zip_key(item), Body=b"another capture")
+        return loaded
+
+    monkeypatch.setattr(incremental, "load_state", load_then_replace)
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items and plan.reused == []
+    reason = _validators(s3, "r2", items[0]).capture_reason
+    assert reason.startswith("warm copy failed") and "412" in reason, reason

@@ -72,3 +72,5 @@ class ItemState(Record):
     probes: dict[str, ProbeAnswer] = Field(default_factory=dict)
     refs: dict[str, dict[str, str] | None] = Field(default_factory=dict)
     remotes: dict[str, str] = Field(default_factory=dict)
+    # Not stored: the S3 ETag of the warm copy the state was checked against on read.
+    zip_etag: str | None = Field(default=None, exclude=True)
