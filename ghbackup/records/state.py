@@ -10,14 +10,14 @@ capture; Finalize promotes it into ``state.json`` once the run manifest is store
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from ghbackup.records.base import ITEM_MANIFEST_FORMAT, SHA256_PATTERN, Record
 from ghbackup.records.items import BackupItem
 
-STATE_FORMAT = "ghbackup-state/1"
+STATE_FORMAT: Final = "ghbackup-state/1"
 
 # How an item got into a run: captured because a signal changed, reused from an earlier
 # run's warm copy, or captured in full because there was nothing to trust.
