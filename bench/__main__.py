@@ -10,6 +10,7 @@ BENCHMARKS = (
     ["-m", "bench.bench_batches"],
     ["bench/bench_finalize.py"],
     ["-m", "bench.bench_aws_model"],
+    ["-m", "bench.bench_incremental"],
 )
 
 

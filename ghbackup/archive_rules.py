@@ -20,7 +20,8 @@ from ghbackup.records import ItemManifest
 # Git keys whose bundle becomes the item's main mirror (``<root>.git``).
 _PRIMARY_GIT = ("repository", "gist")
 # The git repositories each kind of item may hold.
-_GIT_KEYS = {"repository": ("repository", "wiki"), "gist": ("gist",), "account": ()}
+# A gist's git is "repository" as capture writes it ("gist" in archives of older tests).
+_GIT_KEYS = {"repository": ("repository", "wiki"), "gist": ("repository", "gist"), "account": ()}
 # Names git reads from a git directory; none may start an item's files (compared folded).
 # ``hooks/`` is git's too, but capture writes the repository's webhooks to hooks/hooks.json:
 # that one file is all an item's hooks/ may hold.

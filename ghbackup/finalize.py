@@ -20,6 +20,7 @@ conditional (``If-None-Match: *``) so two executions racing cannot replace each 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from ghbackup import runzip, zipformat
+from ghbackup import incremental, runzip, zipformat
 from ghbackup import s3 as s3io
 from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, RunAlreadyExists
 from ghbackup.records import (
@@ -51,6 +52,8 @@ from ghbackup.records import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 # Requests in flight: UploadPartCopy calls, and separately the GETs of result records and
 # item zip ends (read ahead in order, so memory stays bounded by this many reads). S3 moves
@@ -125,12 +128,16 @@ def assemble_run(
     execution: str | None = None,
     object_lock_mode: str | None = None,
     object_lock_days: int | None = None,
+    latest_storage_class: str = incremental.DEFAULT_LATEST_STORAGE_CLASS,
 ) -> RunSummary:
     """Build the run zip and the run manifest from the staged per-item zips.
 
     No run zip is written when no item succeeded (FAILED, or SUCCEEDED for 0 items); the
     manifest always is. Returns the recorded summary when the run was finalized before by
     the same ``execution``; RunAlreadyExists when another one wrote the zip or manifest.
+
+    Incremental runs: each item captured (not reused) and succeeded becomes the item's warm
+    copy under ``latest/`` (``latest_storage_class``), only after the manifest is stored.
     """
     if storage_class not in STORAGE_CLASSES:
         raise ConfigurationError(
@@ -150,10 +157,10 @@ def assemble_run(
                     f"run {run_id} has a manifest but its zip s3://{bucket}/{archive_key} is"
                     " missing or has another size; refusing to overwrite"
                 )
+        # A previous attempt may have stopped before promoting or deleting staging.
+        _promote_all(s3, bucket, run_id, manifest.items, latest_storage_class, copy_workers)
         if delete_staging_after:
-            s3io.delete_prefix(
-                s3, bucket, staging_prefix(run_id)
-            )  # a previous attempt may have stopped before
+            s3io.delete_prefix(s3, bucket, staging_prefix(run_id))
         return RunSummary.of(manifest)
 
     existing = s3io.head(s3, bucket, archive_key)
@@ -173,6 +180,7 @@ def assemble_run(
     with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
         results = list(runzip.in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
                                  items, copy_workers))  # fmt: skip
+        _note_capture_modes(s3, bucket, run_id, results, readers, copy_workers)
         run_items = {r.item.key: RunItem.of(r) for r in results}
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
@@ -207,9 +215,59 @@ def assemble_run(
                 "another execution meanwhile; not replacing it"
             ) from None
         raise s3io.storage_error("PutObject", bucket, manifest_key, exc) from None
+    _promote_all(s3, bucket, run_id, manifest.items, latest_storage_class, copy_workers)
     if delete_staging_after:
         s3io.delete_prefix(s3, bucket, staging_prefix(run_id))
     return RunSummary.of(manifest)
+
+
+def _note_capture_modes(
+    s3: S3Client,
+    bucket: str,
+    run_id: str,
+    results: list[ItemResult],
+    readers: ThreadPoolExecutor,
+    workers: int,
+) -> None:
+    """Copy the list step's decision (captured, or in full, and why) into each captured
+    item's result; reused items carry theirs already."""
+    captured = [r for r in results if r.capture != "reused"]
+    seen = runzip.in_order(
+        readers,
+        lambda r: incremental.read_validators(s3, bucket, run_id, r.item),
+        captured,
+        workers,
+    )
+    for result, validators in zip(captured, seen, strict=True):
+        if validators is not None:
+            result.capture, result.capture_reason = validators.capture, validators.capture_reason
+
+
+def _promote_all(
+    s3: S3Client,
+    bucket: str,
+    run_id: str,
+    lines: list[RunItem],
+    storage_class: str,
+    workers: int,
+) -> None:
+    """Make every item captured and succeeded in this run its item's warm copy. A failure
+    is logged, never raised: the run is complete, and an item without a new state is
+    only captured again next time."""
+
+    def promote(line: RunItem) -> None:
+        if line.status != "succeeded" or line.capture == "reused":
+            return
+        validators = incremental.read_validators(s3, bucket, run_id, line.item)
+        if validators is None:
+            return
+        try:
+            incremental.promote(s3, bucket, line, validators, storage_class=storage_class)
+        except BackupError as exc:
+            log.warning("warm copy of %s not updated: %s", line.item_key, exc)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="promote") as pool:
+        list(pool.map(promote, lines))
 
 
 def _build_archive(

@@ -19,6 +19,7 @@ unless the request cannot make sense without it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -64,6 +65,18 @@ PER_PAGE = 100
 # Redirects followed on the API host for one request (a rename, perhaps a transfer).
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class ConditionalAnswer:
+    """One answer to a conditional GET (``GitHubClient.conditional_get``)."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    next_url: str | None = None
+    body: bytes = b""  # empty for a 304
 
 
 @dataclass(frozen=True)
@@ -228,6 +241,38 @@ class GitHubClient:
             ) from None
         raise AssertionError("unreachable: retrying either returns or raises")
 
+    def conditional_get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> ConditionalAnswer:
+        """GET one page with the validators of an earlier answer (``If-None-Match`` and
+        ``If-Modified-Since``); a 304 costs no primary rate limit. Returns the status, the
+        new validators, a SHA-256 of the body and the next page's URL. A 403/404/409/410
+        is an answer too (the resource is not available here); any other failure raises."""
+        url = self._url(path)
+        try:
+            resp = self._send("GET", url, params=params, etag=etag,
+                              if_modified_since=last_modified)  # fmt: skip
+        except GitHubError as exc:
+            if optional_or_raise(exc):  # raises unless "not available here"
+                return ConditionalAnswer(status=exc.status or 404)
+            raise  # pragma: no cover - optional_or_raise returns or raises
+        with resp:
+            body = resp.content
+            next_url = resp.links.get("next", {}).get("url") or None
+            return ConditionalAnswer(
+                status=resp.status_code,
+                etag=resp.headers.get("ETag") or (etag if resp.status_code == 304 else None),
+                last_modified=resp.headers.get("Last-Modified") or last_modified,
+                body_sha256=hashlib.sha256(body).hexdigest() if resp.status_code != 304 else None,
+                next_url=next_url,
+                body=body if resp.status_code != 304 else b"",
+            )
+
     # -- internals --------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -271,6 +316,7 @@ class GitHubClient:
         content_type: str | None = None,
         creates: bool = False,
         origin: tuple[str, str] | None = None,
+        if_modified_since: str | None = None,
     ) -> requests.Response:
         """Send with every wait and retry applied; returns a 2xx or 304 response.
 
@@ -282,7 +328,7 @@ class GitHubClient:
         """
         request = Request(method, url, params, etag, accept, stream, read_timeout,
                            follow_redirects, json_body, data, content_type, creates,
-                           origin or self._api_origin)  # fmt: skip
+                           origin or self._api_origin, if_modified_since)  # fmt: skip
         try:
             for attempt in retrying(
                 Backoff(
@@ -374,6 +420,8 @@ class GitHubClient:
         }
         if request.etag:
             headers["If-None-Match"] = request.etag
+        if request.if_modified_since:
+            headers["If-Modified-Since"] = request.if_modified_since
         if request.content_type:
             headers["Content-Type"] = request.content_type
         if request.data is not None and not isinstance(request.data, bytes):

@@ -66,6 +66,7 @@ class Request:
     content_type: str | None
     creates: bool
     origin: tuple[str, str]
+    if_modified_since: str | None = None
 
 
 class TryAgain(Exception):

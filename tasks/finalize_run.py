@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from ghbackup import incremental
 from ghbackup.credentials import redacting_json
 from ghbackup.errors import StorageError
 from ghbackup.finalize import COPY_WORKERS, DEFAULT_STORAGE_CLASS, assemble_run
@@ -74,6 +75,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         # Set by Terraform when the bucket has Object Lock: runs/ objects only, one by one.
         object_lock_mode=os.environ.get("RUN_ARCHIVE_OBJECT_LOCK_MODE") or None,
         object_lock_days=int(os.environ.get("RUN_ARCHIVE_OBJECT_LOCK_DAYS") or 0) or None,
+        latest_storage_class=os.environ.get("LATEST_STORAGE_CLASS")
+        or incremental.DEFAULT_LATEST_STORAGE_CLASS,
     ).to_json()
     counts = summary["counts"]
     metrics.add_metric(name="ItemsBackedUp", unit=MetricUnit.Count, value=counts["succeeded"])

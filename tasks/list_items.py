@@ -4,7 +4,9 @@ Event ``{"run_id", "selection"}``; writes ``staging/<run_id>/items.json`` (a JSO
 BackupItem records, every item of the run) and ``staging/<run_id>/batches.json`` (a JSON
 array of BatchPointer records, one per Map item: a range of items.json grouped by the
 repositories' sizes under the selection's ``batch_max_items`` and ``batch_max_bytes``) and
-returns ``{"bucket", "key", "count", "batches_key", "batch_count"}``. GitHub credentials come from
+returns ``{"bucket", "key", "count", "batches_key", "batch_count"}``. Before batching, items
+whose every signal says unchanged since their last capture are staged from their warm copy
+(ghbackup/incremental.py) and get no batch. GitHub credentials come from
 SSM Parameter Store (SecureString, decrypted) or Secrets Manager through Powertools'
 parameters utility, which caches them between warm invocations.
 """
@@ -29,6 +31,7 @@ from ghbackup.batch import (
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, redacting_json
 from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
+from ghbackup.incremental import DEFAULT_FULL_CAPTURE_AFTER_DAYS, plan_run
 from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
 
@@ -74,10 +77,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     policy = RetryPolicy(max_rate_limit_wait=max(10.0, remaining - 60.0))
     client = GitHubClient.from_credentials(api_url, load_credentials(api_url), policy=policy)
     sizes: dict[str, int] = {}
-    items = expand_selection(client, selection, sizes)
+    listed = expand_selection(client, selection, sizes)
     settings = event.get("selection") or {}
+    plan = plan_run(
+        s3, bucket, run_id, listed, client,
+        full=bool(settings.get("full", False)),
+        full_capture_after_days=int(
+            settings.get("full_capture_after_days") or DEFAULT_FULL_CAPTURE_AFTER_DAYS
+        ),
+    )  # fmt: skip
+    # Batches cover the items to capture, which plan.items puts first; reused items are
+    # already staged and need no task.
+    items = plan.items
     batches = plan_batches(
-        [sizes.get(item.key) for item in items],
+        [sizes.get(item.key) for item in plan.capture],
         max_items=int(settings.get("batch_max_items") or DEFAULT_BATCH_MAX_ITEMS),
         max_bytes=int(settings.get("batch_max_bytes") or DEFAULT_BATCH_MAX_BYTES),
     )
@@ -89,7 +102,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.debug("item to back up", extra={"item": item.key})
     metrics.add_metric(name="ItemsListed", unit=MetricUnit.Count, value=len(items))
     metrics.add_metric(name="BatchesPlanned", unit=MetricUnit.Count, value=len(batches))
-    logger.info("items listed", extra={"count": len(items), "batches": len(batches), "key": key})
+    metrics.add_metric(name="ItemsReused", unit=MetricUnit.Count, value=len(plan.reused))
+    logger.info(
+        "items listed",
+        extra={"count": len(items), "reused": len(plan.reused), "batches": len(batches),
+               "key": key},
+    )  # fmt: skip
     return {
         "bucket": bucket,
         "key": key,

@@ -21,6 +21,8 @@ from ghbackup.execution_input import SCHEMA_PATH, normalise_input, parse_default
         ),
         ({"users": "octocat"}, "users: 'octocat' is not of type 'array'"),
         ({"skip_forks": "yes"}, "skip_forks: 'yes' is not of type 'boolean'"),
+        ({"full": "yes"}, "full: 'yes' is not of type 'boolean'"),
+        ({"full_capture_after_days": 0}, "full_capture_after_days: 0 is less than the minimum"),
         (
             {"include": "acme/(unclosed"},
             "include: 'acme/(unclosed' is not a valid RE2 regular expression",
@@ -73,6 +75,8 @@ def test_every_documented_field_is_accepted():
         "account": True,
         "batch_max_items": 10,
         "batch_max_bytes": 512 * 1024 * 1024,
+        "full": True,
+        "full_capture_after_days": 7,
     }
     assert normalise_input(full, {}) == full
     assert set(json.loads(SCHEMA_PATH.read_text())["properties"]) == set(full)

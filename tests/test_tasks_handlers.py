@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from ghbackup.errors import ConfigurationError
+from ghbackup.incremental import IncrementalPlan
 from ghbackup.records import BackupItem
 from workflow.emulation import LambdaContext
 
@@ -86,7 +87,7 @@ def test_no_credentials_setting_is_a_configuration_error(monkeypatch):
         list_items.load_credentials("https://api.github.com")
 
 
-def _list(monkeypatch, items, sizes, selection):
+def _list(monkeypatch, items, sizes, selection, plan=None):
     from tasks import list_items
 
     s3 = boto3.client("s3")
@@ -105,6 +106,13 @@ def _list(monkeypatch, items, sizes, selection):
         list_items.GitHubClient, "from_credentials", lambda url, creds, **kwargs: object()
     )
     monkeypatch.setattr(list_items, "expand_selection", expand)
+    # Nothing captured before: every item is to capture (ghbackup/incremental.py decides).
+    monkeypatch.setattr(
+        list_items,
+        "plan_run",
+        plan
+        or (lambda s3, bucket, run_id, items, client, **kw: IncrementalPlan(list(items), [], {})),
+    )
     result = list_items.handler(
         {"run_id": "run-1", "selection": selection}, _context("ghbackup-list-items")
     )
@@ -266,3 +274,29 @@ def test_lambda_logs_scrub_secrets_from_extra_fields_and_tracebacks(monkeypatch,
     assert "RuntimeError" in output and "***" in output
     for secret in (token, key, json.dumps(key)[1:-1], "MIIEsecretline"):
         assert secret not in output
+
+
+def test_list_handler_batches_only_the_items_to_capture_and_lists_the_reused_after_them(
+    monkeypatch,
+):
+    one, two, three = (BackupItem(kind="repository", full_name=f"acme/r{n}") for n in range(3))
+    asked = {}
+
+    def plan(s3, bucket, run_id, items, client, **kwargs):
+        asked.update(kwargs)
+        return IncrementalPlan([two], [one, three], {})
+
+    selection = {"orgs": ["acme"], "full": True, "full_capture_after_days": 7}
+    result, stored = _list(monkeypatch, [one, two, three], {}, selection, plan)
+    assert asked == {"full": True, "full_capture_after_days": 7}
+    assert stored(result["key"]) == [two.to_json(), one.to_json(), three.to_json()]
+    assert stored(result["batches_key"]) == [{"batch": 0, "first": 0, "count": 1}]
+    assert (result["count"], result["batch_count"]) == (3, 1)
+
+
+def test_list_handler_plans_no_batch_when_every_item_is_reused(monkeypatch):
+    items = [BackupItem(kind="repository", full_name="acme/r0")]
+    plan = lambda s3, bucket, run_id, listed, client, **kw: IncrementalPlan([], list(listed), {})  # noqa: E731
+    result, stored = _list(monkeypatch, items, {}, {"orgs": ["acme"]}, plan)
+    assert stored(result["batches_key"]) == []
+    assert (result["count"], result["batch_count"]) == (1, 0)

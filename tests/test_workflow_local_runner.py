@@ -120,6 +120,13 @@ def test_empty_account_goes_straight_to_finalize(tmp_path):
     assert result["summary"]["counts"]["total"] == 0
 
 
+def test_a_run_with_every_item_unchanged_starts_no_task(tmp_path):
+    result = _run(tmp_path, "EverythingUnchanged", items=("acme/one", "acme/two"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, FINALIZE, PUBLISH, DONE]
+    assert result["iterations"] == []
+    assert result["status"] == "SUCCEEDED"
+
+
 def test_malformed_input_fails_at_validation(tmp_path):
     result = _run(tmp_path, "MalformedInput", execution_input={"repositories": "not-a-list"})
     assert result["path"] == [VALIDATE, NOTIFY_FAILED, FAILED]
@@ -331,7 +338,8 @@ def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
     standin, tmp_path, monkeypatch
 ):
     """NotFound is final: the batch task exits 0 and the Map retries nothing, so each
-    deleted repository is asked for once."""
+    deleted repository is asked for once by its capture (and once by the list step's
+    incremental probe, which stops at the 404)."""
     monkeypatch.setenv("GITHUB_TOKEN", standin.token)
     names = standin.repository_names()
     deleted = sorted(names[:2])
@@ -353,7 +361,7 @@ def test_deleted_repositories_cost_one_capture_and_make_the_run_partial(
     assert _errors(iteration["events"]) == []
     for name in deleted:
         asked = [e for e in standin.request_log if e[1].split("?")[0].endswith(f"/repos/{name}")]
-        assert len(asked) == 1, asked
+        assert len(asked) == 2, asked
     assert result["status"] == "SUCCEEDED"
     summary = result["summary"]
     assert summary["status"] == "PARTIAL"

@@ -14,6 +14,7 @@ REQUIRED_CASES = {
     "OneRepositoryFailsAfterRetries",
     "ListingFails",
     "EmptyAccount",
+    "EverythingUnchanged",
     "MalformedInput",
     "FinalizeFails",
     "OneItemFailsForGood",

@@ -11,6 +11,9 @@ manifest are exported from the local S3 into ``out_dir/<run id>/`` (the containe
 go to ``out_dir/<run id>/logs/``). That folder is created exclusively before anything
 starts, so a run id is used once per output folder: a second run with the same id (at the
 same time or later) refuses to start, as Step Functions refuses a second execution name.
+The warm copies incremental runs keep (``latest/``) live in ``out_dir/state/``: loaded into
+the local S3 before the run and exported after it, so a second run with the same
+``out_dir`` captures only what changed.
 
 Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
 ``test_case``), which is how tests/workflow/mock_config.json runs.
@@ -19,6 +22,7 @@ Task states can instead be answered from a MockConfigFile test case (``mock_conf
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -421,6 +425,53 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, E
     return exported
 
 
+STATE_FOLDER = "state"
+
+
+def _load_state(s3: Any, bucket: str, out_dir: Path) -> int:
+    """Put ``out_dir/state/latest/...`` (the warm copies an earlier local run exported)
+    into the local S3. Each zip's ``sha256`` metadata is computed from the file here, so a
+    state.json that does not describe its zip is still not trusted."""
+    root = out_dir / STATE_FOLDER
+    loaded = 0
+    for path in sorted((root / "latest").rglob("*")) if (root / "latest").is_dir() else []:
+        if not path.is_file() or path.name.endswith(".partial"):
+            continue
+        key = path.relative_to(root).as_posix()
+        metadata = {}
+        if path.name == "item.zip":
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                    digest.update(chunk)
+            metadata = {"sha256": digest.hexdigest()}
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": metadata})
+        loaded += 1
+    return loaded
+
+
+def _export_state(s3: Any, bucket: str, out_dir: Path) -> None:
+    """Download ``latest/`` into ``out_dir/state/latest/`` for the next local run, each file
+    through a ``.partial`` renamed when complete, every zip before any state.json (a stop
+    halfway leaves a state beside a zip it does not describe: not trusted)."""
+    root = out_dir / STATE_FOLDER
+    keys = [
+        entry["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="latest/")
+        for entry in page.get("Contents", [])
+    ]
+    for key in sorted(keys, key=lambda k: (k.endswith("state.json"), k)):
+        target = root / key
+        partial = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _download(s3, bucket, key, partial)
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(f"writing {target} failed: {exc.strerror}") from None
+
+
 _APP_VARIABLES = ("GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY")
 
 
@@ -513,6 +564,8 @@ def run_local(
             s3, sqs, sfn = (_client(local, name) for name in ("s3", "sqs", "stepfunctions"))
             for key, body in (staged_objects or {}).items():
                 s3.put_object(Bucket=deployment.bucket, Key=key, Body=body)
+            # The same --out makes the run incremental: its warm copies and their state.
+            _load_state(s3, deployment.bucket, out_dir)
             if mocked is not None:
                 EMULATION.register_mock_test_case(run_id, to_moto_test_case(mocked))
             execution_arn = sfn.start_execution(
@@ -542,6 +595,7 @@ def run_local(
                 watcher.report(counts.total, counts.failed, counts.total)
             try:
                 exported = _export_run(s3, deployment.bucket, run_id, out_dir)
+                _export_state(s3, deployment.bucket, out_dir)
             except StorageError as exc:
                 # The local S3 lives in this process's memory: once it stops, the run zip
                 # exists nowhere else. Say so, with what was kept.

@@ -31,8 +31,11 @@ from ghbackup.records.places import (
     batches_list_key,
     default_run_id,
     item_result_key,
+    item_validators_key,
     item_zip_key,
     items_list_key,
+    latest_state_key,
+    latest_zip_key,
     parse_timestamp,
     run_archive_key,
     run_manifest_key,
@@ -55,6 +58,13 @@ from ghbackup.records.runs import (
     RunSummary,
 )
 from ghbackup.records.schemas import SCHEMAS, json_schemas, write_schemas
+from ghbackup.records.state import (
+    STATE_FORMAT,
+    CaptureMode,
+    ItemState,
+    ProbeAnswer,
+    Validators,
+)
 
 __all__ = [
     "ITEM_MANIFEST_FORMAT", "MANIFEST_NAME", "ExportedObject", "LocalRunOutcome", "Notification", "RUN_MANIFEST_FORMAT", "SCHEMAS", "BackupItem",
@@ -64,5 +74,6 @@ __all__ = [
     "dump_items", "item_result_key", "item_zip_key", "items_list_key", "json_schemas",
     "login_problem", "parse_items", "parse_timestamp", "repository_name_problem",
     "run_archive_key", "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp",
-    "write_schemas",
+    "write_schemas", "STATE_FORMAT", "CaptureMode", "ItemState", "ProbeAnswer", "Validators",
+    "item_validators_key", "latest_state_key", "latest_zip_key",
 ]  # fmt: skip

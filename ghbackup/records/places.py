@@ -39,6 +39,21 @@ def item_result_key(prefix: str, item: BackupItem) -> str:
     return f"{prefix.rstrip('/')}/items/{item.key}/result.json".lstrip("/")
 
 
+def item_validators_key(prefix: str, item: BackupItem) -> str:
+    """Key of what the list step saw of an item it sent to capture (incremental runs)."""
+    return f"{prefix.rstrip('/')}/items/{item.key}/validators.json".lstrip("/")
+
+
+def latest_zip_key(item: BackupItem) -> str:
+    """The warm copy of an item's last successful capture, kept between runs."""
+    return f"latest/{item.key}/item.zip"
+
+
+def latest_state_key(item: BackupItem) -> str:
+    """What that capture's GitHub answered (``ItemState``), written after the warm copy."""
+    return f"latest/{item.key}/state.json"
+
+
 def run_prefix(run_id: str) -> str:
     """Where a run's outputs live: the run zip and its manifest."""
     return f"runs/{run_id}/"

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, computed_field, model_validator
 
 from ghbackup.records.base import ITEM_MANIFEST_FORMAT, SHA256_PATTERN, Record
 from ghbackup.records.items import BackupItem
+from ghbackup.records.state import CaptureMode
 
 ItemStatus = Literal["succeeded", "failed"]
 
@@ -37,6 +38,11 @@ class ItemResult(Record):
     counts: dict[str, int] = Field(default_factory=dict)
     skipped: dict[str, str] = Field(default_factory=dict)
     github_requests: int = Field(default=0, ge=0)
+    # Incremental runs: how the item got here and why; ``reused_from`` names the run whose
+    # capture was copied (None when captured in this run; older writers omit all three).
+    capture: CaptureMode | None = None
+    capture_reason: str | None = None
+    reused_from: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

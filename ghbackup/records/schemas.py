@@ -11,6 +11,7 @@ from ghbackup.records.batches import BatchPointer
 from ghbackup.records.items import ITEM_LIST, BackupItem
 from ghbackup.records.results import ItemManifest, ItemResult
 from ghbackup.records.runs import RunManifest, RunSummary
+from ghbackup.records.state import ItemState, Validators
 
 # -- schemas -------------------------------------------------------------------------------
 
@@ -21,6 +22,8 @@ SCHEMAS: dict[str, type[Record]] = {
     "item-manifest": ItemManifest,
     "run-manifest": RunManifest,
     "run-summary": RunSummary,
+    "item-state": ItemState,
+    "item-validators": Validators,
 }
 
 

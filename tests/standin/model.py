@@ -82,6 +82,13 @@ class Issue:
     pull: PullInfo | None = None
     assignees: list[User] = field(default_factory=list)
     state_reason: str | None = None  # set by a write; a generated closed issue is "completed"
+    # When a write last touched it (an edit, a comment, a label, a review), as GitHub moves
+    # updated_at; None: as generated.
+    updated: int | None = None
+
+    @property
+    def updated_at(self) -> int:
+        return self.updated or (self.closed or self.created + 60)
 
 
 @dataclass

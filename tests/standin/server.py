@@ -745,6 +745,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, "Not Found")
             return issue
 
+        def by_sort(items: list[Any]) -> list[Any]:
+            """GitHub's ``sort`` (created, updated) and ``direction`` (default desc)."""
+            key = (
+                (lambda i: (i.updated_at, i.number))
+                if q.get("sort") == "updated"
+                else (lambda i: i.number)
+            )
+            return sorted(items, key=key, reverse=q.get("direction", "desc") == "desc")
+
         def state_filter(items: list[Any]) -> list[Any]:
             state = q.get("state", "open")
             return items if state == "all" else [i for i in items if i.state == state]
@@ -775,10 +784,10 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             disabled_issues()
             if m.group(1) is None:
-                items = state_filter(sorted(r.issues, key=lambda i: -i.number))
+                items = state_filter(by_sort(r.issues))
                 if q.get("since"):
                     since = q["since"]
-                    items = [i for i in items if render.ts(i.closed or i.created + 60) >= since]
+                    items = [i for i in items if render.ts(i.updated_at) >= since]
                 return page(items, lambda i: u.issue(r, i))
             issue = find_issue(m.group(1))
             if m.group(2) == "/comments":
@@ -790,7 +799,7 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             pulls = [i for i in r.issues if i.pull]
             if m.group(1) is None:
-                items = state_filter(sorted(pulls, key=lambda i: -i.number))
+                items = state_filter(by_sort(pulls))
                 return page(items, lambda i: u.pull_simple(r, i))
             pr = find_issue(m.group(1), pull=True)
             if m.group(2) == "/comments":

@@ -254,9 +254,11 @@ def _repo_write(h: Handler, r: Repo, sub: str, body: dict[str, Any]) -> Any:
         if m.group(3) and method == "POST" and m.group(1) == "issues":
             c = Comment(st.new_id(), acc.viewer, body["body"], int(st.clock()))
             issue.comments.append(c)
+            issue.updated = int(st.clock())
             return Written(201, u.issue_comment(r, issue, c))
         if not m.group(3) and method == "PATCH":
             _update_issue(h, r, issue, body)
+            issue.updated = int(st.clock())
             if m.group(1) == "pulls":
                 return Written(200, u.pull_simple(r, issue))
             return Written(200, u.issue(r, issue))

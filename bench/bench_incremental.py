@@ -1,0 +1,111 @@
+"""Incremental benchmark: a second ``run --local`` over an unchanged account against the first.
+
+Figures, printed (the issue's targets beside them): on a generated organisation served by the
+stand-in (default 200 repositories), ``run_local`` twice with the same output folder:
+- API requests that count against the rate limit (every answer but a 304), second run
+  against the first (target <= 10%);
+- tasks started (batch containers; target: none for unchanged items) and git clones;
+- wall time (target <= 25%);
+- every repository restored from the second run's zip alone, refs equal to the source.
+
+The first run probes every item once without validators (about a dozen requests per
+repository on top of its capture), so a 200-repository first run needs more than a
+personal token's 5,000 requests an hour: the stand-in is given ``--rate-limit`` (default
+15,000, an Enterprise Cloud App installation's budget) so the figures measure work, not an
+hour's wait.
+
+    .venv/bin/python -m bench.bench_incremental [--repositories 200] [--rate-limit 15000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ghbackup.restore import restore_archive  # noqa: E402
+from tests.roundtrip import refs_of, restored_mirror  # noqa: E402
+from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
+from tests.standin import server as standin_server  # noqa: E402
+from workflow.local_runner import run_local  # noqa: E402
+
+
+def _one_run(gh, out: Path, run_id: str) -> dict:
+    gh.reset_request_log()
+    gh.reset_rate_limits()
+    start = time.monotonic()
+    outcome = run_local({"orgs": [gh.owner]}, out_dir=out, github_api_url=gh.api_url, run_id=run_id)
+    wall = time.monotonic() - start
+    log, git_log = gh.request_log, gh.git_log
+    manifest = json.loads((out / run_id / "manifest.json").read_text())
+    modes: dict[str, int] = {}
+    for line in manifest["items"]:
+        modes[line.get("capture") or "none"] = modes.get(line.get("capture") or "none", 0) + 1
+    return {
+        "run": run_id,
+        "status": outcome.status,
+        "wall_s": round(wall, 1),
+        "requests": len(log),
+        "rate_limited_requests": sum(1 for entry in log if entry[2] != 304),
+        "tasks": len(outcome.iterations),
+        "git_clones": sum(1 for entry in git_log if entry[1].endswith("/git-upload-pack")),
+        "items": modes,
+    }
+
+
+def _restores(gh, out: Path, run_id: str, scratch: Path) -> bool:
+    archive = out / run_id / f"ghbackup-{run_id}.zip"
+    for name in gh.repository_names():
+        target = scratch / name.replace("/", "__")
+        restore_archive(archive, target, repo=name)
+        source = refs_of(gh.bare_repo_path(name))
+        if source and refs_of(restored_mirror(target, name)) != source:
+            print(f"{name}: refs differ after restore", flush=True)
+            return False
+        shutil.rmtree(target, ignore_errors=True)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repositories", type=int, default=200)
+    parser.add_argument("--rate-limit", type=int, default=15_000)
+    args = parser.parse_args()
+    standin_server.CORE_LIMIT = args.rate_limit
+    root = Path(tempfile.mkdtemp(prefix="ghbackup-bench-incremental-"))
+    print(f"machine: {os.cpu_count()} cores, shared with other work while this ran", flush=True)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    try:
+        spec = AccountSpec(repositories=args.repositories, seed=1)
+        with GitHubStandIn(root=root / "standin", account=spec) as gh:
+            os.environ["GITHUB_TOKEN"] = gh.token
+            out = root / "out"
+            first = _one_run(gh, out, "run-first")
+            second = _one_run(gh, out, "run-second")
+            restored = _restores(gh, out, "run-second", root / "restored")
+        for row in (first, second):
+            print(json.dumps(row), flush=True)
+        ratio_requests = second["rate_limited_requests"] / max(first["rate_limited_requests"], 1)
+        ratio_wall = second["wall_s"] / max(first["wall_s"], 1e-9)
+        print(
+            f"second / first: rate-limited requests {ratio_requests:.1%} (target <= 10%), "
+            f"wall {ratio_wall:.1%} (target <= 25%), tasks {second['tasks']} "
+            f"(target 0 for unchanged items), git clones {second['git_clones']}, "
+            f"every repository restored from the second zip with equal refs: {restored}"
+        )
+        ok = restored and ratio_requests <= 0.10 and ratio_wall <= 0.25 and second["tasks"] == 0
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

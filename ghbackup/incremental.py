@@ -1,0 +1,541 @@
+"""Incremental runs: decide before any task starts which items changed since their last
+capture, reuse the warm copy of the rest, and keep that state only after a run succeeded.
+
+Correctness first. An item is reused only when every probe answered 304 (or the same
+body: an ETag minted for another token never matches, see
+/work/shared/notes/change-detection.md), its git refs (and its wiki's) are equal, and its
+state is trustworthy: ``latest/<key>/state.json`` parses, has the current formats and
+credential kind, is younger than ``full_capture_after_days``, and names exactly the warm
+copy beside it (checksum metadata and size). Anything else, including any error, means a
+capture. Accounts are always captured (they are small and have no cheap signal).
+
+The list step (``plan_run``) probes, copies each unchanged item's warm copy into this run's
+staging (server-side) with a succeeded ``result.json`` that says so, writes what it saw of
+every other item as ``validators.json`` beside where its capture will go, and returns the
+items to capture. Finalize (``promote``), after the run manifest is stored, copies each
+captured item's zip to ``latest/<key>/item.zip`` and then writes ``state.json``: a run that
+stops halfway leaves either the old state beside a new zip (their checksums differ: no
+state) or nothing new at all.
+
+Deletions of issues or comments and cross-references do not change any probe on GitHub; the
+periodic full capture (default every 30 days) bounds how long such a change can be missed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ghbackup import s3 as s3io
+from ghbackup.credentials import redact
+from ghbackup.errors import (
+    ArchiveCorrupt,
+    BackupError,
+    GitHubError,
+    GitHubUnavailable,
+    NotFound,
+    StorageError,
+)
+from ghbackup.github import ConditionalAnswer, GitHubClient
+from ghbackup.records import (
+    ITEM_MANIFEST_FORMAT,
+    STATE_FORMAT,
+    BackupItem,
+    CaptureMode,
+    ItemResult,
+    ItemState,
+    ProbeAnswer,
+    Validators,
+    item_result_key,
+    item_validators_key,
+    item_zip_key,
+    latest_state_key,
+    latest_zip_key,
+    parse_timestamp,
+    staging_prefix,
+    utc_timestamp,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FULL_CAPTURE_AFTER_DAYS = 30
+DEFAULT_LATEST_STORAGE_CLASS = "STANDARD_IA"
+PROBE_WORKERS = 8
+# A list probe follows at most this many pages; a longer list is captured, not probed.
+MAX_PROBE_PAGES = 20
+GIT_TIMEOUT = (10.0, 60.0)
+# Copies above this size go in parts (CopyObject's limit is 5 GiB).
+_COPY_CONFIG = TransferConfig(multipart_threshold=4 * 1024**3, multipart_chunksize=1024**3)
+
+_LATEST = {"per_page": 1}
+_SORTED = {"sort": "updated", "direction": "desc", "per_page": 1}
+_WHOLE = {"per_page": 100}
+# Answers meaning "not available to this token here" (forbidden, not found, disabled).
+_NOT_HERE = (403, 404, 410)
+
+
+def repository_probes(full_name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The questions whose answers change when anything a repository capture stores does:
+    the newest-updated issue, comment and pull (an edit, a new comment or a label bumps
+    ``updated_at``), the newest event, and the whole of the short lists."""
+    base = f"repos/{full_name}"
+    return [
+        (base, {}),
+        (f"{base}/issues", {"state": "all", **_SORTED}),
+        (f"{base}/issues/comments", _SORTED),
+        (f"{base}/issues/events", _LATEST),
+        (f"{base}/pulls", {"state": "all", **_SORTED}),
+        (f"{base}/pulls/comments", _SORTED),
+        (f"{base}/releases", _WHOLE),
+        (f"{base}/labels", _WHOLE),
+        (f"{base}/milestones", {"state": "all", **_WHOLE}),
+        (f"{base}/hooks", _WHOLE),
+        (f"{base}/topics", {}),
+        (f"{base}/branches", _WHOLE),
+    ]
+
+
+def probe_key(path: str, params: dict[str, Any]) -> str:
+    """A probe's name in the state: its path and sorted query."""
+    return f"{path}?{urlencode(sorted(params.items()))}" if params else path
+
+
+# -- git refs, without the API ---------------------------------------------------------
+
+
+def remote_refs(url: str, client: GitHubClient) -> dict[str, str] | None:
+    """Every ref of a git remote from its smart-HTTP advertisement (``info/refs``, what
+    ``git ls-remote`` reads; it costs no API rate limit). None when the remote does not
+    exist (a wiki without pages). The token goes to the remote's own host only, as git's
+    credential helper does, and redirects are not followed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
+        raise GitHubError(f"cannot read refs of {parts.scheme or 'a local'} remote")
+    auth = ("x-access-token", client.credentials.token())
+    try:
+        resp = requests.get(
+            url.rstrip("/") + "/info/refs",
+            params={"service": "git-upload-pack"},
+            auth=auth,
+            headers={"User-Agent": "git/2.43.0 (ghbackup)"},
+            timeout=GIT_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise GitHubUnavailable(f"refs of {parts.path}: {type(exc).__name__}") from None
+    with resp:
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise GitHubError(f"refs of {parts.path}: HTTP {resp.status_code}", resp.status_code)
+        return parse_advertisement(resp.content)
+
+
+def parse_advertisement(data: bytes) -> dict[str, str]:
+    """``{ref: object id}`` from a v0 ref advertisement in pkt-lines; HEAD and peeled tags
+    (``^{}``) left out, as ``for-each-ref`` of a mirror lists them."""
+    refs: dict[str, str] = {}
+    pos = 0
+    while pos + 4 <= len(data):
+        try:
+            length = int(data[pos : pos + 4], 16)
+        except ValueError:
+            raise GitHubError("refs advertisement is not in pkt-line form") from None
+        if length == 0:
+            pos += 4
+            continue
+        if length < 4 or pos + length > len(data):
+            raise GitHubError("refs advertisement is cut short")
+        line = data[pos + 4 : pos + length].split(b"\0", 1)[0].decode("utf-8", "replace")
+        pos += length
+        sha, _, name = line.rstrip("\n").partition(" ")
+        if line.startswith("#") or not name or name == "HEAD" or name.endswith("^{}"):
+            continue
+        if name == "capabilities^{}":  # an empty repository
+            continue
+        refs[name] = sha
+    if pos != len(data):
+        raise GitHubError("refs advertisement is cut short")
+    return refs
+
+
+# -- observing an item -----------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    """What the probes answered, and which of them differ from the stored state."""
+
+    probes: dict[str, ProbeAnswer] = field(default_factory=dict)
+    refs: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    remotes: dict[str, str] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> Observation:
+    """Ask GitHub every probe of ``item`` with ``state``'s validators (none: unconditional).
+    Raises a BackupError when a probe fails: the caller then captures."""
+    seen = Observation()
+    old = state.probes if state else {}
+    if item.kind == "repository":
+        probes = repository_probes(item.full_name or "")
+    else:
+        probes = [(f"gists/{item.id}", {})]
+    object_unchanged = False
+    for index, (path, params) in enumerate(probes):
+        stored = old.get(probe_key(path, params))
+        if object_unchanged and stored is not None and stored.status in _NOT_HERE:
+            # Forbidden or disabled for this token last time, and the object (with its
+            # permissions and has_* flags) is the same: so is the answer, and asking again
+            # would cost a request that a 304 cannot save.
+            seen.probes[probe_key(path, params)] = stored
+            continue
+        answer = _probe(client, seen, path, params, old)
+        if index == 0 and answer is not None and answer.status not in (200, 304):
+            # The object itself is gone or refused: nothing else to ask, the capture will
+            # say what happened.
+            raise NotFound(f"{path}: HTTP {answer.status}", answer.status)
+        if index == 0 and answer is not None:
+            seen.remotes = _remotes(item, answer, state)
+            object_unchanged = not seen.changed
+    for name, url in seen.remotes.items():
+        seen.refs[name] = remote_refs(url, client)
+        if state is None or state.refs.get(name, {}) != seen.refs[name]:
+            seen.changed.append(f"{name} refs")
+    if state is not None and set(state.refs) != set(seen.refs):
+        seen.changed.append("git remotes")
+    return seen
+
+
+def _probe(
+    client: GitHubClient,
+    seen: Observation,
+    path: str,
+    params: dict[str, Any],
+    old: dict[str, ProbeAnswer],
+) -> ConditionalAnswer | None:
+    """One probe and, for a whole list (``per_page=100``), each further page it links to.
+    Returns the first page's answer."""
+    first: ConditionalAnswer | None = None
+    url: str | None = path
+    query: dict[str, Any] | None = params
+    for _ in range(MAX_PROBE_PAGES):
+        key = probe_key(url or "", query) if query is not None else _relative(client, url)
+        before = old.get(key)
+        seen.requests += 1  # this item's own count: the client is shared by threads
+        answer = client.conditional_get(
+            url or "", query,
+            etag=before.etag if before else None,
+            last_modified=before.last_modified if before else None,
+        )  # fmt: skip
+        first = first or answer
+        if answer.status == 304 and before is not None:
+            now = before  # unchanged, links included
+        else:
+            next_url = _relative(client, answer.next_url) if answer.next_url else None
+            now = ProbeAnswer(status=answer.status, etag=answer.etag, next=next_url,
+                              last_modified=answer.last_modified, body_sha256=answer.body_sha256)  # fmt: skip
+            if before is None or (now.status, now.body_sha256, now.next) != (
+                before.status, before.body_sha256, before.next,
+            ):  # fmt: skip
+                seen.changed.append(key)
+        seen.probes[key] = now
+        if not now.next or params.get("per_page") != _WHOLE["per_page"]:
+            return first
+        url, query = now.next, None
+    raise GitHubError(f"{path}: more than {MAX_PROBE_PAGES} pages to probe")
+
+
+def _relative(client: GitHubClient, url: str | None) -> str:
+    """A next-page URL as a probe's name: relative to the API when it is on it."""
+    text = url or ""
+    return text[len(client.api_url) + 1 :] if text.startswith(client.api_url + "/") else text
+
+
+def _remotes(
+    item: BackupItem, answer: ConditionalAnswer, state: ItemState | None
+) -> dict[str, str]:
+    """The git remotes to compare: from the object when it was sent, else as stored."""
+    if answer.status == 304:
+        return dict(state.remotes) if state else {}
+    if answer.status != 200:
+        return {}
+    try:
+        obj = json.loads(answer.body)
+    except ValueError:
+        raise GitHubError(f"{item.key}: the object is not JSON") from None
+    if not isinstance(obj, dict):
+        return {}
+    if item.kind == "gist":
+        url = obj.get("git_pull_url")
+        return {"repository": str(url)} if url else {}
+    clone = str(obj.get("clone_url") or "")
+    remotes = {"repository": clone} if clone else {}
+    if clone and obj.get("has_wiki"):
+        remotes["wiki"] = clone.removesuffix(".git") + ".wiki.git"
+    return remotes
+
+
+# -- the stored state ------------------------------------------------------------------
+
+
+def load_state(s3: S3Client, bucket: str, item: BackupItem) -> tuple[ItemState | None, str]:
+    """The item's state when it can be trusted, else None and why not."""
+    try:
+        data = s3io.read_json(s3, bucket, latest_state_key(item))
+    except ArchiveCorrupt as exc:
+        return None, f"state corrupt: {str(exc)[:200]}"
+    except BackupError as exc:
+        return None, f"state unreadable ({type(exc).__name__})"
+    if data is None:
+        return None, "no earlier capture"
+    try:
+        state = ItemState.from_json(data)
+    except ValueError as exc:
+        return None, f"state corrupt: {str(exc)[:200]}"
+    if state.format != STATE_FORMAT or state.archive_format != ITEM_MANIFEST_FORMAT:
+        return None, "archive format changed"
+    if state.item.key != item.key:
+        return None, "state corrupt: it is another item's"
+    try:
+        head = s3io.head(s3, bucket, latest_zip_key(item))
+    except BackupError as exc:
+        return None, f"warm copy unreadable ({type(exc).__name__})"
+    if head is None:
+        return None, "warm copy missing"
+    recorded = (head.get("Metadata") or {}).get("sha256")
+    if recorded != state.zip_sha256 or head.get("ContentLength") != state.zip_bytes:
+        return None, "warm copy is not the one the state describes (an interrupted update)"
+    state.zip_etag = head.get("ETag")
+    return state, "state trusted"
+
+
+# -- the list step's plan --------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    """What the list step decided for one item."""
+
+    item: BackupItem
+    mode: CaptureMode
+    reason: str
+    state: ItemState | None = None
+    seen: Observation | None = None
+
+
+@dataclass
+class IncrementalPlan:
+    """Items to capture (in order), and items whose warm copy is already staged."""
+
+    capture: list[BackupItem]
+    reused: list[BackupItem]
+    decisions: dict[str, Decision]
+
+    @property
+    def items(self) -> list[BackupItem]:
+        """``items.json``: the items to capture first (batches point into a prefix of it),
+        then the reused ones."""
+        return [*self.capture, *self.reused]
+
+
+def decide(
+    s3: S3Client,
+    bucket: str,
+    client: GitHubClient,
+    item: BackupItem,
+    *,
+    full: bool,
+    full_after: timedelta,
+    now: datetime,
+) -> Decision:
+    """Capture or reuse ``item``, and why (never raises for GitHub's or S3's failures)."""
+    if item.kind == "account":
+        return Decision(item, "captured", "accounts are always captured")
+    state, why = load_state(s3, bucket, item)
+    mode: CaptureMode = "captured"
+    reason = why
+    if state is None:
+        mode, reason = "full", why
+    elif full:
+        mode, reason, state = "full", "full capture asked for by the execution input", None
+    elif state.credential_kind != client.credentials.kind:
+        mode, reason = "full", f"credential kind changed from {state.credential_kind}"
+        state = None
+    elif now - parse_timestamp(state.captured_at) > full_after:
+        mode, reason = "full", f"last capture older than {full_after.days} days"
+        state = None
+    try:
+        seen = observe(client, item, state)
+    except Exception as exc:  # noqa: BLE001 - any doubt, a bug included, means a capture
+        if not isinstance(exc, BackupError):
+            log.exception("probing %s failed unexpectedly", item.key)
+        failed = f"probe failed ({type(exc).__name__}: {redact(str(exc))[:200]})"
+        return Decision(item, mode, failed if mode == "captured" else f"{reason}; {failed}")
+    if state is None:
+        return Decision(item, mode, reason, seen=seen)
+    if seen.changed:
+        shown = ", ".join(seen.changed[:5]) + (" ..." if len(seen.changed) > 5 else "")
+        return Decision(item, "captured", f"changed: {shown}", state, seen)
+    return Decision(item, "reused", "unchanged: every probe and ref equal", state, seen)
+
+
+def plan_run(
+    s3: S3Client,
+    bucket: str,
+    run_id: str,
+    items: Sequence[BackupItem],
+    client: GitHubClient,
+    *,
+    full: bool = False,
+    full_capture_after_days: int = DEFAULT_FULL_CAPTURE_AFTER_DAYS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    workers: int = PROBE_WORKERS,
+) -> IncrementalPlan:
+    """Decide every item, stage the reused ones (warm copy + result) and record what was
+    seen of the others. An item whose warm copy cannot be staged is captured."""
+    now = clock()
+    full_after = timedelta(days=full_capture_after_days)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        decisions = list(pool.map(
+            lambda i: decide(s3, bucket, client, i, full=full, full_after=full_after, now=now),
+            items,
+        ))  # fmt: skip
+    prefix = staging_prefix(run_id)
+    capture: list[BackupItem] = []
+    reused: list[BackupItem] = []
+    for decision in decisions:
+        if decision.mode == "reused":
+            try:
+                _stage_warm_copy(s3, bucket, run_id, decision, now)
+                reused.append(decision.item)
+                continue
+            except StorageError as exc:
+                log.warning("warm copy of %s not staged: %s", decision.item.key, exc)
+                decision.mode, decision.reason = "captured", f"warm copy failed: {exc}"[:300]
+        seen = decision.seen
+        validators = Validators(
+            item=decision.item,
+            observed_at=utc_timestamp(now),
+            credential_kind=client.credentials.kind,
+            capture=decision.mode,
+            capture_reason=decision.reason,
+            complete=seen is not None,
+            probes=seen.probes if seen else {},
+            refs=seen.refs if seen else {},
+            remotes=seen.remotes if seen else {},
+        )
+        _put(s3, bucket, item_validators_key(prefix, decision.item), validators.to_bytes())
+        capture.append(decision.item)
+    return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
+
+
+def _stage_warm_copy(
+    s3: S3Client, bucket: str, run_id: str, decision: Decision, now: datetime
+) -> None:
+    """Copy the warm zip into this run's staging (server-side) and write its result."""
+    state = decision.state
+    assert state is not None  # a reused decision always has its state
+    item, prefix = decision.item, staging_prefix(run_id)
+    source, target = latest_zip_key(item), item_zip_key(prefix, item)
+    # Only the object the state was checked against: another run's Finalize may be
+    # replacing the warm copy meanwhile.
+    condition = {"CopySourceIfMatch": state.zip_etag} if state.zip_etag else {}
+    try:
+        s3.copy(
+            {"Bucket": bucket, "Key": source}, bucket, target,
+            ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE",
+                       "Metadata": {"sha256": state.zip_sha256, "item": item.key},
+                       **condition},
+            Config=_COPY_CONFIG,
+        )  # fmt: skip
+        head = s3.head_object(Bucket=bucket, Key=target)
+    except (BotoCoreError, ClientError) as exc:
+        raise s3io.storage_error("CopyObject", bucket, target, exc) from None
+    if head.get("ContentLength") != state.zip_bytes:
+        raise StorageError(f"s3://{bucket}/{target} is not the warm copy's size")
+    stamp = utc_timestamp(now)
+    result = ItemResult(
+        item=item, status="succeeded", run_id=run_id, started_at=stamp, finished_at=stamp,
+        zip_key=target, zip_bytes=state.zip_bytes, zip_sha256=state.zip_sha256,
+        github_requests=decision.seen.requests if decision.seen else 0,
+        capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
+    )  # fmt: skip
+    _put(s3, bucket, item_result_key(prefix, item), result.to_bytes())
+
+
+def _put(s3: S3Client, bucket: str, key: str, body: bytes) -> None:
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
+        raise s3io.storage_error("PutObject", bucket, key, exc) from None
+
+
+# -- Finalize: the new state -----------------------------------------------------------
+
+
+def read_validators(s3: S3Client, bucket: str, run_id: str, item: BackupItem) -> Validators | None:
+    """What the list step saw of a captured item (None: not an incremental item, or
+    unreadable, which only means its state is not updated)."""
+    try:
+        data = s3io.read_json(s3, bucket, item_validators_key(staging_prefix(run_id), item))
+        return Validators.from_json(data) if data is not None else None
+    except (BackupError, ValueError) as exc:
+        log.warning("validators of %s unreadable: %s", item.key, exc)
+        return None
+
+
+def promote(
+    s3: S3Client,
+    bucket: str,
+    result: ItemResult,
+    validators: Validators,
+    *,
+    storage_class: str = DEFAULT_LATEST_STORAGE_CLASS,
+) -> None:
+    """Make a succeeded capture the item's warm copy: the zip first, then ``state.json``
+    (the state names the zip by checksum, so a stop between the two leaves no trusted
+    state). Raises StorageError; the caller logs it: the run itself is complete."""
+    if result.status != "succeeded" or result.capture == "reused" or not validators.complete:
+        return
+    if not result.zip_key or not result.zip_sha256:
+        return
+    item = result.item
+    target = latest_zip_key(item)
+    try:
+        s3.copy(
+            {"Bucket": bucket, "Key": result.zip_key}, bucket, target,
+            ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE",
+                       "StorageClass": storage_class,
+                       "Metadata": {"sha256": result.zip_sha256, "item": item.key,
+                                    "run": result.run_id}},
+            Config=_COPY_CONFIG,
+        )  # fmt: skip
+    except (BotoCoreError, ClientError) as exc:
+        raise s3io.storage_error("CopyObject", bucket, target, exc) from None
+    state = ItemState(
+        item=item,
+        run_id=result.run_id,
+        captured_at=validators.observed_at,
+        zip_sha256=result.zip_sha256,
+        zip_bytes=result.zip_bytes,
+        credential_kind=validators.credential_kind,
+        probes=validators.probes,
+        refs=validators.refs,
+        remotes=validators.remotes,
+    )
+    _put(s3, bucket, latest_state_key(item), state.to_bytes())

@@ -1,0 +1,76 @@
+"""What an incremental run keeps between runs: each item's validators beside its warm copy.
+
+``latest/<item key>/state.json`` (an ``ItemState``) says what GitHub answered when the item
+was last captured, and which zip that capture produced (``latest/<item key>/item.zip``).
+The list step of the next run asks GitHub the same questions with those validators; only
+when every answer says "unchanged" is the warm copy reused. ``staging/R/items/<key>/
+validators.json`` (a ``Validators``) holds what the list step saw for an item it sends to
+capture; Finalize promotes it into ``state.json`` once the run manifest is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import Field
+
+from ghbackup.records.base import ITEM_MANIFEST_FORMAT, SHA256_PATTERN, Record
+from ghbackup.records.items import BackupItem
+
+STATE_FORMAT: Final = "ghbackup-state/1"
+
+# How an item got into a run: captured because a signal changed, reused from an earlier
+# run's warm copy, or captured in full because there was nothing to trust.
+CaptureMode = Literal["captured", "reused", "full"]
+
+
+class ProbeAnswer(Record):
+    """GitHub's answer to one probe: the validators to send next time and a hash of the body
+    (compared when a validator cannot be used, e.g. an ETag minted for another token).
+    ``status`` is 200, or a 403/404/410 that means "not available here" (kept: the same
+    answer next time is no change)."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    next: str | None = None  # the next page of a whole-list probe, as GitHub linked it
+
+
+class Validators(Record):
+    """Everything the list step saw of one item before its capture started. Seen before the
+    capture, so a change during the capture shows up as a difference next run."""
+
+    item: BackupItem
+    observed_at: str
+    credential_kind: str
+    capture: CaptureMode
+    capture_reason: str
+    # Only a complete observation (every probe answered) may become the item's state.
+    complete: bool = False
+    probes: dict[str, ProbeAnswer] = Field(default_factory=dict)
+    # git refs by remote ("repository", "wiki"); None: the remote does not exist.
+    refs: dict[str, dict[str, str] | None] = Field(default_factory=dict)
+    # the remotes' URLs, so a 304 on the repository object still says where to look
+    remotes: dict[str, str] = Field(default_factory=dict)
+
+
+class ItemState(Record):
+    """``latest/<item key>/state.json``: the last successful capture of an item, written by
+    Finalize after the run manifest, and only after the warm copy it describes. It is
+    trusted only when ``zip_sha256`` and ``zip_bytes`` match the warm copy's recorded
+    checksum and size: a state without its zip, or beside another zip, is no state."""
+
+    format: Literal["ghbackup-state/1"] = STATE_FORMAT
+    archive_format: str = ITEM_MANIFEST_FORMAT
+    item: BackupItem
+    run_id: str
+    captured_at: str
+    zip_sha256: str = Field(pattern=SHA256_PATTERN)
+    zip_bytes: int = Field(ge=0)
+    credential_kind: str
+    probes: dict[str, ProbeAnswer] = Field(default_factory=dict)
+    refs: dict[str, dict[str, str] | None] = Field(default_factory=dict)
+    remotes: dict[str, str] = Field(default_factory=dict)
+    # Not stored: the S3 ETag of the warm copy the state was checked against on read.
+    zip_etag: str | None = Field(default=None, exclude=True)

@@ -1,0 +1,380 @@
+"""Incremental runs: which items the list step reuses, and when it refuses to trust a state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ghbackup import incremental
+from ghbackup.credentials import TokenCredentials
+from ghbackup.errors import GitHubError
+from ghbackup.github import GitHubClient
+from ghbackup.records import (
+    BackupItem,
+    ItemResult,
+    ItemState,
+    Validators,
+    item_result_key,
+    item_validators_key,
+    item_zip_key,
+    latest_state_key,
+    latest_zip_key,
+    staging_prefix,
+)
+
+BUCKET = "backups"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def client(standin):
+    return GitHubClient(standin.api_url, TokenCredentials(standin.token))
+
+
+def _repositories(standin, count=2):
+    names = [n for n in standin.repository_names() if not standin.repository(n).empty]
+    return [BackupItem(kind="repository", full_name=n) for n in names[:count]]
+
+
+def _plan(s3, client, run_id, items, **kwargs):
+    kwargs.setdefault("clock", lambda: NOW)
+    return incremental.plan_run(s3, BUCKET, run_id, items, client, **kwargs)
+
+
+def _capture_and_promote(s3, run_id, items):
+    """What a batch and Finalize do for captured items: a zip and result in staging, then
+    the promotion of what the list step saw."""
+    for item in items:
+        body = f"zip of {item.key} in {run_id}".encode()
+        key = item_zip_key(staging_prefix(run_id), item)
+        sha = hashlib.sha256(body).hexdigest()
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata={"sha256": sha})
+        result = ItemResult(item=item, status="succeeded", run_id=run_id, zip_key=key,
+                            zip_bytes=len(body), zip_sha256=sha)  # fmt: skip
+        validators = incremental.read_validators(s3, BUCKET, run_id, item)
+        assert validators is not None
+        incremental.promote(s3, BUCKET, result, validators)
+
+
+def _validators(s3, run_id, item):
+    key = item_validators_key(staging_prefix(run_id), item)
+    return Validators.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def _result(s3, run_id, item):
+    key = item_result_key(staging_prefix(run_id), item)
+    return ItemResult.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_ref_advertisement_is_read_without_head_and_peeled_tags():
+    def pkt(text):
+        data = text.encode()
+        return b"%04x" % (len(data) + 4) + data
+
+    adv = (
+        pkt("# service=git-upload-pack\n") + b"0000"
+        + pkt("a" * 40 + " HEAD\0multi_ack symref=HEAD:refs/heads/main\n")
+        + pkt("a" * 40 + " refs/heads/main\n")
+        + pkt("b" * 40 + " refs/tags/v1\n")
+        + pkt("c" * 40 + " refs/tags/v1^{}\n")
+        + b"0000"
+    )  # fmt: skip
+    assert incremental.parse_advertisement(adv) == {
+        "refs/heads/main": "a" * 40,
+        "refs/tags/v1": "b" * 40,
+    }
+    with pytest.raises(GitHubError, match="cut short"):
+        incremental.parse_advertisement(adv[:-10])
+
+
+def test_first_run_captures_every_item_in_full_and_records_what_it_saw(s3, client, standin):
+    items = _repositories(standin)
+    plan = _plan(s3, client, "r1", items)
+    assert plan.capture == items and plan.reused == []
+    for item in items:
+        seen = _validators(s3, "r1", item)
+        assert (seen.capture, seen.capture_reason, seen.complete) == (
+            "full", "no earlier capture", True,
+        )  # fmt: skip
+        assert seen.refs["repository"]  # the refs from info/refs, as git sees them
+        assert f"repos/{item.full_name}" in seen.probes
+
+
+def test_an_unchanged_item_is_reused_from_its_warm_copy_without_a_capture(s3, client, standin):
+    items = _repositories(standin)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == [] and plan.reused == items
+    for item in items:
+        result = _result(s3, "r2", item)
+        assert (result.status, result.capture, result.reused_from) == ("succeeded", "reused", "r1")
+        staged = s3.get_object(Bucket=BUCKET, Key=result.zip_key)["Body"].read()
+        assert staged == f"zip of {item.key} in r1".encode()
+        assert hashlib.sha256(staged).hexdigest() == result.zip_sha256
+    statuses = {status for _, _, status in standin.request_log}
+    assert statuses == {304}, "an unchanged repository costs only free conditional requests"
+
+
+def test_a_changed_branch_is_seen_through_the_refs_alone(s3, client, standin):
+    items = _repositories(standin)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    changed = items[0]
+    bare = standin.bare_repo_path(changed.full_name)
+    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/new-branch", head],
+                   check=True)  # fmt: skip
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == [changed] and plan.reused == items[1:]
+    seen = _validators(s3, "r2", changed)
+    assert (seen.capture, seen.capture_reason) == ("captured", "changed: repository refs")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda s3, item: s3.put_object(Bucket=BUCKET, Key=latest_state_key(item), Body=b"{"),
+         "state corrupt"),
+        (lambda s3, item: s3.delete_object(Bucket=BUCKET, Key=latest_state_key(item)),
+         "no earlier capture"),
+        (lambda s3, item: s3.delete_object(Bucket=BUCKET, Key=latest_zip_key(item)),
+         "warm copy missing"),
+        # A promotion that stopped between the new zip and its state: the old state must
+        # not vouch for the new zip.
+        (lambda s3, item: s3.put_object(Bucket=BUCKET, Key=latest_zip_key(item), Body=b"new",
+                                        Metadata={"sha256": "0" * 64}),
+         "warm copy is not the one the state describes"),
+    ],
+)  # fmt: skip
+def test_a_state_that_cannot_be_trusted_means_a_full_capture(s3, client, standin, damage, reason):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    damage(s3, items[0])
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items
+    seen = _validators(s3, "r2", items[0])
+    assert seen.capture == "full" and reason in seen.capture_reason
+
+
+def test_the_full_flag_and_an_old_capture_mean_a_full_capture(s3, client, standin):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+
+    flagged = _plan(s3, client, "r2", items, full=True)
+    assert flagged.capture == items
+    assert _validators(s3, "r2", items[0]).capture_reason == (
+        "full capture asked for by the execution input"
+    )
+    later = _plan(s3, client, "r3", items, clock=lambda: NOW + timedelta(days=31))
+    assert later.capture == items
+    assert _validators(s3, "r3", items[0]).capture_reason == "last capture older than 30 days"
+
+
+def test_a_state_recorded_with_another_credential_kind_means_a_full_capture(s3, client, standin):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    key = latest_state_key(items[0])
+    state = ItemState.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    state.credential_kind = "github-app"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=state.to_bytes())
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items
+    assert _validators(s3, "r2", items[0]).capture == "full"
+
+
+def test_a_failing_warm_copy_means_the_item_is_captured_not_dropped(
+    s3, client, standin, monkeypatch
+):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+
+    def copy(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "CopyObject")
+
+    monkeypatch.setattr(s3, "copy", copy)
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items and plan.reused == []
+    seen = _validators(s3, "r2", items[0])
+    assert seen.capture == "captured" and seen.capture_reason.startswith("warm copy failed")
+    assert seen.complete  # what was seen is still true: the next state may use it
+    result_key = item_result_key(staging_prefix("r2"), items[0])
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=result_key)
+
+
+def test_a_failing_probe_means_a_capture_and_no_state_from_it(s3, client, standin):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    standin.fail_permanently(f"repos/{items[0].full_name}/labels", 500)
+    client.policy = type(client.policy)(max_attempts=1, backoff_base=0.0)
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items
+    seen = _validators(s3, "r2", items[0])
+    assert seen.capture == "captured" and "probe failed" in seen.capture_reason
+    assert not seen.complete
+
+
+def test_an_account_is_always_captured(s3, client, standin):
+    account = BackupItem(kind="account", login=standin.login)
+    plan = _plan(s3, client, "r1", [account])
+    assert plan.capture == [account]
+    seen = _validators(s3, "r1", account)
+    assert (seen.capture, seen.complete) == ("captured", False)
+
+
+def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, monkeypatch):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    calls = []
+    real_put, real_copy = s3.put_object, s3.copy
+    monkeypatch.setattr(s3, "put_object", lambda **kw: calls.append(kw["Key"]) or real_put(**kw))
+    monkeypatch.setattr(s3, "copy", lambda *a, **kw: calls.append(a[2]) or real_copy(*a, **kw))
+
+    _capture_and_promote(s3, "r1", items)
+
+    latest = [key for key in calls if key.startswith("latest/")]
+    assert latest == [latest_zip_key(items[0]), latest_state_key(items[0])]
+    head = s3.head_object(Bucket=BUCKET, Key=latest_zip_key(items[0]))
+    assert head["StorageClass"] == "STANDARD_IA"
+    state = json.loads(s3.get_object(Bucket=BUCKET, Key=latest_state_key(items[0]))["Body"].read())
+    assert state["zip_sha256"] == head["Metadata"]["sha256"]
+
+
+# -- Finalize ------------------------------------------------------------------------------
+
+
+def _staged_run(s3, run_id):
+    """Three items staged for Finalize: a reused one, a captured one with what the list step
+    saw of it, and a captured one without (an older list step, or an account)."""
+    from tests.test_finalize import small_items, stage
+
+    (reused, data_a), (captured, data_b), (unknown, data_c) = small_items().items()
+    for item, data in ((reused, data_a), (captured, data_b), (unknown, data_c)):
+        stage(s3, BUCKET, run_id, item, data)
+    key = item_result_key(staging_prefix(run_id), reused)
+    result = ItemResult.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    result.capture, result.capture_reason, result.reused_from = "reused", "unchanged", "r0"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=result.to_bytes())
+    seen = Validators(item=captured, observed_at="2026-12-01T12:00:00Z", credential_kind="token",
+                      capture="captured", capture_reason="changed: repository refs",
+                      complete=True, refs={"repository": {"refs/heads/main": "a" * 40}})  # fmt: skip
+    s3.put_object(Bucket=BUCKET, Key=item_validators_key(staging_prefix(run_id), captured),
+                  Body=seen.to_bytes())  # fmt: skip
+    return reused, captured, unknown
+
+
+def test_finalize_promotes_only_items_captured_in_the_run_and_says_how_each_got_there(s3):
+    from ghbackup.finalize import assemble_run
+
+    reused, captured, unknown = _staged_run(s3, "r1")
+
+    summary = assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown, reused])
+
+    assert summary.status == "SUCCEEDED"
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="runs/r1/manifest.json")["Body"].read())
+    lines = {line["item_key"]: line for line in manifest["items"]}
+    assert (lines[reused.key]["capture"], lines[reused.key]["reused_from"]) == ("reused", "r0")
+    assert lines[captured.key]["capture"] == "captured"
+    assert lines[captured.key]["capture_reason"] == "changed: repository refs"
+    assert lines[unknown.key]["capture"] is None
+    latest = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+              if o["Key"].startswith("latest/")}  # fmt: skip
+    assert latest == {latest_zip_key(captured), latest_state_key(captured)}
+    state = ItemState.from_json(
+        s3.get_object(Bucket=BUCKET, Key=latest_state_key(captured))["Body"].read()
+    )
+    assert (state.run_id, state.zip_sha256) == ("r1", lines[captured.key]["zip_sha256"])
+    loaded, why = incremental.load_state(s3, BUCKET, captured)
+    assert loaded is not None, why
+
+
+def test_a_finalize_that_fails_before_the_manifest_leaves_no_new_state(s3, monkeypatch):
+    from ghbackup.errors import StorageError
+    from ghbackup.finalize import assemble_run
+
+    _reused, captured, unknown = _staged_run(s3, "r1")
+    real_put = s3.put_object
+
+    def put(**kwargs):
+        if kwargs["Key"].endswith("manifest.json"):
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "PutObject")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", put)
+    with pytest.raises(StorageError):
+        assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown])
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="latest/")
+    monkeypatch.setattr(s3, "put_object", real_put)
+
+    # The retry of Finalize finishes the run and only then promotes.
+    assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown])
+    loaded, why = incremental.load_state(s3, BUCKET, captured)
+    assert loaded is not None, why
+
+
+def test_a_deleted_repository_costs_one_probe_and_is_sent_to_capture(s3, client, standin):
+    items = _repositories(standin, 1)
+    standin.fail_permanently(items[0].full_name, status=404)
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r1", items)
+
+    assert plan.capture == items
+    assert len(standin.request_log) == 1
+    seen = _validators(s3, "r1", items[0])
+    assert "probe failed (NotFound" in seen.capture_reason and not seen.complete
+
+
+def test_a_warm_copy_replaced_after_its_state_was_read_is_not_staged(
+    s3, client, standin, monkeypatch
+):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, "r1", items)
+    real_load = incremental.load_state
+
+    def load_then_replace(s3_, bucket, item):
+        loaded = real_load(s3_, bucket, item)
+        # Another run's Finalize replaces the warm copy between the check and the copy.
+        s3.put_object(Bucket=BUCKET, Key=latest_zip_key(item), Body=b"another capture")
+        return loaded
+
+    monkeypatch.setattr(incremental, "load_state", load_then_replace)
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items and plan.reused == []
+    reason = _validators(s3, "r2", items[0]).capture_reason
+    assert reason.startswith("warm copy failed") and "412" in reason, reason
