@@ -58,9 +58,14 @@ class RequestValidator:
         return self._validator({**json.loads(schema_json), "components": self._components})
 
 
-@functools.cache
+_loaded: dict[Path, RequestValidator] = {}
+
+
 def load(path: Path = DEFAULT_PATH) -> RequestValidator | None:
-    """The validator for the cached description, or None when it has not been fetched."""
-    if not path.exists():
-        return None
-    return RequestValidator(json.loads(path.read_text()))
+    """The validator for the cached description (loaded once per process), or None when it
+    has not been fetched yet: a later call, after the fetch, loads it."""
+    if path not in _loaded:
+        if not path.exists():
+            return None
+        _loaded[path] = RequestValidator(json.loads(path.read_text()))
+    return _loaded[path]
