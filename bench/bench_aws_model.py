@@ -50,6 +50,7 @@ S3_PUT_GLACIER = 0.03 / 1000  # requests writing GLACIER objects (create, parts,
 S3_GET = 0.0004 / 1000
 S3_STANDARD_GB_MONTH = 0.023
 S3_GLACIER_GB_MONTH = 0.0036  # Flexible Retrieval, 90-day minimum
+S3_STANDARD_IA_GB_MONTH = 0.0125  # the warm copies under latest/ (issue 11), 30-day minimum
 KMS_KEY_MONTH = 1.00
 KMS_REQUEST = 0.03 / 10_000
 KMS_FREE_REQUESTS = 20_000  # per month
@@ -230,6 +231,9 @@ def monthly(run: Run, profile: str, runs_per_month: float, archives_kept: int) -
     gb = run.bytes / GB
     month["S3 Glacier (runs/)"] = archives_kept * gb * S3_GLACIER_GB_MONTH
     month["S3 Standard (staging/)"] = gb * STAGING_DAYS * runs_per_month / 30 * S3_STANDARD_GB_MONTH
+    # One warm copy of every item's last capture (incremental runs reuse it; get --latest
+    # reads it without a Glacier restore): about one run's bytes in STANDARD_IA.
+    month["S3 Standard-IA (latest/)"] = gb * S3_STANDARD_IA_GB_MONTH
     month["CloudWatch Logs"] += (
         run.log_bytes * runs_per_month * min(p["log_days"], 365) / 30 / GB * LOGS_STORE_GB_MONTH
     )

@@ -14,6 +14,9 @@ locals {
     "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/batches.json",
   ]
   staged_item_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items/*"
+  # latest/<item key>/item.zip and state.json: the warm copy of each item's last capture,
+  # which incremental runs check and reuse (issue 11).
+  latest_objects_arn      = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*"
   map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
   runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
   task_log_group_arn      = "${aws_cloudwatch_log_group.task.arn}:*"
@@ -179,6 +182,19 @@ data "aws_iam_policy_document" "list" {
     actions   = ["s3:PutObject"]
     resources = local.item_list_objects_arns
   }
+  statement {
+    sid = "ReadTheWarmCopies"
+    # An incremental run reads each item's state.json and checks its warm zip (HeadObject is
+    # GetObject's permission), then copies an unchanged one server-side into staging.
+    actions   = ["s3:GetObject"]
+    resources = [local.latest_objects_arn]
+  }
+  statement {
+    sid = "StageReusedItems"
+    # The reused item's zip (CopyObject) and its result.json, where the tasks write theirs.
+    actions   = ["s3:PutObject"]
+    resources = [local.staged_item_objects_arn]
+  }
   dynamic "statement" {
     for_each = local.kms_key_arns
     content {
@@ -205,6 +221,12 @@ data "aws_iam_policy_document" "finalize" {
       "s3:ListMultipartUploadParts",
     ]
     resources = [local.staging_objects_arn, local.runs_objects_arn]
+  }
+  statement {
+    sid = "KeepTheWarmCopies"
+    # After the run manifest is stored, each captured item's zip and state go to latest/.
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.latest_objects_arn]
   }
   dynamic "statement" {
     for_each = var.object_lock_mode == null ? [] : [1]

@@ -55,7 +55,11 @@ resource "aws_lambda_function" "this" {
   kms_key_arn      = local.kms_key_arn
 
   environment {
-    variables = merge(local.lambda_environment, each.key == "finalize" ? local.object_lock_environment : {})
+    variables = merge(
+      local.lambda_environment,
+      # Finalize alone locks run archives and keeps the warm copies (latest/).
+      each.key == "finalize" ? merge(local.object_lock_environment, { LATEST_STORAGE_CLASS = var.latest_storage_class }) : {},
+    )
   }
 
   tracing_config {

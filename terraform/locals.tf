@@ -62,6 +62,7 @@ locals {
 
   staging_prefix = "staging/"
   runs_prefix    = "runs/"
+  latest_prefix  = "latest/"
 
   lambda_functions = {
     validate = {

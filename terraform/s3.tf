@@ -154,6 +154,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
     }
   }
 
+  rule {
+    # The warm copies never expire while current (a reused item keeps its copy; expiring it
+    # would only force full captures); a replaced copy goes after STANDARD_IA's 30-day minimum.
+    id     = "expire-replaced-warm-copies"
+    status = "Enabled"
+    filter {
+      prefix = local.latest_prefix
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+  }
+
   # Versioning must be on before noncurrent-version rules are accepted.
   depends_on = [aws_s3_bucket_versioning.backups]
 }

@@ -358,6 +358,17 @@ variable "max_concurrency" {
   }
 }
 
+variable "latest_storage_class" {
+  description = "Storage class of the warm copies under latest/ (each item's last capture, which incremental runs reuse and `ghbackup get --latest` reads at once)."
+  type        = string
+  default     = "STANDARD_IA"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"], var.latest_storage_class)
+    error_message = "latest_storage_class must be STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR: a warm copy must be readable at once."
+  }
+}
+
 variable "capture_concurrency" {
   description = "How many repositories one task captures at the same time (GHBACKUP_CONCURRENCY)."
   type        = number

@@ -24,10 +24,14 @@ def test_sizes_are_reproducible_and_scaled_to_the_account_total():
     assert abs(sum(first) - 10**9) < 50
 
 
-def test_minimal_personal_account_stays_at_or_below_six_cents_a_month():
+def test_minimal_personal_account_is_six_cents_a_month_plus_its_warm_copies():
+    """The original setup's $0.06 holds for everything but the warm copies under latest/
+    (about one archive in STANDARD_IA), which the terraform README prices and justifies."""
     sizes = model.repository_sizes(50, seed=20261202, total_bytes=10**9)
     run = model.model_run(sizes, "minimal")
     month = model.monthly(run, "minimal", runs_per_month=1, archives_kept=12)
     assert run.tasks == 2
+    warm = month.pop("S3 Standard-IA (latest/)")
     assert sum(month.values()) <= 0.06
+    assert 0.01 < warm < 0.015
     assert "KMS key" not in month and "CloudWatch alarm" not in month

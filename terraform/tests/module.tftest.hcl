@@ -296,10 +296,10 @@ run "functions_share_one_zip_and_follow_the_design_contract" {
     error_message = "All functions run the same zip on python3.12 with active tracing."
   }
   assert {
-    condition = alltrue([for f in aws_lambda_function.this : keys(f.environment[0].variables) == sort([
+    condition = alltrue([for k, f in aws_lambda_function.this : keys(f.environment[0].variables) == sort(concat([
       "BACKUP_BUCKET", "DEFAULT_INPUT", "GITHUB_API_URL", "GITHUB_CREDENTIALS_PARAMETER",
       "POWERTOOLS_SERVICE_NAME", "RUN_ARCHIVE_KMS_KEY_ID", "RUN_ARCHIVE_STORAGE_CLASS",
-    ])])
+    ], k == "finalize" ? ["LATEST_STORAGE_CLASS"] : []))])
     error_message = "The function environment must match docs/design.md."
   }
   assert {
@@ -501,11 +501,14 @@ run "each_function_has_its_own_role_with_only_what_it_calls" {
       toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*",
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*",
       ])
-      && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject"])
+      && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject", "s3:GetObject"])
+      && alltrue([for s in data.aws_iam_policy_document.list.statement : !contains(s.actions, "s3:GetObject") || toset(s.resources) == toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*"])])
       && anytrue([for s in data.aws_iam_policy_document.list.statement : contains(s.actions, "ssm:GetParameter") && toset(s.resources) == toset([aws_ssm_parameter.github[0].arn])])
     )
-    error_message = "list may read the credential and write staging/*/items.json and batches.json only."
+    error_message = "list may read the credential, write staging/*/items.json, batches.json and reused items, and read latest/ only."
   }
   assert {
     condition = !anytrue([for s in data.aws_iam_policy_document.finalize.statement :
@@ -830,4 +833,23 @@ run "tasks_times_captures_above_githubs_100_concurrent_requests_is_refused" {
     capture_concurrency = 4
   }
   expect_failures = [var.capture_concurrency]
+}
+
+run "warm_copies_are_kept_in_their_class_and_read_by_the_list_step" {
+  command = apply
+  variables {
+    latest_storage_class = "STANDARD"
+  }
+  assert {
+    condition     = aws_lambda_function.this["finalize"].environment[0].variables.LATEST_STORAGE_CLASS == "STANDARD"
+    error_message = "Finalize must keep the warm copies in latest_storage_class."
+  }
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.list.statement : s.sid], "ReadTheWarmCopies") && contains([for s in data.aws_iam_policy_document.finalize.statement : s.sid], "KeepTheWarmCopies")
+    error_message = "The list step reads latest/, Finalize writes it."
+  }
+  assert {
+    condition     = contains([for r in aws_s3_bucket_lifecycle_configuration.backups.rule : r.id], "expire-replaced-warm-copies")
+    error_message = "Replaced warm copies must expire."
+  }
 }
