@@ -24,8 +24,16 @@ def standin(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def standin_50(tmp_path_factory):
-    """50 mixed repositories, shared by the session: do not leave faults switched on."""
+def _standin_50_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("standin50")
     with GitHubStandIn(root=root, account=AccountSpec(repositories=50, seed=1, gists=3)) as gh:
         yield gh
+
+
+@pytest.fixture
+def standin_50(_standin_50_server):
+    """50 mixed repositories, shared by the session: do not leave faults switched on. Each
+    test starts with a full hourly rate-limit budget: the account is shared, what earlier
+    tests spent of GitHub's 5,000 requests is not."""
+    _standin_50_server.reset_rate_limits()
+    return _standin_50_server
