@@ -276,6 +276,7 @@ def test_apply_deploys_every_piece_of_the_backup_system(applied_example: Applied
         "abort-incomplete-multipart-uploads",
         "expire-staging",
         "expire-runs",
+        "expire-replaced-warm-copies",
     }
 
     machine = stack.client("stepfunctions").describe_state_machine(
