@@ -43,6 +43,18 @@ def _stage(out: Path, names: list[str]) -> list[dict]:
     return items
 
 
+def _run(env: dict[str, str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The entrypoint as ECS runs it, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "container.entrypoint"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def _start(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "container.entrypoint"],
@@ -93,27 +105,13 @@ def test_a_retryable_failure_exits_non_zero_and_the_rerun_skips_what_succeeded(s
     env = _environment(gh, out, {"batch": 0, "first": 0, "count": 3})
     gh.fail_permanently(names[1])  # 500s: GitHubUnavailable, worth a retry
     try:
-        first = subprocess.run(
-            [sys.executable, "-m", "container.entrypoint"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        first = _run(env, timeout=300)
     finally:
         gh.faults.clear()
     assert first.returncode == 3, first.stderr  # GitHubUnavailable's code
     assert _result(out, items[1]).error_type == "GitHubUnavailable"
     gh.reset_request_log()
-    second = subprocess.run(
-        [sys.executable, "-m", "container.entrypoint"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = _run(env, timeout=300)
     assert second.returncode == 0, second.stderr
     assert [_asked(gh, name) for name in names] == [0, 1, 0]
     assert all(_result(out, item).status == "succeeded" for item in items)
@@ -156,14 +154,7 @@ def test_sigterm_stops_the_batch_cleanly_and_the_retry_captures_only_the_rest(st
     assert gh.token not in stdout + stderr
 
     gh.reset_request_log()
-    retry = subprocess.run(
-        [sys.executable, "-m", "container.entrypoint"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    retry = _run(env, timeout=300)
     assert retry.returncode == 0, retry.stderr
     for item in items:
         assert _asked(gh, item["full_name"]) == (0 if item in done else 1), item
@@ -179,14 +170,7 @@ def test_an_oversized_item_or_batch_is_one_short_line(standin, tmp_path, variabl
         env["BACKUP_ITEM"] = json.dumps(
             {"kind": "repository", "full_name": "acme/" + "A" * 100_000}
         )
-    proc = subprocess.run(
-        [sys.executable, "-m", "container.entrypoint"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _run(env, timeout=60)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "InvalidItem" in lines[0] and len(lines[0]) < 200

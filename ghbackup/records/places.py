@@ -29,19 +29,23 @@ def batches_list_key(run_id: str) -> str:
     return f"{staging_prefix(run_id)}batches.json"
 
 
+def _item_file(prefix: str, item: BackupItem, name: str) -> str:
+    return f"{prefix.rstrip('/')}/items/{item.key}/{name}".lstrip("/")
+
+
 def item_zip_key(prefix: str, item: BackupItem) -> str:
     """Key (or relative path) of an item's zip under a staging prefix or output directory."""
-    return f"{prefix.rstrip('/')}/items/{item.key}/item.zip".lstrip("/")
+    return _item_file(prefix, item, "item.zip")
 
 
 def item_result_key(prefix: str, item: BackupItem) -> str:
     """Key (or relative path) of an item's result record, beside its zip."""
-    return f"{prefix.rstrip('/')}/items/{item.key}/result.json".lstrip("/")
+    return _item_file(prefix, item, "result.json")
 
 
 def item_validators_key(prefix: str, item: BackupItem) -> str:
     """Key of what the list step saw of an item it sent to capture (incremental runs)."""
-    return f"{prefix.rstrip('/')}/items/{item.key}/validators.json".lstrip("/")
+    return _item_file(prefix, item, "validators.json")
 
 
 def latest_zip_key(item: BackupItem) -> str:
