@@ -29,12 +29,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from requests.adapters import HTTPAdapter
 
 from ghbackup import s3 as s3io
 from ghbackup.credentials import redact
@@ -126,7 +128,7 @@ def remote_refs(url: str, client: GitHubClient) -> dict[str, str] | None:
         raise GitHubError(f"cannot read refs of {parts.scheme or 'a local'} remote")
     auth = ("x-access-token", client.credentials.token())
     try:
-        resp = requests.get(
+        resp = _git_session().get(
             url.rstrip("/") + "/info/refs",
             params={"service": "git-upload-pack"},
             auth=auth,
@@ -142,6 +144,18 @@ def remote_refs(url: str, client: GitHubClient) -> dict[str, str] | None:
         if resp.status_code != 200:
             raise GitHubError(f"refs of {parts.path}: HTTP {resp.status_code}", resp.status_code)
         return parse_advertisement(resp.content)
+
+
+@cache
+def _git_session() -> requests.Session:
+    """One pool of connections to the git hosts for every probe thread (and, in Lambda, every
+    warm invocation): a TLS handshake per ref advertisement would cost more than the
+    advertisement. Credentials go with each request, never on the session."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=PROBE_WORKERS * 2, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def parse_advertisement(data: bytes) -> dict[str, str]:

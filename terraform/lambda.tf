@@ -6,7 +6,11 @@ locals {
       BACKUP_BUCKET  = aws_s3_bucket.backups.id
       GITHUB_API_URL = var.github_api_url
       DEFAULT_INPUT = jsonencode(merge(
-        { batch_max_items = var.batch_max_items, batch_max_bytes = var.batch_max_bytes },
+        {
+          batch_max_items         = var.batch_max_items
+          batch_max_bytes         = var.batch_max_bytes
+          full_capture_after_days = var.full_capture_after_days
+        },
         var.default_selection,
       ))
       RUN_ARCHIVE_STORAGE_CLASS = var.run_archive_storage_class

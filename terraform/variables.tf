@@ -369,6 +369,17 @@ variable "latest_storage_class" {
   }
 }
 
+variable "full_capture_after_days" {
+  description = "Default age (days) after which an incremental run captures an item in full whatever its signals say: deletions and cross-references move no signal on GitHub, so this bounds how long such a change can be missed (execution input full_capture_after_days overrides it)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.full_capture_after_days >= 1 && var.full_capture_after_days <= 3650 && floor(var.full_capture_after_days) == var.full_capture_after_days
+    error_message = "full_capture_after_days must be a whole number of days from 1 to 3650."
+  }
+}
+
 variable "capture_concurrency" {
   description = "How many repositories one task captures at the same time (GHBACKUP_CONCURRENCY)."
   type        = number

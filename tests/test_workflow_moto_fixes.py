@@ -414,3 +414,41 @@ def test_stock_moto_still_does_not_answer_terraforms_two_step_functions_calls():
     )
     assert "validate_state_machine_definition False" in output
     assert "list_state_machine_versions False" in output
+
+
+def test_the_server_routes_each_host_once_and_still_to_its_service(aws):
+    local, _ = aws
+    s3 = _client(local, "s3")
+    s3.create_bucket(Bucket="routed")
+    s3.put_object(Bucket="routed", Key="k", Body=b"x")
+    assert s3.get_object(Bucket="routed", Key="k")["Body"].read() == b"x"
+    assert _client(local, "sts").get_caller_identity()["Account"] == ACCOUNT_ID
+    from moto import backends
+
+    calls = []
+    original = backends.list_of_moto_modules
+    backends.list_of_moto_modules = lambda: calls.append(1) or original()
+    try:
+        for _ in range(5):
+            s3.head_object(Bucket="routed", Key="k")
+    finally:
+        backends.list_of_moto_modules = original
+    assert calls == []  # routed from the cache, not by listing moto's folder again
+
+
+def test_stock_moto_still_lists_its_package_folder_to_route_a_host():
+    output = _stock_moto(
+        """
+        from moto import backends
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+        calls = []
+        original = backends.list_of_moto_modules
+        backends.list_of_moto_modules = lambda: calls.append(1) or original()
+        app = DomainDispatcherApplication.__new__(DomainDispatcherApplication)
+        app.backend_url_patterns = []
+        for _ in range(2):
+            app.get_backend_for_host("s3")
+        print("LISTED", len(calls))
+        """
+    )
+    assert output.strip() == "LISTED 2"  # once moto caches its routes, fix 13 can go

@@ -31,6 +31,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -428,30 +429,43 @@ def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, E
 STATE_FOLDER = "state"
 
 
-def _load_state(s3: Any, bucket: str, out_dir: Path) -> int:
+STATE_WORKERS = 8
+_STATE_IN_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def _load_state(s3: Any, bucket: str, out_dir: Path) -> dict[str, str]:
     """Put ``out_dir/state/latest/...`` (the warm copies an earlier local run exported)
-    into the local S3. Each zip's ``sha256`` metadata is computed from the file here, so a
+    into the local S3 and return each key's ETag, so that only what the run changes is
+    exported again. Each zip's ``sha256`` metadata is computed from the file here, so a
     state.json that does not describe its zip is still not trusted."""
     root = out_dir / STATE_FOLDER
-    loaded = 0
-    for path in sorted((root / "latest").rglob("*")) if (root / "latest").is_dir() else []:
-        if not path.is_file() or path.name.endswith(".partial"):
-            continue
+    files = [
+        path
+        for path in (sorted((root / "latest").rglob("*")) if (root / "latest").is_dir() else [])
+        if path.is_file() and not path.name.endswith(".partial")
+    ]
+
+    def load(path: Path) -> tuple[str, str]:
         key = path.relative_to(root).as_posix()
         metadata = {}
-        if path.name == "item.zip":
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-                    digest.update(chunk)
-            metadata = {"sha256": digest.hexdigest()}
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": metadata})
-        loaded += 1
-    return loaded
+        with path.open("rb") as handle:
+            if path.name == "item.zip":
+                metadata = {"sha256": hashlib.file_digest(handle, "sha256").hexdigest()}
+                handle.seek(0)
+            # Small files as bytes: botocore sends a file object with "Expect: 100-continue",
+            # a round trip per object.
+            small = path.stat().st_size <= _STATE_IN_MEMORY_BYTES
+            body = handle.read() if small else handle
+            answer = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+        return key, answer["ETag"]
+
+    with ThreadPoolExecutor(max_workers=STATE_WORKERS, thread_name_prefix="state") as pool:
+        return dict(pool.map(load, files))
 
 
-def _export_state(s3: Any, bucket: str, out_dir: Path) -> None:
-    """Download ``latest/`` into ``out_dir/state/latest/`` for the next local run, each file
+def _export_state(s3: Any, bucket: str, out_dir: Path, loaded: Mapping[str, str]) -> None:
+    """Download what the run changed under ``latest/`` (an ETag other than the one
+    ``loaded`` put there) into ``out_dir/state/latest/`` for the next local run, each file
     through a ``.partial`` renamed when complete, every zip before any state.json (a stop
     halfway leaves a state beside a zip it does not describe: not trusted)."""
     root = out_dir / STATE_FOLDER
@@ -459,6 +473,7 @@ def _export_state(s3: Any, bucket: str, out_dir: Path) -> None:
         entry["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="latest/")
         for entry in page.get("Contents", [])
+        if loaded.get(entry["Key"]) != entry["ETag"]
     ]
     for key in sorted(keys, key=lambda k: (k.endswith("state.json"), k)):
         target = root / key
@@ -565,7 +580,7 @@ def run_local(
             for key, body in (staged_objects or {}).items():
                 s3.put_object(Bucket=deployment.bucket, Key=key, Body=body)
             # The same --out makes the run incremental: its warm copies and their state.
-            _load_state(s3, deployment.bucket, out_dir)
+            loaded = _load_state(s3, deployment.bucket, out_dir)
             if mocked is not None:
                 EMULATION.register_mock_test_case(run_id, to_moto_test_case(mocked))
             execution_arn = sfn.start_execution(
@@ -595,7 +610,7 @@ def run_local(
                 watcher.report(counts.total, counts.failed, counts.total)
             try:
                 exported = _export_run(s3, deployment.bucket, run_id, out_dir)
-                _export_state(s3, deployment.bucket, out_dir)
+                _export_state(s3, deployment.bucket, out_dir, loaded)
             except StorageError as exc:
                 # The local S3 lives in this process's memory: once it stops, the run zip
                 # exists nowhere else. Say so, with what was kept.

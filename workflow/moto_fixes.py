@@ -4,7 +4,7 @@ moto (pinned to exactly ``EXPECTED_MOTO_VERSION``) interprets the real state mac
 Step Functions interpreter (a vendored copy of LocalStack's) has bugs and gaps. Two kinds of
 patch live here, apart:
 
-- fixes of moto's bugs and gaps (1-4, 10, 12): each names what it closes, and
+- fixes of moto's bugs and gaps (1-4, 10, 12, 13): each names what it closes, and
   ``tests/test_workflow_moto_fixes.py`` has a test that fails when moto fixes it upstream or
   moves the patched code;
 - hooks for the local emulation (5-9, 11): moto's Lambda only echoes and its ECS only
@@ -577,6 +577,33 @@ def fix_terraform_answers() -> None:
     _once("terraform_answers", patch)
 
 
+# --- 13. The server routes every request by listing its own package folder -----------------
+# DomainDispatcherApplication.get_application holds one lock for every request while
+# get_backend_for_host lists moto's package folder (an isdir per entry) and then tries some
+# hundreds of URL patterns. The answer depends only on the host, so the server spent most of
+# a local run's S3 time routing, one request at a time. Remember it per host.
+
+
+def fix_server_routing_cache() -> None:
+    """Answer get_backend_for_host from a per-host cache (it is a pure function of the host)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        routes = self.__dict__.setdefault("_ghbackup_routes", {})
+        if host not in routes:
+            routes[host] = original(self, host)
+        return routes[host]
+
+    def patch() -> None:
+        DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+
+    _once("server_routing_cache", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -590,6 +617,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_delete_marker_dispose,
     fix_restore_in_progress,
     fix_terraform_answers,
+    fix_server_routing_cache,
 )
 
 

@@ -835,10 +835,23 @@ run "tasks_times_captures_above_githubs_100_concurrent_requests_is_refused" {
   expect_failures = [var.capture_concurrency]
 }
 
+run "full_capture_after_days_must_be_whole_days" {
+  command = plan
+  variables {
+    full_capture_after_days = 0.5
+  }
+  expect_failures = [var.full_capture_after_days]
+}
+
 run "warm_copies_are_kept_in_their_class_and_read_by_the_list_step" {
   command = apply
   variables {
-    latest_storage_class = "STANDARD"
+    latest_storage_class    = "STANDARD"
+    full_capture_after_days = 7
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["validate"].environment[0].variables.DEFAULT_INPUT).full_capture_after_days == 7
+    error_message = "full_capture_after_days must reach the runs as their default execution input."
   }
   assert {
     condition     = aws_lambda_function.this["finalize"].environment[0].variables.LATEST_STORAGE_CLASS == "STANDARD"
