@@ -56,6 +56,7 @@ from ghbackup.errors import (
 )
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
+from ghbackup.incremental import observe_before_capture
 from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
@@ -115,6 +116,7 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
             scratch=workdir,
             progress=_log_progress,
             git=git,
+            before_capture=_observer(destination, run_id, one, client),
         )
         logger.info(
             "capture finished",
@@ -280,6 +282,16 @@ def _required_item(text: str) -> str:
     if not text:
         raise ConfigurationError("set BACKUP_BATCH or BACKUP_ITEM")
     return text
+
+
+def _observer(
+    destination: Destination, run_id: str, item: BackupItem, client: GitHubClient
+) -> Callable[[], None] | None:
+    """In a run on S3, the probes of an item the list step could not compare (no state yet),
+    asked by the client that captures it next."""
+    if not isinstance(destination, S3Destination):
+        return None
+    return lambda: observe_before_capture(destination.s3, destination.bucket, run_id, item, client)
 
 
 def _destination(env: Mapping[str, str], concurrency: int = 1) -> Destination:

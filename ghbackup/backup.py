@@ -33,12 +33,16 @@ def backup_item(
     progress: Progress | None = None,
     git: GitSettings | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    before_capture: Callable[[], None] | None = None,
 ) -> ItemResult:
     """Capture and store ``item``. Never raises a BackupError: the result says what
     happened (``status`` succeeded only when the zip is complete and stored). A failure to
-    store the result record itself is raised as StorageError."""
+    store the result record itself is raised as StorageError. ``before_capture`` runs first
+    with the same client (an incremental run's probes); its requests count as the item's."""
     started = utc_timestamp(now())
     requests_before = client.requests_made  # the client may serve other items too
+    if before_capture is not None:
+        before_capture()
     result = ItemResult(
         item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
     )

@@ -20,6 +20,7 @@ unless the request cannot make sense without it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -248,11 +249,14 @@ class GitHubClient:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
+        remember: bool = False,
     ) -> ConditionalAnswer:
         """GET one page with the validators of an earlier answer (``If-None-Match`` and
         ``If-Modified-Since``); a 304 costs no primary rate limit. Returns the status, the
         new validators, a SHA-256 of the body and the next page's URL. A 403/404/409/410
-        is an answer too (the resource is not available here); any other failure raises."""
+        is an answer too (the resource is not available here); any other failure raises.
+        ``remember``: keep a 200's JSON, so the same GET through ``get``/``paginate`` later
+        is asked with its ETag (a 304 then costs no rate limit)."""
         url = self._url(path)
         try:
             resp = self._send("GET", url, params=params, etag=etag,
@@ -264,6 +268,8 @@ class GitHubClient:
         with resp:
             body = resp.content
             next_url = resp.links.get("next", {}).get("url") or None
+            if remember and resp.status_code == 200:
+                self._remember(url, params, resp.headers.get("ETag"), body, next_url)
             return ConditionalAnswer(
                 status=resp.status_code,
                 etag=resp.headers.get("ETag") or (etag if resp.status_code == 304 else None),
@@ -282,8 +288,7 @@ class GitHubClient:
 
     def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
         """The JSON body and the URL of the next page (``rel="next"``), if any."""
-        cache_key = requests.Request("GET", url, params=params).prepare().url or url
-        cached = self._etags.get(cache_key)
+        cached = self._etags.get(_cache_key(url, params))
         resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
         if resp.status_code == 304 and cached:
             return cached[1], cached[2]
@@ -297,8 +302,22 @@ class GitHubClient:
         next_url = resp.links.get("next", {}).get("url") or None
         etag = resp.headers.get("ETag")
         if etag:
-            self._etags[cache_key] = (etag, body, next_url)
+            self._etags[_cache_key(url, params)] = (etag, body, next_url)
         return body, next_url
+
+    def _remember(
+        self, url: str, params: dict[str, Any] | None, etag: str | None, body: bytes,
+        next_url: str | None,
+    ) -> None:  # fmt: skip
+        """Keep a conditional answer's JSON, so that the same GET later (a capture after its
+        probes) asks with its ETag and a 304 costs no rate limit."""
+        if not etag:
+            return
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return
+        self._etags[_cache_key(url, params)] = (etag, parsed, next_url)
 
     def _send(
         self,
@@ -529,6 +548,13 @@ class GitHubClient:
     def _sleep_counted(self, seconds: float) -> None:
         self.waited_seconds += seconds
         self._sleep(seconds)
+
+
+def _cache_key(url: str, params: dict[str, Any] | None) -> str:
+    """A GET's identity for the ETag cache: the URL with its query sorted, so that the same
+    question asked with its parameters in another order finds the same answer."""
+    ordered = sorted(params.items()) if params else None
+    return requests.Request("GET", url, params=ordered).prepare().url or url
 
 
 def _new_session() -> requests.Session:

@@ -91,8 +91,10 @@ _NOT_HERE = (403, 404, 410)
 
 def repository_probes(full_name: str) -> list[tuple[str, dict[str, Any]]]:
     """The questions whose answers change when anything a repository capture stores does:
-    the newest-updated issue, comment and pull (an edit, a new comment or a label bumps
-    ``updated_at``), the newest event, and the whole of the short lists."""
+    the object itself (its topics included), the newest-updated issue, comment and pull (an
+    edit, a new comment or a label bumps ``updated_at``), the newest event, and the whole of
+    the short lists. The object and the whole lists are the capture's own first requests,
+    so a capture right after its probes gets them for a 304 each."""
     base = f"repos/{full_name}"
     return [
         (base, {}),
@@ -105,7 +107,6 @@ def repository_probes(full_name: str) -> list[tuple[str, dict[str, Any]]]:
         (f"{base}/labels", _WHOLE),
         (f"{base}/milestones", {"state": "all", **_WHOLE}),
         (f"{base}/hooks", _WHOLE),
-        (f"{base}/topics", {}),
         (f"{base}/branches", _WHOLE),
     ]
 
@@ -200,9 +201,12 @@ class Observation:
     requests: int = 0
 
 
-def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> Observation:
+def observe(
+    client: GitHubClient, item: BackupItem, state: ItemState | None, *, remember: bool = False
+) -> Observation:
     """Ask GitHub every probe of ``item`` with ``state``'s validators (none: unconditional).
-    Raises a BackupError when a probe fails: the caller then captures."""
+    Raises a BackupError when a probe fails: the caller then captures. ``remember``: the
+    client keeps the answers, for a capture that asks the same questions next."""
     seen = Observation()
     old = state.probes if state else {}
     if item.kind == "repository":
@@ -218,7 +222,7 @@ def observe(client: GitHubClient, item: BackupItem, state: ItemState | None) -> 
             # would cost a request that a 304 cannot save.
             seen.probes[probe_key(path, params)] = stored
             continue
-        answer = _probe(client, seen, path, params, old)
+        answer = _probe(client, seen, path, params, old, remember=remember)
         if index == 0 and answer is not None and answer.status not in (200, 304):
             # The object itself is gone or refused: nothing else to ask, the capture will
             # say what happened.
@@ -241,6 +245,8 @@ def _probe(
     path: str,
     params: dict[str, Any],
     old: dict[str, ProbeAnswer],
+    *,
+    remember: bool = False,
 ) -> ConditionalAnswer | None:
     """One probe and, for a whole list (``per_page=100``), each further page it links to.
     Returns the first page's answer."""
@@ -255,6 +261,7 @@ def _probe(
             url or "", query,
             etag=before.etag if before else None,
             last_modified=before.last_modified if before else None,
+            remember=remember,
         )  # fmt: skip
         first = first or answer
         if answer.status == 304 and before is not None:
@@ -380,28 +387,25 @@ def decide(
     """Capture or reuse ``item``, and why (never raises for GitHub's or S3's failures)."""
     if item.kind == "account":
         return Decision(item, "captured", "accounts are always captured")
+    # Without a state to trust there is nothing to compare with, so no probe here: the task
+    # asks them just before its capture (``observe_before_capture``), where most of them
+    # are the capture's own first requests.
+    if full:
+        return Decision(item, "full", "full capture asked for by the execution input")
     state, why = load_state(s3, bucket, item)
-    mode: CaptureMode = "captured"
-    reason = why
     if state is None:
-        mode, reason = "full", why
-    elif full:
-        mode, reason, state = "full", "full capture asked for by the execution input", None
-    elif state.credential_kind != client.credentials.kind:
-        mode, reason = "full", f"credential kind changed from {state.credential_kind}"
-        state = None
-    elif now - parse_timestamp(state.captured_at) > full_after:
-        mode, reason = "full", f"last capture older than {full_after.days} days"
-        state = None
+        return Decision(item, "full", why)
+    if state.credential_kind != client.credentials.kind:
+        return Decision(item, "full", f"credential kind changed from {state.credential_kind}")
+    if now - parse_timestamp(state.captured_at) > full_after:
+        return Decision(item, "full", f"last capture older than {full_after.days} days")
     try:
         seen = observe(client, item, state)
     except Exception as exc:  # noqa: BLE001 - any doubt, a bug included, means a capture
         if not isinstance(exc, BackupError):
             log.exception("probing %s failed unexpectedly", item.key)
         failed = f"probe failed ({type(exc).__name__}: {redact(str(exc))[:200]})"
-        return Decision(item, mode, failed if mode == "captured" else f"{reason}; {failed}")
-    if state is None:
-        return Decision(item, mode, reason, seen=seen)
+        return Decision(item, "captured", failed)
     if seen.changed:
         shown = ", ".join(seen.changed[:5]) + (" ..." if len(seen.changed) > 5 else "")
         return Decision(item, "captured", f"changed: {shown}", state, seen)
@@ -511,6 +515,38 @@ def read_validators(s3: S3Client, bucket: str, run_id: str, item: BackupItem) ->
     except (BackupError, ValueError) as exc:
         log.warning("validators of %s unreadable: %s", item.key, exc)
         return None
+
+
+def observe_before_capture(
+    s3: S3Client,
+    bucket: str,
+    run_id: str,
+    item: BackupItem,
+    client: GitHubClient,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """In the task, just before capturing an item the list step did not observe (it had no
+    state to compare with): ask its probes through ``client``, the capture's own, and record
+    the answers as complete validators, which Finalize makes the item's state. The capture's
+    requests identical to a probe then cost a 304 each. Never raises: without validators
+    the item is only captured in full again next run."""
+    if item.kind == "account":
+        return
+    validators = read_validators(s3, bucket, run_id, item)
+    if validators is None or validators.complete:
+        return  # not an incremental run, or the list step's observation stands
+    observed_at = utc_timestamp(clock())
+    try:
+        seen = observe(client, item, None, remember=True)
+        update = {"observed_at": observed_at, "complete": True, "probes": seen.probes,
+                  "refs": seen.refs, "remotes": seen.remotes}  # fmt: skip
+        body = validators.model_copy(update=update).to_bytes()
+        _put(s3, bucket, item_validators_key(staging_prefix(run_id), item), body)
+    except Exception as exc:  # noqa: BLE001 - the capture matters more than its validators
+        if not isinstance(exc, BackupError):
+            log.exception("observing %s before its capture failed unexpectedly", item.key)
+        log.warning("%s: no validators recorded (%s): it is captured in full next run too",
+                    item.key, type(exc).__name__)  # fmt: skip
 
 
 def promote(

@@ -56,10 +56,11 @@ def _plan(s3, client, run_id, items, **kwargs):
     return incremental.plan_run(s3, BUCKET, run_id, items, client, **kwargs)
 
 
-def _capture_and_promote(s3, run_id, items):
-    """What a batch and Finalize do for captured items: a zip and result in staging, then
-    the promotion of what the list step saw."""
+def _capture_and_promote(s3, client, run_id, items):
+    """What a batch and Finalize do for captured items: the probes the list step could not
+    ask, a zip and result in staging, then the promotion of what was seen."""
     for item in items:
+        incremental.observe_before_capture(s3, BUCKET, run_id, item, client, clock=lambda: NOW)
         body = f"zip of {item.key} in {run_id}".encode()
         key = item_zip_key(staging_prefix(run_id), item)
         sha = hashlib.sha256(body).hexdigest()
@@ -102,23 +103,43 @@ def test_ref_advertisement_is_read_without_head_and_peeled_tags():
         incremental.parse_advertisement(adv[:-10])
 
 
-def test_first_run_captures_every_item_in_full_and_records_what_it_saw(s3, client, standin):
+def test_first_run_asks_github_nothing_before_its_tasks(s3, client, standin):
     items = _repositories(standin)
+    standin.reset_request_log()
     plan = _plan(s3, client, "r1", items)
     assert plan.capture == items and plan.reused == []
+    assert standin.request_log == [] and standin.git_log == []  # nothing to compare with
     for item in items:
         seen = _validators(s3, "r1", item)
         assert (seen.capture, seen.capture_reason, seen.complete) == (
-            "full", "no earlier capture", True,
+            "full", "no earlier capture", False,
         )  # fmt: skip
-        assert seen.refs["repository"]  # the refs from info/refs, as git sees them
-        assert f"repos/{item.full_name}" in seen.probes
+
+
+def test_the_task_probes_before_its_capture_and_the_capture_gets_304s(s3, client, standin):
+    items = _repositories(standin, 1)
+    name = items[0].full_name
+    _plan(s3, client, "r1", items)
+    standin.reset_request_log()
+
+    incremental.observe_before_capture(s3, BUCKET, "r1", items[0], client, clock=lambda: NOW)
+
+    seen = _validators(s3, "r1", items[0])
+    assert seen.complete and seen.observed_at == "2026-12-01T12:00:00Z"
+    assert seen.refs["repository"]  # the refs from info/refs, as git sees them
+    assert f"repos/{name}" in seen.probes
+    probes = len(standin.request_log)
+    # The capture's first requests are the same questions: answered 304, no rate limit.
+    client.get(f"repos/{name}")
+    assert client.list_optional(f"repos/{name}/labels").present
+    assert client.list_optional(f"repos/{name}/milestones", {"state": "all"}).present
+    assert [status for _, _, status in standin.request_log[probes:]] == [304, 304, 304]
 
 
 def test_an_unchanged_item_is_reused_from_its_warm_copy_without_a_capture(s3, client, standin):
     items = _repositories(standin)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     standin.reset_request_log()
 
     plan = _plan(s3, client, "r2", items)
@@ -137,7 +158,7 @@ def test_an_unchanged_item_is_reused_from_its_warm_copy_without_a_capture(s3, cl
 def test_a_changed_branch_is_seen_through_the_refs_alone(s3, client, standin):
     items = _repositories(standin)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     changed = items[0]
     bare = standin.bare_repo_path(changed.full_name)
     head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
@@ -171,7 +192,7 @@ def test_a_changed_branch_is_seen_through_the_refs_alone(s3, client, standin):
 def test_a_state_that_cannot_be_trusted_means_a_full_capture(s3, client, standin, damage, reason):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     damage(s3, items[0])
 
     plan = _plan(s3, client, "r2", items)
@@ -184,7 +205,7 @@ def test_a_state_that_cannot_be_trusted_means_a_full_capture(s3, client, standin
 def test_the_full_flag_and_an_old_capture_mean_a_full_capture(s3, client, standin):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
 
     flagged = _plan(s3, client, "r2", items, full=True)
     assert flagged.capture == items
@@ -199,7 +220,7 @@ def test_the_full_flag_and_an_old_capture_mean_a_full_capture(s3, client, standi
 def test_a_state_recorded_with_another_credential_kind_means_a_full_capture(s3, client, standin):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     key = latest_state_key(items[0])
     state = ItemState.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     state.credential_kind = "github-app"
@@ -216,7 +237,7 @@ def test_a_failing_warm_copy_means_the_item_is_captured_not_dropped(
 ):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
 
     def copy(*args, **kwargs):
         raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "CopyObject")
@@ -235,7 +256,7 @@ def test_a_failing_warm_copy_means_the_item_is_captured_not_dropped(
 def test_a_failing_probe_means_a_capture_and_no_state_from_it(s3, client, standin):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     standin.fail_permanently(f"repos/{items[0].full_name}/labels", 500)
     client.policy = type(client.policy)(max_attempts=1, backoff_base=0.0)
 
@@ -245,6 +266,9 @@ def test_a_failing_probe_means_a_capture_and_no_state_from_it(s3, client, standi
     seen = _validators(s3, "r2", items[0])
     assert seen.capture == "captured" and "probe failed" in seen.capture_reason
     assert not seen.complete
+    # The task asks again before its capture; failing still, it records nothing to trust.
+    incremental.observe_before_capture(s3, BUCKET, "r2", items[0], client)
+    assert not _validators(s3, "r2", items[0]).complete
 
 
 def test_an_account_is_always_captured(s3, client, standin):
@@ -263,7 +287,7 @@ def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, 
     monkeypatch.setattr(s3, "put_object", lambda **kw: calls.append(kw["Key"]) or real_put(**kw))
     monkeypatch.setattr(s3, "copy", lambda *a, **kw: calls.append(a[2]) or real_copy(*a, **kw))
 
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
 
     latest = [key for key in calls if key.startswith("latest/")]
     assert latest == [latest_zip_key(items[0]), latest_state_key(items[0])]
@@ -347,14 +371,16 @@ def test_a_finalize_that_fails_before_the_manifest_leaves_no_new_state(s3, monke
 
 def test_a_deleted_repository_costs_one_probe_and_is_sent_to_capture(s3, client, standin):
     items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     standin.fail_permanently(items[0].full_name, status=404)
     standin.reset_request_log()
 
-    plan = _plan(s3, client, "r1", items)
+    plan = _plan(s3, client, "r2", items)
 
     assert plan.capture == items
     assert len(standin.request_log) == 1
-    seen = _validators(s3, "r1", items[0])
+    seen = _validators(s3, "r2", items[0])
     assert "probe failed (NotFound" in seen.capture_reason and not seen.complete
 
 
@@ -363,7 +389,7 @@ def test_a_warm_copy_replaced_after_its_state_was_read_is_not_staged(
 ):
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
-    _capture_and_promote(s3, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
     real_load = incremental.load_state
 
     def load_then_replace(s3_, bucket, item):
