@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.standin_process import StandInProcess  # noqa: E402
 from ghbackup.restore import restore_archive  # noqa: E402
 from tests.roundtrip import refs_of, restored_mirror  # noqa: E402
-from bench.standin_process import StandInProcess  # noqa: E402
 from tests.standin import AccountSpec  # noqa: E402
 from workflow.local_runner import run_local  # noqa: E402
 
