@@ -332,6 +332,9 @@ def load_state(s3: S3Client, bucket: str, item: BackupItem) -> tuple[ItemState |
         return None, "archive format changed"
     if state.item.key != item.key:
         return None, "state corrupt: it is another item's"
+    if state.zip_etag:
+        # The copy into staging is conditional on this ETag: no need to look first.
+        return state, "state trusted"
     try:
         head = s3io.head(s3, bucket, latest_zip_key(item))
     except BackupError as exc:
@@ -444,7 +447,7 @@ def plan_run(
                 continue
             except StorageError as exc:
                 log.warning("warm copy of %s not staged: %s", decision.item.key, exc)
-                decision.mode, decision.reason = "captured", f"warm copy failed: {exc}"[:300]
+                decision.mode, decision.reason = _copy_failure(exc)
         seen = decision.seen
         validators = Validators(
             item=decision.item,
@@ -462,6 +465,15 @@ def plan_run(
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
 
 
+def _copy_failure(exc: StorageError) -> tuple[CaptureMode, str]:
+    """How an item whose warm copy could not be staged is captured, and why."""
+    if exc.code == "NoSuchKey":
+        return "full", "warm copy missing"
+    if exc.code == "PreconditionFailed":
+        return "full", "warm copy is not the one the state describes (an interrupted update)"
+    return "captured", f"warm copy failed: {exc}"[:300]
+
+
 def _stage_warm_copy(
     s3: S3Client, bucket: str, run_id: str, decision: Decision, now: datetime
 ) -> None:
@@ -469,23 +481,13 @@ def _stage_warm_copy(
     state = decision.state
     assert state is not None  # a reused decision always has its state
     item, prefix = decision.item, staging_prefix(run_id)
-    source, target = latest_zip_key(item), item_zip_key(prefix, item)
-    # Only the object the state was checked against: another run's Finalize may be
-    # replacing the warm copy meanwhile.
-    condition = {"CopySourceIfMatch": state.zip_etag} if state.zip_etag else {}
-    try:
-        s3.copy(
-            {"Bucket": bucket, "Key": source}, bucket, target,
-            ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE",
-                       "Metadata": {"sha256": state.zip_sha256, "item": item.key},
-                       **condition},
-            Config=_COPY_CONFIG,
-        )  # fmt: skip
-        head = s3.head_object(Bucket=bucket, Key=target)
-    except (BotoCoreError, ClientError) as exc:
-        raise s3io.storage_error("CopyObject", bucket, target, exc) from None
-    if head.get("ContentLength") != state.zip_bytes:
-        raise StorageError(f"s3://{bucket}/{target} is not the warm copy's size")
+    target = item_zip_key(prefix, item)
+    # Only the object the state describes: an interrupted update (a newer zip beside this
+    # state) or another run's Finalize replacing it meanwhile fails the copy (412), and the
+    # item is captured instead.
+    assert state.zip_etag is not None  # load_state sets it (read or looked up)
+    _copy(s3, bucket, latest_zip_key(item), target, state.zip_bytes, if_match=state.zip_etag,
+          metadata={"sha256": state.zip_sha256, "item": item.key})  # fmt: skip
     stamp = utc_timestamp(now)
     result = ItemResult(
         item=item, status="succeeded", run_id=run_id, started_at=stamp, finished_at=stamp,
@@ -494,6 +496,39 @@ def _stage_warm_copy(
         capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
     )  # fmt: skip
     _put(s3, bucket, item_result_key(prefix, item), result.to_bytes())
+
+
+def _copy(
+    s3: S3Client,
+    bucket: str,
+    source: str,
+    target: str,
+    size: int,
+    *,
+    metadata: dict[str, str],
+    if_match: str | None = None,
+    storage_class: str | None = None,
+) -> str:
+    """Copy ``source`` to ``target`` in the bucket, server-side, and return the copy's ETag.
+    One CopyObject up to its 5 GiB limit (the managed copy would HEAD the source first);
+    above it, a multipart copy."""
+    args: dict[str, Any] = {"ContentType": "application/zip", "MetadataDirective": "REPLACE",
+                            "Metadata": metadata}  # fmt: skip
+    if if_match:
+        args["CopySourceIfMatch"] = if_match
+    if storage_class:
+        args["StorageClass"] = storage_class
+    try:
+        if size < _COPY_CONFIG.multipart_threshold:
+            answer = s3.copy_object(
+                Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source}, **args
+            )
+            return str(answer["CopyObjectResult"]["ETag"])
+        s3.copy({"Bucket": bucket, "Key": source}, bucket, target, ExtraArgs=args,
+                Config=_COPY_CONFIG)  # fmt: skip
+        return str(s3.head_object(Bucket=bucket, Key=target)["ETag"])
+    except (BotoCoreError, ClientError) as exc:
+        raise s3io.storage_error("CopyObject", bucket, target, exc) from None
 
 
 def _put(s3: S3Client, bucket: str, key: str, body: bytes) -> None:
@@ -565,24 +600,16 @@ def promote(
     if not result.zip_key or not result.zip_sha256:
         return
     item = result.item
-    target = latest_zip_key(item)
-    try:
-        s3.copy(
-            {"Bucket": bucket, "Key": result.zip_key}, bucket, target,
-            ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE",
-                       "StorageClass": storage_class,
-                       "Metadata": {"sha256": result.zip_sha256, "item": item.key,
-                                    "run": result.run_id}},
-            Config=_COPY_CONFIG,
-        )  # fmt: skip
-    except (BotoCoreError, ClientError) as exc:
-        raise s3io.storage_error("CopyObject", bucket, target, exc) from None
+    etag = _copy(s3, bucket, result.zip_key, latest_zip_key(item), result.zip_bytes,
+                 storage_class=storage_class,
+                 metadata={"sha256": result.zip_sha256, "item": item.key, "run": result.run_id})  # fmt: skip
     state = ItemState(
         item=item,
         run_id=result.run_id,
         captured_at=validators.observed_at,
         zip_sha256=result.zip_sha256,
         zip_bytes=result.zip_bytes,
+        zip_etag=etag,
         credential_kind=validators.credential_kind,
         probes=validators.probes,
         refs=validators.refs,

@@ -28,6 +28,7 @@ from ghbackup.records import (
     latest_zip_key,
     staging_prefix,
 )
+from workflow import moto_fixes
 
 BUCKET = "backups"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -35,6 +36,8 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def s3():
+    # S3 refuses a copy whose source lost the ETag it is conditioned on; moto needs telling.
+    moto_fixes.fix_copy_source_if_match()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
@@ -242,7 +245,7 @@ def test_a_failing_warm_copy_means_the_item_is_captured_not_dropped(
     def copy(*args, **kwargs):
         raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "CopyObject")
 
-    monkeypatch.setattr(s3, "copy", copy)
+    monkeypatch.setattr(s3, "copy_object", copy)
     plan = _plan(s3, client, "r2", items)
 
     assert plan.capture == items and plan.reused == []
@@ -283,9 +286,9 @@ def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, 
     items = _repositories(standin, 1)
     _plan(s3, client, "r1", items)
     calls = []
-    real_put, real_copy = s3.put_object, s3.copy
+    real_put, real_copy = s3.put_object, s3.copy_object
     monkeypatch.setattr(s3, "put_object", lambda **kw: calls.append(kw["Key"]) or real_put(**kw))
-    monkeypatch.setattr(s3, "copy", lambda *a, **kw: calls.append(a[2]) or real_copy(*a, **kw))
+    monkeypatch.setattr(s3, "copy_object", lambda **kw: calls.append(kw["Key"]) or real_copy(**kw))
 
     _capture_and_promote(s3, client, "r1", items)
 
@@ -295,6 +298,7 @@ def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, 
     assert head["StorageClass"] == "STANDARD_IA"
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=latest_state_key(items[0]))["Body"].read())
     assert state["zip_sha256"] == head["Metadata"]["sha256"]
+    assert state["zip_etag"] == head["ETag"]  # the next list step copies it on this condition
 
 
 # -- Finalize ------------------------------------------------------------------------------
@@ -402,5 +406,27 @@ def test_a_warm_copy_replaced_after_its_state_was_read_is_not_staged(
     plan = _plan(s3, client, "r2", items)
 
     assert plan.capture == items and plan.reused == []
-    reason = _validators(s3, "r2", items[0]).capture_reason
-    assert reason.startswith("warm copy failed") and "412" in reason, reason
+    seen = _validators(s3, "r2", items[0])
+    assert (seen.capture, seen.capture_reason) == (
+        "full", "warm copy is not the one the state describes (an interrupted update)",
+    )  # fmt: skip
+    result_key = item_result_key(staging_prefix("r2"), items[0])
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=result_key)
+
+
+def test_a_state_written_before_the_etag_was_kept_is_checked_against_its_zip(s3, client, standin):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
+    key = latest_state_key(items[0])
+    older = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    del older["zip_etag"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(older).encode())
+
+    assert _plan(s3, client, "r2", items).reused == items
+    s3.put_object(Bucket=BUCKET, Key=latest_zip_key(items[0]), Body=b"new",
+                  Metadata={"sha256": "0" * 64})  # fmt: skip
+    assert _plan(s3, client, "r3", items).capture == items
+    assert _validators(s3, "r3", items[0]).capture_reason.startswith(
+        "warm copy is not the one the state describes"
+    )

@@ -4,7 +4,7 @@ moto (pinned to exactly ``EXPECTED_MOTO_VERSION``) interprets the real state mac
 Step Functions interpreter (a vendored copy of LocalStack's) has bugs and gaps. Two kinds of
 patch live here, apart:
 
-- fixes of moto's bugs and gaps (1-4, 10, 12, 13): each names what it closes, and
+- fixes of moto's bugs and gaps (1-4, 10, 12-14): each names what it closes, and
   ``tests/test_workflow_moto_fixes.py`` has a test that fails when moto fixes it upstream or
   moves the patched code;
 - hooks for the local emulation (5-9, 11): moto's Lambda only echoes and its ECS only
@@ -604,6 +604,39 @@ def fix_server_routing_cache() -> None:
     _once("server_routing_cache", patch)
 
 
+# --- 14. CopyObject ignores x-amz-copy-source-if-match ----------------------------------------
+# S3 answers 412 PreconditionFailed to a CopyObject (or UploadPartCopy) whose source's ETag is
+# not the one x-amz-copy-source-if-match names; moto checks only -if-none-match and copies
+# whatever is there. The list step stages a warm copy on exactly this condition, so that a
+# zip replaced since its state was written is never staged as that state's.
+
+
+def fix_copy_source_if_match() -> None:
+    """Refuse a copy whose source does not have the ETag x-amz-copy-source-if-match names."""
+    from urllib.parse import unquote
+
+    from moto.s3.exceptions import PreconditionFailed
+    from moto.s3.responses import S3Response
+
+    original = S3Response._key_response_put
+
+    def _key_response_put(self: Any, query: dict[str, Any], key_name: str) -> Any:
+        wanted = self.headers.get("x-amz-copy-source-if-match")
+        source = self.headers.get("x-amz-copy-source")
+        if wanted and source:
+            path = unquote(source.split("?", 1)[0]).lstrip("/")
+            bucket_name, _, source_key = path.partition("/")
+            found = self.backend.get_object(bucket_name, source_key)
+            if found is not None and wanted.strip('"') != found.etag.strip('"'):
+                raise PreconditionFailed(failed_condition="x-amz-copy-source-If-Match")
+        return original(self, query, key_name)
+
+    def patch() -> None:
+        S3Response._key_response_put = _key_response_put
+
+    _once("copy_source_if_match", patch)
+
+
 ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_integration_casing,
     fix_sync_retry_timeout,
@@ -618,6 +651,7 @@ ALL_FIXES: tuple[Callable[[], None], ...] = (
     fix_restore_in_progress,
     fix_terraform_answers,
     fix_server_routing_cache,
+    fix_copy_source_if_match,
 )
 
 

@@ -58,8 +58,10 @@ class Validators(Record):
 class ItemState(Record):
     """``latest/<item key>/state.json``: the last successful capture of an item, written by
     Finalize after the run manifest, and only after the warm copy it describes. It is
-    trusted only when ``zip_sha256`` and ``zip_bytes`` match the warm copy's recorded
-    checksum and size: a state without its zip, or beside another zip, is no state."""
+    trusted only when its warm copy is the one it describes: the copy's ETag matches
+    ``zip_etag`` when the list step copies it (or, for a state without one, the copy's
+    recorded checksum and size match): a state without its zip, or beside another zip,
+    is no state."""
 
     format: Literal["ghbackup-state/1"] = STATE_FORMAT
     archive_format: str = ITEM_MANIFEST_FORMAT
@@ -72,5 +74,7 @@ class ItemState(Record):
     probes: dict[str, ProbeAnswer] = Field(default_factory=dict)
     refs: dict[str, dict[str, str] | None] = Field(default_factory=dict)
     remotes: dict[str, str] = Field(default_factory=dict)
-    # Not stored: the S3 ETag of the warm copy the state was checked against on read.
-    zip_etag: str | None = Field(default=None, exclude=True)
+    # The S3 ETag of the warm copy as Finalize wrote it: the list step copies it only on
+    # this condition, so a zip replaced by an interrupted update is never staged as this
+    # state's. (States written before it was kept have none: their zip is checked by HEAD.)
+    zip_etag: str | None = None
