@@ -253,12 +253,13 @@ class AppCredentials(Credentials):
 
         def post() -> tuple[str, float]:
             headers = {
-                "Authorization": f"Bearer {self.app_jwt()}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",
             }
             try:
-                resp = requests.post(url, headers=headers, timeout=self.timeout)
+                resp = requests.post(
+                    url, headers=headers, auth=BearerAuth(self.app_jwt()), timeout=self.timeout
+                )
             except requests.RequestException as exc:
                 raise _MintFailed(type(exc).__name__) from None
             if resp.status_code in (401, 403, 404):
@@ -340,3 +341,19 @@ def git_credential_environment(credentials: Credentials, url: str) -> dict[str, 
         "GIT_CONFIG_KEY_1": f"credential.{scope}.helper",
         "GIT_CONFIG_VALUE_1": helper,
     }
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """The token as ``Authorization: Bearer``. Given as requests' ``auth``, not as a header:
+    without it requests looks the host up in ~/.netrc on every request, and an entry found
+    there would replace the header with other credentials."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<redacted>)"

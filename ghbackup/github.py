@@ -32,7 +32,7 @@ from typing import IO, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from ghbackup.credentials import Credentials
+from ghbackup.credentials import BearerAuth, Credentials
 from ghbackup.errors import (
     AuthenticationFailed,
     GitHubError,
@@ -435,7 +435,6 @@ class GitHubClient:
             "Accept": request.accept,
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": USER_AGENT,
-            "Authorization": f"Bearer {self.credentials.token()}",
         }
         if request.etag:
             headers["If-None-Match"] = request.etag
@@ -461,6 +460,7 @@ class GitHubClient:
                 allow_redirects=request.follow_redirects,
                 json=request.json_body,
                 data=request.data,
+                auth=BearerAuth(self.credentials.token()),
             )
         except requests.RequestException as exc:
             where = path_of(request.url)

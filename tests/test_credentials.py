@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -74,8 +75,10 @@ class FakePost:
         self.clock = clock
         self.calls = []
 
-    def __call__(self, url, headers, timeout):
-        self.calls.append((url, headers, timeout))
+    def __call__(self, url, headers, auth, timeout):
+        # The JWT travels as requests' auth (a netrc entry for the host must not replace it).
+        sent = auth(requests.Request("POST", url, headers=headers).prepare()).headers
+        self.calls.append((url, sent, timeout))
         expires = datetime.fromtimestamp(self.clock.now + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         class Resp:

@@ -69,6 +69,15 @@ class ScriptedSession:
         return step(url=url, **kwargs) if callable(step) else step
 
 
+def authorization(call: dict) -> str | None:
+    """The Authorization header a recorded call would have sent (the token travels as
+    requests' ``auth``, which writes the header when the request is prepared)."""
+    prepared = requests.Request("GET", call["url"], headers=call.get("headers")).prepare()
+    if call.get("auth") is not None:
+        prepared = call["auth"](prepared)
+    return prepared.headers.get("Authorization")
+
+
 def client_with(
     script, clock: FakeClock | None = None, client_class: type = GitHubClient, **policy
 ) -> tuple[GitHubClient, ScriptedSession, FakeClock]:
@@ -325,7 +334,7 @@ def test_the_token_goes_only_to_the_api_host():
     client, session, _ = client_with([response(200, {}), response(200, {})])
     client.get("repos/o/r")
     client.get("https://API.example.test:443/repositories/42")  # same origin, spelled out
-    assert [c["headers"]["Authorization"] for c in session.calls] == [f"Bearer {TOKEN}"] * 2
+    assert [authorization(c) for c in session.calls] == [f"Bearer {TOKEN}"] * 2
     with pytest.raises(GitHubError, match="objects.example.net, not the API host"):
         client.get("https://objects.example.net/some/file")  # neither token nor a quiet 404
     assert len(session.calls) == 2
@@ -415,7 +424,7 @@ def test_a_renamed_repository_is_followed_on_the_api_host_with_the_token():
     client, session, _ = client_with([moved, response(200, {"full_name": "o/new-name"})])
     assert client.get("repos/o/old-name") == {"full_name": "o/new-name"}
     assert session.calls[1]["url"] == f"{API}/repositories/42"
-    assert session.calls[1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert authorization(session.calls[1]) == f"Bearer {TOKEN}"
 
 
 def test_a_relative_redirect_is_resolved_against_the_request():
@@ -456,3 +465,39 @@ def test_a_release_asset_download_still_follows_its_storage_redirect():
     client, _, _ = client_with([stored])
     sink = io.BytesIO()
     assert client.download(f"{API}/repos/o/r/releases/assets/1", sink) == 5
+
+
+def test_the_token_is_sent_even_when_a_netrc_names_the_host(tmp_path, monkeypatch):
+    """requests replaces an Authorization header with ~/.netrc credentials for the host when
+    it is given no ``auth``; the client's token must win, and be the only credential sent."""
+    import http.server
+    import threading
+
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    try:
+        client = GitHubClient(
+            f"http://127.0.0.1:{server.server_address[1]}", TokenCredentials(TOKEN)
+        )
+        client.get("user")
+    finally:
+        server.shutdown()
+    assert seen == [f"Bearer {TOKEN}"]

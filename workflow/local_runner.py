@@ -433,7 +433,7 @@ STATE_WORKERS = 8
 _STATE_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 
-def _load_state(s3: Any, bucket: str, out_dir: Path) -> dict[str, str]:
+def _load_state(s3: Any, local: LocalAWS, bucket: str, out_dir: Path) -> dict[str, str]:
     """Put ``out_dir/state/latest/...`` (the warm copies an earlier local run exported)
     into the local S3 and return each key's ETag, so that only what the run changes is
     exported again. Each zip's ``sha256`` metadata is computed from the file here, so a
@@ -452,11 +452,11 @@ def _load_state(s3: Any, bucket: str, out_dir: Path) -> dict[str, str]:
             if path.name == "item.zip":
                 metadata = {"sha256": hashlib.file_digest(handle, "sha256").hexdigest()}
                 handle.seek(0)
-            # Small files as bytes: botocore sends a file object with "Expect: 100-continue",
-            # a round trip per object.
-            small = path.stat().st_size <= _STATE_IN_MEMORY_BYTES
-            body = handle.read() if small else handle
-            answer = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+            if path.stat().st_size <= _STATE_IN_MEMORY_BYTES:
+                # Straight into the in-process S3: an HTTP round trip per small file would
+                # cost a second run over an unchanged account more than its probes.
+                return key, local.put_object_directly(bucket, key, handle.read(), metadata)
+            answer = s3.put_object(Bucket=bucket, Key=key, Body=handle, Metadata=metadata)
         return key, answer["ETag"]
 
     with ThreadPoolExecutor(max_workers=STATE_WORKERS, thread_name_prefix="state") as pool:
@@ -580,7 +580,7 @@ def run_local(
             for key, body in (staged_objects or {}).items():
                 s3.put_object(Bucket=deployment.bucket, Key=key, Body=body)
             # The same --out makes the run incremental: its warm copies and their state.
-            loaded = _load_state(s3, deployment.bucket, out_dir)
+            loaded = _load_state(s3, local, deployment.bucket, out_dir)
             if mocked is not None:
                 EMULATION.register_mock_test_case(run_id, to_moto_test_case(mocked))
             execution_arn = sfn.start_execution(
