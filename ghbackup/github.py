@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ghbackup.credentials import BearerAuth, Credentials
 from ghbackup.errors import (
@@ -50,6 +49,7 @@ from ghbackup.github_http import (
     describe,
     error_message,
     never_sent,
+    new_session,
     optional_or_raise,
     origin_of,
     path_of,
@@ -116,7 +116,7 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._session = session or _new_session()
+        self._session = session or new_session()
         # URL -> (ETag, body, next page URL)
         self._etags: dict[str, tuple[str, Any, str | None]] = {}
         self._lock = threading.Lock()
@@ -555,11 +555,3 @@ def _cache_key(url: str, params: dict[str, Any] | None) -> str:
     question asked with its parameters in another order finds the same answer."""
     ordered = sorted(params.items()) if params else None
     return requests.Request("GET", url, params=ordered).prepare().url or url
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session

@@ -3,10 +3,13 @@ error messages, origins and paths, and smaller pages for listings GitHub times o
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ghbackup.credentials import redact
 from ghbackup.errors import GitHubError, NotFound
@@ -176,3 +179,44 @@ def never_sent(exc: requests.RequestException) -> bool:
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+class EnvironmentOnceSession(requests.Session):
+    """A requests Session that reads the proxy and CA settings of the environment once per
+    host instead of on every request: requests walks the whole of ``os.environ`` twice per
+    request to find proxies, which cost the list step more CPU than its probes. The
+    environment's proxy settings do not change while a process runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[str, str], Any] = {}
+        self._settings_lock = threading.Lock()
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or not self.trust_env:  # a caller's own proxies: requests decides
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(str(url))
+        where = (parts.scheme, parts.netloc)
+        with self._settings_lock:
+            found = self._settings.get(where)
+        if found is None:
+            found = super().merge_environment_settings(url, {}, None, None, None)
+            with self._settings_lock:
+                self._settings[where] = found
+        return {
+            "proxies": dict(found["proxies"]),
+            "stream": self.stream if stream is None else stream,
+            "verify": found["verify"] if verify is None or verify is True else verify,
+            "cert": self.cert if cert is None else cert,
+        }
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A pooled session without requests' own retries (the client's retry decides)."""
+    session = EnvironmentOnceSession()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -36,7 +36,6 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
-from requests.adapters import HTTPAdapter
 
 from ghbackup import s3 as s3io
 from ghbackup.credentials import redact
@@ -49,6 +48,7 @@ from ghbackup.errors import (
     StorageError,
 )
 from ghbackup.github import ConditionalAnswer, GitHubClient
+from ghbackup.github_http import new_session
 from ghbackup.records import (
     ITEM_MANIFEST_FORMAT,
     STATE_FORMAT,
@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FULL_CAPTURE_AFTER_DAYS = 30
 DEFAULT_LATEST_STORAGE_CLASS = "STANDARD_IA"
-PROBE_WORKERS = 8
+PROBE_WORKERS = 16
 # A list probe follows at most this many pages; a longer list is captured, not probed.
 MAX_PROBE_PAGES = 20
 GIT_TIMEOUT = (10.0, 60.0)
@@ -152,11 +152,7 @@ def _git_session() -> requests.Session:
     """One pool of connections to the git hosts for every probe thread (and, in Lambda, every
     warm invocation): a TLS handshake per ref advertisement would cost more than the
     advertisement. Credentials go with each request, never on the session."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=PROBE_WORKERS * 2, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return new_session(pool_size=PROBE_WORKERS * 2)
 
 
 def parse_advertisement(data: bytes) -> dict[str, str]:
@@ -428,29 +424,24 @@ def plan_run(
     workers: int = PROBE_WORKERS,
 ) -> IncrementalPlan:
     """Decide every item, stage the reused ones (warm copy + result) and record what was
-    seen of the others. An item whose warm copy cannot be staged is captured."""
+    seen of the others, ``workers`` items at a time. An item whose warm copy cannot be
+    staged is captured."""
     now = clock()
     full_after = timedelta(days=full_capture_after_days)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        decisions = list(pool.map(
-            lambda i: decide(s3, bucket, client, i, full=full, full_after=full_after, now=now),
-            items,
-        ))  # fmt: skip
     prefix = staging_prefix(run_id)
-    capture: list[BackupItem] = []
-    reused: list[BackupItem] = []
-    for decision in decisions:
+
+    def settle(item: BackupItem) -> Decision:
+        decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now)
         if decision.mode == "reused":
             try:
                 _stage_warm_copy(s3, bucket, run_id, decision, now)
-                reused.append(decision.item)
-                continue
+                return decision
             except StorageError as exc:
-                log.warning("warm copy of %s not staged: %s", decision.item.key, exc)
+                log.warning("warm copy of %s not staged: %s", item.key, exc)
                 decision.mode, decision.reason = _copy_failure(exc)
         seen = decision.seen
         validators = Validators(
-            item=decision.item,
+            item=item,
             observed_at=utc_timestamp(now),
             credential_kind=client.credentials.kind,
             capture=decision.mode,
@@ -460,8 +451,13 @@ def plan_run(
             refs=seen.refs if seen else {},
             remotes=seen.remotes if seen else {},
         )
-        _put(s3, bucket, item_validators_key(prefix, decision.item), validators.to_bytes())
-        capture.append(decision.item)
+        _put(s3, bucket, item_validators_key(prefix, item), validators.to_bytes())
+        return decision
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        decisions = list(pool.map(settle, items))
+    capture = [d.item for d in decisions if d.mode != "reused"]
+    reused = [d.item for d in decisions if d.mode == "reused"]
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
 
 
