@@ -22,7 +22,15 @@ from ghbackup.errors import (
     UnknownRun,
 )
 from ghbackup.operate import check_run_id, load_manifest
-from ghbackup.records import ItemResult, RunManifest, items_list_key, parse_items, staging_prefix
+from ghbackup.records import (
+    ItemResult,
+    ReusedItems,
+    RunManifest,
+    items_list_key,
+    parse_items,
+    reused_items_key,
+    staging_prefix,
+)
 from ghbackup.s3 import error_code
 
 if TYPE_CHECKING:
@@ -82,10 +90,11 @@ class RunProgress:
 
 
 class StagedProgress:
-    """A running run's progress, read from what its tasks write: the list step's
-    ``items.json`` for the total, each item's ``result.json`` for done and failed (each read
-    once). Counts items, not batches or Map children, so it means the same locally and on
-    AWS."""
+    """A running run's progress, read from what its steps write: the list step's
+    ``items.json`` for the total and ``reused.json`` for the items reused from their warm
+    copies (done, succeeded), each captured item's ``result.json`` for done and failed (each
+    read once). Counts items, not batches or Map children, so it means the same locally and
+    on AWS."""
 
     def __init__(self, s3: S3Client, bucket: str, run_id: str) -> None:
         self._s3, self._bucket, self._run_id = s3, bucket, run_id
@@ -101,6 +110,9 @@ class StagedProgress:
             except StorageError as exc:
                 if exc.code not in ("NoSuchKey", "404"):
                     raise
+            else:
+                # Written before items.json: complete once the total is known.
+                self._count_reused()
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self._bucket, Prefix=f"{prefix}items/"
         )
@@ -111,6 +123,15 @@ class StagedProgress:
                     self._statuses[key] = self._status(key)
         failed = sum(1 for status in self._statuses.values() if status != "succeeded")
         return RunProgress(done=len(self._statuses), failed=failed, total=self._total or 0)
+
+    def _count_reused(self) -> None:
+        try:
+            data = s3io.read_json(self._s3, self._bucket, reused_items_key(self._run_id))
+            reused = ReusedItems.from_json(data).results if data is not None else []
+        except (BackupError, ValueError):
+            return  # unreadable: Finalize counts those items failed, and so will the end
+        for result in reused:
+            self._statuses[f"reused:{result.item.key}"] = "succeeded"
 
     def _status(self, key: str) -> str:
         try:

@@ -35,6 +35,7 @@ from ghbackup.errors import ArchiveCorrupt, BackupError, ConfigurationError, Run
 from ghbackup.records import (
     BackupItem,
     ItemResult,
+    ReusedItems,
     RunArchive,
     RunCounts,
     RunItem,
@@ -44,6 +45,7 @@ from ghbackup.records import (
     RunSummary,
     item_result_key,
     parse_timestamp,
+    reused_items_key,
     run_archive_key,
     run_manifest_key,
     staging_prefix,
@@ -80,8 +82,29 @@ def _check_owner(
         )
 
 
-def _load_result(s3: S3Client, bucket: str, run_id: str, item: BackupItem) -> ItemResult:
+def _reused_results(s3: S3Client, bucket: str, run_id: str) -> dict[str, ItemResult]:
+    """The results the list step recorded for the items it reused, by item key (none for a
+    run that reused nothing). An unreadable record is refused whole: those items then have
+    no result and count as failed, never as captured."""
+    try:
+        data = s3io.read_json(s3, bucket, reused_items_key(run_id))
+        record = ReusedItems.from_json(data) if data is not None else ReusedItems()
+    except (BackupError, ValueError) as exc:
+        log.error("the reused items' results are unreadable: %s", exc)
+        return {}
+    return {
+        result.item.key: result
+        for result in record.results
+        if result.run_id == run_id and result.capture == "reused"
+    }
+
+
+def _load_result(
+    s3: S3Client, bucket: str, run_id: str, item: BackupItem, reused: dict[str, ItemResult]
+) -> ItemResult:
     """The item's result record; a missing or unreadable one becomes a failed result."""
+    if item.key in reused:
+        return _checked(reused[item.key], item, run_id)
     key = item_result_key(staging_prefix(run_id), item)
     try:
         data = s3io.read_json(s3, bucket, key)
@@ -97,6 +120,11 @@ def _load_result(s3: S3Client, bucket: str, run_id: str, item: BackupItem) -> It
         return ItemResult.failed(
             item, run_id, "ArchiveCorrupt", f"result record is malformed: {exc}"
         )
+    return _checked(result, item, run_id)
+
+
+def _checked(result: ItemResult, item: BackupItem, run_id: str) -> ItemResult:
+    """``result`` when it is the item's own and consistent, else a failed result."""
     if result.item.key != item.key:
         return ItemResult.failed(
             item, run_id, "ArchiveCorrupt", f"result record is for {result.item.key}"
@@ -178,8 +206,11 @@ def assemble_run(
     lock = s3io.object_lock(object_lock_mode, object_lock_days, clock()) if object_lock_mode else {}
     archive: RunArchive | None = None
     with ThreadPoolExecutor(max_workers=copy_workers, thread_name_prefix="read") as readers:
-        results = list(runzip.in_order(readers, lambda item: _load_result(s3, bucket, run_id, item),
-                                 items, copy_workers))  # fmt: skip
+        reused = _reused_results(s3, bucket, run_id)
+        results = list(runzip.in_order(
+            readers, lambda item: _load_result(s3, bucket, run_id, item, reused), items,
+            copy_workers,
+        ))  # fmt: skip
         _note_capture_modes(s3, bucket, run_id, results, readers, copy_workers)
         run_items = {r.item.key: RunItem.of(r) for r in results}
         if any(r.status == "succeeded" for r in results):

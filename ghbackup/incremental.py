@@ -10,8 +10,8 @@ copy beside it (checksum metadata and size). Anything else, including any error,
 capture. Accounts are always captured (they are small and have no cheap signal).
 
 The list step (``plan_run``) probes, copies each unchanged item's warm copy into this run's
-staging (server-side) with a succeeded ``result.json`` that says so, writes what it saw of
-every other item as ``validators.json`` beside where its capture will go, and returns the
+staging (server-side), records their succeeded results in one ``reused.json``, writes what it
+saw of every other item as ``validators.json`` beside where its capture will go, and returns the
 items to capture. Finalize (``promote``), after the run manifest is stored, copies each
 captured item's zip to ``latest/<key>/item.zip`` and then writes ``state.json``: a run that
 stops halfway leaves either the old state beside a new zip (their checksums differ: no
@@ -57,13 +57,14 @@ from ghbackup.records import (
     ItemResult,
     ItemState,
     ProbeAnswer,
+    ReusedItems,
     Validators,
-    item_result_key,
     item_validators_key,
     item_zip_key,
     latest_state_key,
     latest_zip_key,
     parse_timestamp,
+    reused_items_key,
     staging_prefix,
     utc_timestamp,
 )
@@ -430,11 +431,13 @@ def plan_run(
     full_after = timedelta(days=full_capture_after_days)
     prefix = staging_prefix(run_id)
 
+    reused_results: dict[str, ItemResult] = {}
+
     def settle(item: BackupItem) -> Decision:
         decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now)
         if decision.mode == "reused":
             try:
-                _stage_warm_copy(s3, bucket, run_id, decision, now)
+                reused_results[item.key] = _stage_warm_copy(s3, bucket, run_id, decision, now)
                 return decision
             except StorageError as exc:
                 log.warning("warm copy of %s not staged: %s", item.key, exc)
@@ -458,6 +461,12 @@ def plan_run(
         decisions = list(pool.map(settle, items))
     capture = [d.item for d in decisions if d.mode != "reused"]
     reused = [d.item for d in decisions if d.mode == "reused"]
+    if reused:
+        # One record for every reused item, after all their zips are staged: a list step
+        # that stops before it leaves them without results, and Finalize counts them
+        # failed (a retried list step starts over).
+        record = ReusedItems(results=[reused_results[item.key] for item in reused])
+        _put(s3, bucket, reused_items_key(run_id), record.to_bytes())
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
 
 
@@ -472,8 +481,8 @@ def _copy_failure(exc: StorageError) -> tuple[CaptureMode, str]:
 
 def _stage_warm_copy(
     s3: S3Client, bucket: str, run_id: str, decision: Decision, now: datetime
-) -> None:
-    """Copy the warm zip into this run's staging (server-side) and write its result."""
+) -> ItemResult:
+    """Copy the warm zip into this run's staging (server-side); returns the item's result."""
     state = decision.state
     assert state is not None  # a reused decision always has its state
     item, prefix = decision.item, staging_prefix(run_id)
@@ -485,13 +494,12 @@ def _stage_warm_copy(
     _copy(s3, bucket, latest_zip_key(item), target, state.zip_bytes, if_match=state.zip_etag,
           metadata={"sha256": state.zip_sha256, "item": item.key})  # fmt: skip
     stamp = utc_timestamp(now)
-    result = ItemResult(
+    return ItemResult(
         item=item, status="succeeded", run_id=run_id, started_at=stamp, finished_at=stamp,
         zip_key=target, zip_bytes=state.zip_bytes, zip_sha256=state.zip_sha256,
         github_requests=decision.seen.requests if decision.seen else 0,
         capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
     )  # fmt: skip
-    _put(s3, bucket, item_result_key(prefix, item), result.to_bytes())
 
 
 def _copy(

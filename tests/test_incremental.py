@@ -20,12 +20,14 @@ from ghbackup.records import (
     BackupItem,
     ItemResult,
     ItemState,
+    ReusedItems,
     Validators,
     item_result_key,
     item_validators_key,
     item_zip_key,
     latest_state_key,
     latest_zip_key,
+    reused_items_key,
     staging_prefix,
 )
 from workflow import moto_fixes
@@ -81,8 +83,9 @@ def _validators(s3, run_id, item):
 
 
 def _result(s3, run_id, item):
-    key = item_result_key(staging_prefix(run_id), item)
-    return ItemResult.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    """A reused item's result, from the one record the list step writes for all of them."""
+    body = s3.get_object(Bucket=BUCKET, Key=reused_items_key(run_id))["Body"].read()
+    return next(r for r in ReusedItems.from_json(body).results if r.item == item)
 
 
 def test_ref_advertisement_is_read_without_head_and_peeled_tags():
@@ -312,10 +315,13 @@ def _staged_run(s3, run_id):
     (reused, data_a), (captured, data_b), (unknown, data_c) = small_items().items()
     for item, data in ((reused, data_a), (captured, data_b), (unknown, data_c)):
         stage(s3, BUCKET, run_id, item, data)
+    # The list step records a reused item's result in reused.json, not beside its zip.
     key = item_result_key(staging_prefix(run_id), reused)
     result = ItemResult.from_json(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    s3.delete_object(Bucket=BUCKET, Key=key)
     result.capture, result.capture_reason, result.reused_from = "reused", "unchanged", "r0"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=result.to_bytes())
+    s3.put_object(Bucket=BUCKET, Key=reused_items_key(run_id),
+                  Body=ReusedItems(results=[result]).to_bytes())  # fmt: skip
     seen = Validators(item=captured, observed_at="2026-12-01T12:00:00Z", credential_kind="token",
                       capture="captured", capture_reason="changed: repository refs",
                       complete=True, refs={"repository": {"refs/heads/main": "a" * 40}})  # fmt: skip
@@ -347,6 +353,34 @@ def test_finalize_promotes_only_items_captured_in_the_run_and_says_how_each_got_
     assert (state.run_id, state.zip_sha256) == ("r1", lines[captured.key]["zip_sha256"])
     loaded, why = incremental.load_state(s3, BUCKET, captured)
     assert loaded is not None, why
+
+
+def test_progress_counts_reused_items_from_the_one_record_the_list_step_writes(s3):
+    from ghbackup.executions import StagedProgress
+    from ghbackup.records import dump_items, items_list_key
+
+    reused, captured, unknown = _staged_run(s3, "r1")
+    s3.delete_object(Bucket=BUCKET, Key=item_result_key(staging_prefix("r1"), unknown))
+    s3.put_object(Bucket=BUCKET, Key=items_list_key("r1"),
+                  Body=dump_items([captured, unknown, reused]))  # fmt: skip
+
+    progress = StagedProgress(s3, BUCKET, "r1").poll()
+
+    assert (progress.done, progress.failed, progress.total) == (2, 0, 3)
+
+
+def test_reused_items_without_a_readable_record_count_failed_never_captured(s3):
+    from ghbackup.finalize import assemble_run
+
+    reused, captured, unknown = _staged_run(s3, "r1")
+    s3.put_object(Bucket=BUCKET, Key=reused_items_key("r1"), Body=b'{"results": [{"item": 1}]}')
+
+    summary = assemble_run(s3, bucket=BUCKET, run_id="r1", items=[captured, unknown, reused])
+
+    assert summary.status == "PARTIAL"
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="runs/r1/manifest.json")["Body"].read())
+    line = next(line for line in manifest["items"] if line["item_key"] == reused.key)
+    assert line["status"] == "failed" and "no result record" in line["error"]
 
 
 def test_a_finalize_that_fails_before_the_manifest_leaves_no_new_state(s3, monkeypatch):

@@ -37,13 +37,21 @@ from ghbackup.records.places import (
     latest_state_key,
     latest_zip_key,
     parse_timestamp,
+    reused_items_key,
     run_archive_key,
     run_manifest_key,
     run_prefix,
     staging_prefix,
     utc_timestamp,
 )
-from ghbackup.records.results import FileEntry, GitState, ItemManifest, ItemResult, ItemStatus
+from ghbackup.records.results import (
+    FileEntry,
+    GitState,
+    ItemManifest,
+    ItemResult,
+    ItemStatus,
+    ReusedItems,
+)
 from ghbackup.records.runs import (
     ExportedObject,
     FailedItem,
@@ -75,5 +83,6 @@ __all__ = [
     "login_problem", "parse_items", "parse_timestamp", "repository_name_problem",
     "run_archive_key", "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp",
     "write_schemas", "STATE_FORMAT", "CaptureMode", "ItemState", "ProbeAnswer", "Validators",
-    "item_validators_key", "latest_state_key", "latest_zip_key",
+    "item_validators_key", "latest_state_key", "latest_zip_key", "ReusedItems",
+    "reused_items_key",
 ]  # fmt: skip

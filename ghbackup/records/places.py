@@ -29,6 +29,11 @@ def batches_list_key(run_id: str) -> str:
     return f"{staging_prefix(run_id)}batches.json"
 
 
+def reused_items_key(run_id: str) -> str:
+    """Key of the results of the items an incremental run reused (``ReusedItems``)."""
+    return f"{staging_prefix(run_id)}reused.json"
+
+
 def _item_file(prefix: str, item: BackupItem, name: str) -> str:
     return f"{prefix.rstrip('/')}/items/{item.key}/{name}".lstrip("/")
 

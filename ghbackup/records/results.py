@@ -134,3 +134,11 @@ class ItemManifest(Record):
         data["item"] = self.item.to_json()
         data["git"] = {name: state.to_json() for name, state in self.git.items()}
         return data
+
+
+class ReusedItems(Record):
+    """``staging/<run>/reused.json``: the results of every item an incremental run reused
+    from its warm copy, written once by the list step after it staged their zips. Finalize
+    and the progress read it instead of a result record per item."""
+
+    results: list[ItemResult] = Field(default_factory=list)

@@ -9,7 +9,7 @@ from typing import Any
 from ghbackup.records.base import Record
 from ghbackup.records.batches import BatchPointer
 from ghbackup.records.items import ITEM_LIST, BackupItem
-from ghbackup.records.results import ItemManifest, ItemResult
+from ghbackup.records.results import ItemManifest, ItemResult, ReusedItems
 from ghbackup.records.runs import RunManifest, RunSummary
 from ghbackup.records.state import ItemState, Validators
 
@@ -24,6 +24,7 @@ SCHEMAS: dict[str, type[Record]] = {
     "run-summary": RunSummary,
     "item-state": ItemState,
     "item-validators": Validators,
+    "reused-items": ReusedItems,
 }
 
 
