@@ -56,7 +56,7 @@ from ghbackup.errors import (
 )
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
-from ghbackup.incremental import observe_before_capture
+from ghbackup.incremental import keep_pages, prepare_capture
 from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 
@@ -118,6 +118,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
             git=git,
             before_capture=_observer(destination, run_id, one, client),
         )
+        if result.status == "succeeded" and isinstance(destination, S3Destination):
+            keep_pages(destination.s3, destination.bucket, run_id, one, client)
         logger.info(
             "capture finished",
             extra={
@@ -287,11 +289,11 @@ def _required_item(text: str) -> str:
 def _observer(
     destination: Destination, run_id: str, item: BackupItem, client: GitHubClient
 ) -> Callable[[], None] | None:
-    """In a run on S3, the probes of an item the list step could not compare (no state yet),
-    asked by the client that captures it next."""
+    """In a run on S3, what an incremental run prepares before the capture: the probes of
+    an item the list step could not compare, or the pages of the item's last capture."""
     if not isinstance(destination, S3Destination):
         return None
-    return lambda: observe_before_capture(destination.s3, destination.bucket, run_id, item, client)
+    return lambda: prepare_capture(destination.s3, destination.bucket, run_id, item, client)
 
 
 def _destination(env: Mapping[str, str], concurrency: int = 1) -> Destination:

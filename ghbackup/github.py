@@ -56,6 +56,7 @@ from ghbackup.github_http import (
     smaller_pages,
     to_float,
 )
+from ghbackup.records import CachedPage, PageCache
 from ghbackup.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,27 @@ class GitHubClient:
         if etag:
             self._etags[_cache_key(url, params)] = (etag, body, next_url)
         return body, next_url
+
+    def export_pages(self) -> PageCache:
+        """Every page this client read with an ETag, for the next capture of the same item."""
+        with self._lock:
+            entries = list(self._etags.items())
+        return PageCache(
+            api_url=self.api_url,
+            pages={url: CachedPage(etag=etag, body=body, next=next_url)
+                   for url, (etag, body, next_url) in entries},
+        )  # fmt: skip
+
+    def import_pages(self, cache: PageCache) -> int:
+        """Ask the pages of an earlier capture with their ETags (a 304 then costs no rate
+        limit and answers with the body kept here). Returns how many were taken: none from
+        another API."""
+        if cache.api_url.rstrip("/") != self.api_url:
+            return 0
+        with self._lock:
+            for url, page in cache.pages.items():
+                self._etags.setdefault(url, (page.etag, page.body, page.next))
+        return len(cache.pages)
 
     def _remember(
         self, url: str, params: dict[str, Any] | None, etag: str | None, body: bytes,

@@ -23,6 +23,7 @@ periodic full capture (default every 30 days) bounds how long such a change can 
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -56,11 +57,14 @@ from ghbackup.records import (
     CaptureMode,
     ItemResult,
     ItemState,
+    PageCache,
     ProbeAnswer,
     ReusedItems,
     Validators,
+    item_pages_key,
     item_validators_key,
     item_zip_key,
+    latest_pages_key,
     latest_state_key,
     latest_zip_key,
     parse_timestamp,
@@ -79,6 +83,8 @@ DEFAULT_LATEST_STORAGE_CLASS = "STANDARD_IA"
 PROBE_WORKERS = 16
 # A list probe follows at most this many pages; a longer list is captured, not probed.
 MAX_PROBE_PAGES = 20
+# A capture's pages larger than this (compressed) are not kept: the next capture asks them.
+MAX_PAGES_BYTES = 256 * 1024 * 1024
 GIT_TIMEOUT = (10.0, 60.0)
 # Copies above this size go in parts (CopyObject's limit is 5 GiB).
 _COPY_CONFIG = TransferConfig(multipart_threshold=4 * 1024**3, multipart_chunksize=1024**3)
@@ -388,7 +394,7 @@ def decide(
     if item.kind == "account":
         return Decision(item, "captured", "accounts are always captured")
     # Without a state to trust there is nothing to compare with, so no probe here: the task
-    # asks them just before its capture (``observe_before_capture``), where most of them
+    # asks them just before its capture (``prepare_capture``), where most of them
     # are the capture's own first requests.
     if full:
         return Decision(item, "full", "full capture asked for by the execution input")
@@ -556,7 +562,7 @@ def read_validators(s3: S3Client, bucket: str, run_id: str, item: BackupItem) ->
         return None
 
 
-def observe_before_capture(
+def prepare_capture(
     s3: S3Client,
     bucket: str,
     run_id: str,
@@ -564,16 +570,25 @@ def observe_before_capture(
     client: GitHubClient,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    """In the task, just before capturing an item the list step did not observe (it had no
-    state to compare with): ask its probes through ``client``, the capture's own, and record
-    the answers as complete validators, which Finalize makes the item's state. The capture's
-    requests identical to a probe then cost a 304 each. Never raises: without validators
-    the item is only captured in full again next run."""
+    """In the task, just before an incremental run captures ``item`` with ``client``:
+
+    - an item the list step did not observe (no state to compare with): ask its probes now
+      and record the answers as complete validators, which Finalize makes the item's state;
+      the capture's requests identical to a probe then cost a 304 each;
+    - an item that changed since its last capture: give the client that capture's pages
+      (``latest/<key>/pages.json.gz``), so its unchanged pages cost a 304 each.
+
+    A full capture starts from nothing. Never raises: without validators the item is only
+    captured in full again next run, and without pages every page costs a request."""
     if item.kind == "account":
         return
     validators = read_validators(s3, bucket, run_id, item)
-    if validators is None or validators.complete:
-        return  # not an incremental run, or the list step's observation stands
+    if validators is None:
+        return  # not an incremental run
+    if validators.complete:
+        if validators.capture == "captured":
+            _load_pages(s3, bucket, item, client)
+        return
     observed_at = utc_timestamp(clock())
     try:
         seen = observe(client, item, None, remember=True)
@@ -586,6 +601,41 @@ def observe_before_capture(
             log.exception("observing %s before its capture failed unexpectedly", item.key)
         log.warning("%s: no validators recorded (%s): it is captured in full next run too",
                     item.key, type(exc).__name__)  # fmt: skip
+
+
+def keep_pages(
+    s3: S3Client, bucket: str, run_id: str, item: BackupItem, client: GitHubClient
+) -> None:
+    """After a succeeded capture in an incremental run: store the pages ``client`` read,
+    beside the item's zip; Finalize keeps them with the item's state. Never raises."""
+    if item.kind == "account" or read_validators(s3, bucket, run_id, item) is None:
+        return
+    cache = client.export_pages()
+    if not cache.pages:
+        return
+    body = gzip.compress(cache.to_bytes(), compresslevel=6)
+    if len(body) > MAX_PAGES_BYTES:
+        log.info("%s: %d bytes of pages are not kept", item.key, len(body))
+        return
+    try:
+        s3.put_object(Bucket=bucket, Key=item_pages_key(staging_prefix(run_id), item),
+                      Body=body, ContentType="application/gzip")  # fmt: skip
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("%s: pages not kept (%s)", item.key, s3io.error_code(exc))
+
+
+def _load_pages(s3: S3Client, bucket: str, item: BackupItem, client: GitHubClient) -> None:
+    try:
+        data = s3io.get(s3, bucket, latest_pages_key(item))["Data"]
+        if len(data) > MAX_PAGES_BYTES:
+            return
+        cache = PageCache.from_json(gzip.decompress(data))
+    except (BackupError, ValueError, OSError, EOFError) as exc:
+        # Missing (the first capture since pages were kept) or unreadable: every page is
+        # asked in full, as without a cache.
+        log.info("%s: no pages from the last capture (%s)", item.key, type(exc).__name__)
+        return
+    log.info("%s: %d pages from the last capture", item.key, client.import_pages(cache))
 
 
 def promote(
@@ -607,6 +657,7 @@ def promote(
     etag = _copy(s3, bucket, result.zip_key, latest_zip_key(item), result.zip_bytes,
                  storage_class=storage_class,
                  metadata={"sha256": result.zip_sha256, "item": item.key, "run": result.run_id})  # fmt: skip
+    _keep_latest_pages(s3, bucket, result, storage_class)
     state = ItemState(
         item=item,
         run_id=result.run_id,
@@ -620,3 +671,18 @@ def promote(
         remotes=validators.remotes,
     )
     _put(s3, bucket, latest_state_key(item), state.to_bytes())
+
+
+def _keep_latest_pages(s3: S3Client, bucket: str, result: ItemResult, storage_class: str) -> None:
+    """The capture's pages beside its warm copy; none kept (an older task, or too large)
+    leaves the previous ones, which still vouch for themselves."""
+    source = item_pages_key(staging_prefix(result.run_id), result.item)
+    try:
+        s3.copy_object(Bucket=bucket, Key=latest_pages_key(result.item),
+                       CopySource={"Bucket": bucket, "Key": source},
+                       StorageClass=storage_class)  # type: ignore[arg-type]  # fmt: skip
+    except ClientError as exc:
+        if s3io.error_code(exc) not in ("NoSuchKey", "404"):
+            raise s3io.storage_error("CopyObject", bucket, source, exc) from None
+    except BotoCoreError as exc:
+        raise s3io.storage_error("CopyObject", bucket, source, exc) from None

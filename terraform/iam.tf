@@ -14,13 +14,16 @@ locals {
     "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/batches.json",
   ]
   staged_item_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/items/*"
+  # staging/R/reused.json: the results of the items an incremental run reused (issue 11).
+  reused_items_object_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/reused.json"
   # latest/<item key>/item.zip and state.json: the warm copy of each item's last capture,
   # which incremental runs check and reuse (issue 11).
-  latest_objects_arn      = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*"
-  map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
-  runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
-  task_log_group_arn      = "${aws_cloudwatch_log_group.task.arn}:*"
-  credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
+  latest_objects_arn       = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*"
+  latest_pages_objects_arn = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*/pages.json.gz"
+  map_results_objects_arn  = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
+  runs_objects_arn         = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
+  task_log_group_arn       = "${aws_cloudwatch_log_group.task.arn}:*"
+  credentials_read_action  = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -115,15 +118,23 @@ data "aws_iam_policy_document" "task" {
     resources = [local.item_list_objects_arns[0]]
   }
   statement {
+    sid = "ReadTheLastCapturesPages"
+    # Incremental runs: a changed item's capture asks the pages its last capture read with
+    # their ETags (unchanged ones cost a 304, issue 11). Only the pages: never a warm copy.
+    actions   = ["s3:GetObject"]
+    resources = [local.latest_pages_objects_arn]
+  }
+  statement {
     sid = "TellMissingResultsFromForbiddenOnes"
     # Without ListBucket S3 answers GetObject of a missing key with 403, not 404: a retried
-    # batch could not tell an item with no result.json yet from an access error.
+    # batch could not tell an item with no result.json yet from an access error, nor a
+    # capture an item without kept pages from a refusal.
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.staging_prefix}*"]
+      values   = ["${local.staging_prefix}*", "${local.latest_prefix}*"]
     }
   }
   dynamic "statement" {
@@ -180,7 +191,7 @@ data "aws_iam_policy_document" "list" {
   statement {
     sid       = "WriteTheItemList"
     actions   = ["s3:PutObject"]
-    resources = local.item_list_objects_arns
+    resources = concat(local.item_list_objects_arns, [local.reused_items_object_arn])
   }
   statement {
     sid = "ReadTheWarmCopies"
@@ -191,7 +202,8 @@ data "aws_iam_policy_document" "list" {
   }
   statement {
     sid = "StageReusedItems"
-    # The reused item's zip (CopyObject) and its result.json, where the tasks write theirs.
+    # The reused item's zip (CopyObject) where the tasks write theirs, and the validators of
+    # the items it sends to capture.
     actions   = ["s3:PutObject"]
     resources = [local.staged_item_objects_arn]
   }

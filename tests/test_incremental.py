@@ -25,6 +25,7 @@ from ghbackup.records import (
     item_result_key,
     item_validators_key,
     item_zip_key,
+    latest_pages_key,
     latest_state_key,
     latest_zip_key,
     reused_items_key,
@@ -65,7 +66,8 @@ def _capture_and_promote(s3, client, run_id, items):
     """What a batch and Finalize do for captured items: the probes the list step could not
     ask, a zip and result in staging, then the promotion of what was seen."""
     for item in items:
-        incremental.observe_before_capture(s3, BUCKET, run_id, item, client, clock=lambda: NOW)
+        incremental.prepare_capture(s3, BUCKET, run_id, item, client, clock=lambda: NOW)
+        incremental.keep_pages(s3, BUCKET, run_id, item, client)
         body = f"zip of {item.key} in {run_id}".encode()
         key = item_zip_key(staging_prefix(run_id), item)
         sha = hashlib.sha256(body).hexdigest()
@@ -128,7 +130,7 @@ def test_the_task_probes_before_its_capture_and_the_capture_gets_304s(s3, client
     _plan(s3, client, "r1", items)
     standin.reset_request_log()
 
-    incremental.observe_before_capture(s3, BUCKET, "r1", items[0], client, clock=lambda: NOW)
+    incremental.prepare_capture(s3, BUCKET, "r1", items[0], client, clock=lambda: NOW)
 
     seen = _validators(s3, "r1", items[0])
     assert seen.complete and seen.observed_at == "2026-12-01T12:00:00Z"
@@ -273,7 +275,7 @@ def test_a_failing_probe_means_a_capture_and_no_state_from_it(s3, client, standi
     assert seen.capture == "captured" and "probe failed" in seen.capture_reason
     assert not seen.complete
     # The task asks again before its capture; failing still, it records nothing to trust.
-    incremental.observe_before_capture(s3, BUCKET, "r2", items[0], client)
+    incremental.prepare_capture(s3, BUCKET, "r2", items[0], client)
     assert not _validators(s3, "r2", items[0]).complete
 
 
@@ -296,7 +298,9 @@ def test_promotion_writes_the_state_after_the_zip_it_names(s3, client, standin, 
     _capture_and_promote(s3, client, "r1", items)
 
     latest = [key for key in calls if key.startswith("latest/")]
-    assert latest == [latest_zip_key(items[0]), latest_state_key(items[0])]
+    # The state last: it names the zip, which must be there first.
+    assert latest == [latest_zip_key(items[0]), latest_pages_key(items[0]),
+                      latest_state_key(items[0])]  # fmt: skip
     head = s3.head_object(Bucket=BUCKET, Key=latest_zip_key(items[0]))
     assert head["StorageClass"] == "STANDARD_IA"
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=latest_state_key(items[0]))["Body"].read())
@@ -464,3 +468,46 @@ def test_a_state_written_before_the_etag_was_kept_is_checked_against_its_zip(s3,
     assert _validators(s3, "r3", items[0]).capture_reason.startswith(
         "warm copy is not the one the state describes"
     )
+
+
+def test_a_changed_items_capture_asks_its_last_captures_pages_and_unchanged_ones_cost_304(
+    s3, standin
+):
+    item = _repositories(standin, 1)[0]
+    base = f"repos/{item.full_name}"
+    first = GitHubClient(standin.api_url, TokenCredentials(standin.token))
+    _plan(s3, first, "r1", [item])
+    incremental.prepare_capture(s3, BUCKET, "r1", item, first, clock=lambda: NOW)
+    issues = first.list_optional(f"{base}/issues", {"state": "all"}).value  # the capture
+    _capture_and_promote(s3, first, "r1", [item])
+    bare = standin.bare_repo_path(item.full_name)
+    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/pushed", head], check=True)
+    second = GitHubClient(standin.api_url, TokenCredentials(standin.token))
+    assert _plan(s3, second, "r2", [item]).capture == [item]
+    standin.reset_request_log()
+
+    incremental.prepare_capture(s3, BUCKET, "r2", item, second, clock=lambda: NOW)
+    again = second.list_optional(f"{base}/issues", {"state": "all"}).value
+
+    assert again == issues
+    statuses = [status for _, _, status in standin.request_log]
+    assert statuses and set(statuses) == {304}, "unchanged pages must cost no rate limit"
+
+
+def test_a_full_capture_starts_without_the_last_captures_pages(s3, client, standin):
+    item = _repositories(standin, 1)[0]
+    comments = f"repos/{item.full_name}/issues/comments"
+    _plan(s3, client, "r1", [item])
+    client.get(comments)  # a page the first capture read, kept with its ETag
+    _capture_and_promote(s3, client, "r1", [item])
+    assert any(url.endswith("/issues/comments") for url in client.export_pages().pages)
+    fresh = GitHubClient(standin.api_url, TokenCredentials(standin.token))
+    _plan(s3, fresh, "r2", [item], full=True)
+
+    incremental.prepare_capture(s3, BUCKET, "r2", item, fresh)
+    standin.reset_request_log()
+    fresh.get(comments)
+
+    assert [status for _, _, status in standin.request_log] == [200]

@@ -287,6 +287,14 @@ def test_the_second_run_holds_every_change_and_captures_only_what_changed(
         assert not [e for e in gh.git_log if name + ".git/git-upload-pack" in e[1]], key
         statuses = {e[2] for e in gh.request_log if f"/{name}" in e[1].split("?")[0] + "/"}
         assert statuses <= {304}, f"{key}: {statuses}"
+    # A changed repository's capture asks the pages of its last one with their ETags: what
+    # did not change costs a 304 (no rate limit), and the archive still holds every change.
+    captured = [key.split("/", 1)[1] for key in changed
+                if key.startswith("repository/") and modes[key] == "captured"]  # fmt: skip
+    assert captured
+    for name in captured:
+        statuses = [e[2] for e in gh.request_log if f"/{name}/" in e[1].split("?")[0] + "/"]
+        assert 304 in statuses and 200 in statuses, f"{name}: {sorted(set(statuses))}"
 
     # Every repository restores from the second run's zip alone, equal to the source now.
     _assert_every_repository_restores(gh, out, "run-2", tmp_path)

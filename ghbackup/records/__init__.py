@@ -30,10 +30,12 @@ from ghbackup.records.items import (
 from ghbackup.records.places import (
     batches_list_key,
     default_run_id,
+    item_pages_key,
     item_result_key,
     item_validators_key,
     item_zip_key,
     items_list_key,
+    latest_pages_key,
     latest_state_key,
     latest_zip_key,
     parse_timestamp,
@@ -68,8 +70,10 @@ from ghbackup.records.runs import (
 from ghbackup.records.schemas import SCHEMAS, json_schemas, write_schemas
 from ghbackup.records.state import (
     STATE_FORMAT,
+    CachedPage,
     CaptureMode,
     ItemState,
+    PageCache,
     ProbeAnswer,
     Validators,
 )
@@ -84,5 +88,5 @@ __all__ = [
     "run_archive_key", "run_manifest_key", "run_prefix", "staging_prefix", "utc_timestamp",
     "write_schemas", "STATE_FORMAT", "CaptureMode", "ItemState", "ProbeAnswer", "Validators",
     "item_validators_key", "latest_state_key", "latest_zip_key", "ReusedItems",
-    "reused_items_key",
+    "reused_items_key", "CachedPage", "PageCache", "item_pages_key", "latest_pages_key",
 ]  # fmt: skip

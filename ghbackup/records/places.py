@@ -58,6 +58,17 @@ def latest_zip_key(item: BackupItem) -> str:
     return f"latest/{item.key}/item.zip"
 
 
+def item_pages_key(prefix: str, item: BackupItem) -> str:
+    """Key of the API pages a task's capture read, with their ETags (``PageCache``)."""
+    return _item_file(prefix, item, "pages.json.gz")
+
+
+def latest_pages_key(item: BackupItem) -> str:
+    """The pages of the item's last successful capture, for the next capture's conditional
+    requests (an unchanged page then costs a 304)."""
+    return f"latest/{item.key}/pages.json.gz"
+
+
 def latest_state_key(item: BackupItem) -> str:
     """What that capture's GitHub answered (``ItemState``), written after the warm copy."""
     return f"latest/{item.key}/state.json"

@@ -11,7 +11,7 @@ from ghbackup.records.batches import BatchPointer
 from ghbackup.records.items import ITEM_LIST, BackupItem
 from ghbackup.records.results import ItemManifest, ItemResult, ReusedItems
 from ghbackup.records.runs import RunManifest, RunSummary
-from ghbackup.records.state import ItemState, Validators
+from ghbackup.records.state import ItemState, PageCache, Validators
 
 # -- schemas -------------------------------------------------------------------------------
 
@@ -25,6 +25,7 @@ SCHEMAS: dict[str, type[Record]] = {
     "item-state": ItemState,
     "item-validators": Validators,
     "reused-items": ReusedItems,
+    "page-cache": PageCache,
 }
 
 

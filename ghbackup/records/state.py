@@ -10,7 +10,7 @@ capture; Finalize promotes it into ``state.json`` once the run manifest is store
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field
 
@@ -78,3 +78,26 @@ class ItemState(Record):
     # this condition, so a zip replaced by an interrupted update is never staged as this
     # state's. (States written before it was kept have none: their zip is checked by HEAD.)
     zip_etag: str | None = None
+
+
+PAGES_FORMAT: Final = "ghbackup-pages/1"
+
+
+class CachedPage(Record):
+    """One API answer as a capture read it: its ETag, its JSON and the next page's URL."""
+
+    etag: str
+    body: Any = None
+    next: str | None = None
+
+
+class PageCache(Record):
+    """``latest/<item key>/pages.json.gz``: every API page the item's last capture read, by
+    request URL. The next capture of a changed item asks each page with its ETag; GitHub
+    answers an unchanged one 304 (no primary rate limit) and the body here stands in. Each
+    entry vouches for itself (a 304 says that very body is current), so the cache needs no
+    link to a state: a stale or missing one only costs requests."""
+
+    format: Literal["ghbackup-pages/1"] = PAGES_FORMAT
+    api_url: str
+    pages: dict[str, CachedPage] = Field(default_factory=dict)

@@ -372,6 +372,11 @@ run "state_machine_role_names_every_resource_it_touches" {
     error_message = "The task may only write under staging/R/items/ (and read its item list)."
   }
   assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.task.statement : [for r in s.resources : r if strcontains(r, "/latest/")]])) == toset([
+    "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*/pages.json.gz"])
+    error_message = "Of latest/, the task may read only the kept pages, never a warm copy or a state."
+  }
+  assert {
     condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ERROR" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data && aws_sfn_state_machine.this.tracing_configuration[0].enabled
     error_message = "The state machine logs errors without execution data by default and is traced."
   }
@@ -501,6 +506,7 @@ run "each_function_has_its_own_role_with_only_what_it_calls" {
       toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
+        "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/reused.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*",
       ])
