@@ -20,13 +20,11 @@ unless the request cannot make sense without it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 import requests
@@ -42,8 +40,10 @@ from ghbackup.errors import (
     WriteOutcomeUnknown,
 )
 from ghbackup.github_http import (
+    ConditionalAnswer,
     OptionalResource,
     Request,
+    RetryPolicy,
     TransientError,
     TryAgain,
     describe,
@@ -54,10 +54,15 @@ from ghbackup.github_http import (
     origin_of,
     path_of,
     smaller_pages,
-    to_float,
 )
-from ghbackup.records import CachedPage, PageCache
+from ghbackup.github_limits import RateLimits
+from ghbackup.github_pages import PageStore
+from ghbackup.records import PageCache
 from ghbackup.retry import Backoff, retrying
+
+# RetryPolicy and ConditionalAnswer are part of the client's interface; they live with the
+# other HTTP pieces.
+__all__ = ["ConditionalAnswer", "GitHubClient", "OptionalResource", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -67,33 +72,6 @@ PER_PAGE = 100
 # Redirects followed on the API host for one request (a rename, perhaps a transfer).
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-
-
-@dataclass(frozen=True)
-class ConditionalAnswer:
-    """One answer to a conditional GET (``GitHubClient.conditional_get``)."""
-
-    status: int
-    etag: str | None = None
-    last_modified: str | None = None
-    body_sha256: str | None = None
-    next_url: str | None = None
-    body: bytes = b""  # empty for a 304
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long and how often to wait. Defaults follow GitHub's guidance."""
-
-    max_attempts: int = 6  # per request, for 5xx / connection errors / secondary limits
-    backoff_base: float = 1.0
-    backoff_cap: float = 60.0
-    secondary_backoff_start: float = 60.0  # GitHub: wait at least a minute when no retry-after
-    max_rate_limit_wait: float = 3600.0  # a single wait longer than this gives up
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    download_read_timeout: float = 300.0
-    min_download_rate: float = 10_000.0  # bytes/s averaged, checked after two minutes
 
 
 class GitHubClient:
@@ -113,23 +91,33 @@ class GitHubClient:
         self.api_url = api_url.rstrip("/")
         self._api_origin = origin_of(self.api_url)
         self.credentials = credentials
-        self.policy = policy or RetryPolicy()
-        self._sleep = sleep
+        self._limits = RateLimits(policy or RetryPolicy(), clock, sleep)
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._session = session or new_session()
-        # URL -> (ETag, body, next page URL)
-        self._etags: dict[str, tuple[str, Any, str | None]] = {}
+        self._pages = PageStore()
         self._lock = threading.Lock()
         self._requests = 0
-        self._blocked_until = 0.0
-        self.waited_seconds = 0.0
 
     @classmethod
     def from_credentials(
         cls, api_url: str, credentials: Credentials, **kwargs: Any
     ) -> GitHubClient:
         return cls(api_url, credentials, **kwargs)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """How long and how often this client waits (replaceable)."""
+        return self._limits.policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self._limits.policy = policy
+
+    @property
+    def waited_seconds(self) -> float:
+        """Seconds this client slept for GitHub's limits and its retries."""
+        return self._limits.waited_seconds
 
     @property
     def requests_made(self) -> int:
@@ -231,7 +219,7 @@ class GitHubClient:
                 ),
                 what=f"download of {path_of(url)}",
                 retry_on=lambda exc: isinstance(exc, TransientError | requests.RequestException),
-                sleep=self._sleep_counted,
+                sleep=self._limits.sleep,
                 rng=self._rng,
             ):
                 with attempt:
@@ -270,7 +258,7 @@ class GitHubClient:
             body = resp.content
             next_url = resp.links.get("next", {}).get("url") or None
             if remember and resp.status_code == 200:
-                self._remember(url, params, resp.headers.get("ETag"), body, next_url)
+                self._pages.put_raw(url, params, resp.headers.get("ETag"), body, next_url)
             return ConditionalAnswer(
                 status=resp.status_code,
                 etag=resp.headers.get("ETag") or (etag if resp.status_code == 304 else None),
@@ -289,7 +277,7 @@ class GitHubClient:
 
     def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
         """The JSON body and the URL of the next page (``rel="next"``), if any."""
-        cached = self._etags.get(_cache_key(url, params))
+        cached = self._pages.get(url, params)
         resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
         if resp.status_code == 304 and cached:
             return cached[1], cached[2]
@@ -301,45 +289,18 @@ class GitHubClient:
             ) from None
         # requests parses the Link header, looked up case-insensitively.
         next_url = resp.links.get("next", {}).get("url") or None
-        etag = resp.headers.get("ETag")
-        if etag:
-            self._etags[_cache_key(url, params)] = (etag, body, next_url)
+        self._pages.put(url, params, resp.headers.get("ETag"), body, next_url)
         return body, next_url
 
     def export_pages(self) -> PageCache:
         """Every page this client read with an ETag, for the next capture of the same item."""
-        with self._lock:
-            entries = list(self._etags.items())
-        return PageCache(
-            api_url=self.api_url,
-            pages={url: CachedPage(etag=etag, body=body, next=next_url)
-                   for url, (etag, body, next_url) in entries},
-        )  # fmt: skip
+        return self._pages.export(self.api_url)
 
     def import_pages(self, cache: PageCache) -> int:
         """Ask the pages of an earlier capture with their ETags (a 304 then costs no rate
         limit and answers with the body kept here). Returns how many were taken: none from
         another API."""
-        if cache.api_url.rstrip("/") != self.api_url:
-            return 0
-        with self._lock:
-            for url, page in cache.pages.items():
-                self._etags.setdefault(url, (page.etag, page.body, page.next))
-        return len(cache.pages)
-
-    def _remember(
-        self, url: str, params: dict[str, Any] | None, etag: str | None, body: bytes,
-        next_url: str | None,
-    ) -> None:  # fmt: skip
-        """Keep a conditional answer's JSON, so that the same GET later (a capture after its
-        probes) asks with its ETag and a 304 costs no rate limit."""
-        if not etag:
-            return
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            return
-        self._etags[_cache_key(url, params)] = (etag, parsed, next_url)
+        return self._pages.load(cache, self.api_url)
 
     def _send(
         self,
@@ -378,7 +339,7 @@ class GitHubClient:
                 what=f"{method} {path_of(url)}",
                 retry_on=lambda exc: isinstance(exc, TryAgain),
                 wait_for=lambda exc: exc.wait if isinstance(exc, TryAgain) else None,
-                sleep=self._sleep_counted,
+                sleep=self._limits.sleep,
                 rng=self._rng,
             ):
                 with attempt:
@@ -394,9 +355,9 @@ class GitHubClient:
         reauthenticated = False
         redirects = 0
         while True:
-            self._wait_for_primary_reset()
+            self._limits.wait_for_primary_reset()
             resp = self._request(request, attempt)
-            self._note_rate_limit(resp)
+            self._limits.note(resp)
             status = resp.status_code
             if status < 300 or status == 304:
                 return resp
@@ -417,9 +378,9 @@ class GitHubClient:
                     continue
                 raise AuthenticationFailed(f"GitHub rejected the credentials: {reason}", 401)
             if status in (403, 429):
-                wait = self._rate_limit_wait(resp, attempt, reason)
+                wait = self._limits.wait_for(resp, attempt, reason)
                 if wait is not None:
-                    self._check_wait(wait, f"rate limited (HTTP {status})")
+                    self._limits.check(wait, f"rate limited (HTTP {status})")
                     raise TryAgain(
                         f"rate limited (HTTP {status})",
                         RateLimitExceeded(
@@ -520,60 +481,3 @@ class GitHubClient:
             )
         log.info("%s: HTTP %d, following to %s", path_of(url), status, path_of(target))
         return target
-
-    def _rate_limit_wait(self, resp: requests.Response, attempt: int, reason: str) -> float | None:
-        """Seconds to wait for a 403/429, or None when it is a plain permission error."""
-        retry_after = resp.headers.get("Retry-After")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(str(retry_after)))
-            except ValueError:
-                return self.policy.secondary_backoff_start
-        if resp.headers.get("X-RateLimit-Remaining") == "0":
-            reset = to_float(resp.headers.get("X-RateLimit-Reset"))
-            now = float(self._clock())
-            return max(1.0, (reset or now + 60) - now + 1)
-        if resp.status_code == 429 or "rate limit" in reason.lower():
-            return min(
-                self.policy.secondary_backoff_start * 2.0 ** (attempt - 1),
-                self.policy.max_rate_limit_wait,
-            )
-        return None
-
-    def _note_rate_limit(self, resp: requests.Response) -> None:
-        """After a success that used the last request of the window, pause until the reset."""
-        if resp.status_code < 300 and resp.headers.get("X-RateLimit-Remaining") == "0":
-            reset = to_float(resp.headers.get("X-RateLimit-Reset"))
-            if reset:
-                with self._lock:
-                    self._blocked_until = max(self._blocked_until, reset + 1)
-
-    def _wait_for_primary_reset(self) -> None:
-        with self._lock:
-            until = self._blocked_until
-        if until > self._clock():
-            self._wait(until - self._clock(), "primary rate limit exhausted")
-
-    def _check_wait(self, seconds: float, why: str) -> None:
-        """RateLimitExceeded when GitHub asks for a wait longer than we may wait."""
-        if seconds > self.policy.max_rate_limit_wait:
-            raise RateLimitExceeded(
-                f"{why}: GitHub asks to wait {seconds:.0f}s, more than the allowed "
-                f"{self.policy.max_rate_limit_wait:.0f}s"
-            )
-
-    def _wait(self, seconds: float, why: str) -> None:
-        self._check_wait(seconds, why)
-        log.warning("waiting %.1fs: %s", seconds, why)
-        self._sleep_counted(seconds)
-
-    def _sleep_counted(self, seconds: float) -> None:
-        self.waited_seconds += seconds
-        self._sleep(seconds)
-
-
-def _cache_key(url: str, params: dict[str, Any] | None) -> str:
-    """A GET's identity for the ETag cache: the URL with its query sorted, so that the same
-    question asked with its parameters in another order finds the same answer."""
-    ordered = sorted(params.items()) if params else None
-    return requests.Request("GET", url, params=ordered).prepare().url or url

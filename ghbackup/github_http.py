@@ -18,6 +18,33 @@ from ghbackup.errors import GitHubError, NotFound
 MIN_PER_PAGE = 25
 
 
+@dataclass(frozen=True)
+class ConditionalAnswer:
+    """One answer to a conditional GET (``GitHubClient.conditional_get``)."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    next_url: str | None = None
+    body: bytes = b""  # empty for a 304
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to wait. Defaults follow GitHub's guidance."""
+
+    max_attempts: int = 6  # per request, for 5xx / connection errors / secondary limits
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    secondary_backoff_start: float = 60.0  # GitHub: wait at least a minute when no retry-after
+    max_rate_limit_wait: float = 3600.0  # a single wait longer than this gives up
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    download_read_timeout: float = 300.0
+    min_download_rate: float = 10_000.0  # bytes/s averaged, checked after two minutes
+
+
 class OptionalResource:
     """Result of fetching something that may legitimately be absent (disabled, forbidden)."""
 

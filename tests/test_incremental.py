@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from ghbackup import incremental
+from ghbackup import incremental, probes
 from ghbackup.credentials import TokenCredentials
 from ghbackup.errors import GitHubError
 from ghbackup.github import GitHubClient
@@ -103,12 +103,12 @@ def test_ref_advertisement_is_read_without_head_and_peeled_tags():
         + pkt("c" * 40 + " refs/tags/v1^{}\n")
         + b"0000"
     )  # fmt: skip
-    assert incremental.parse_advertisement(adv) == {
+    assert probes.parse_advertisement(adv) == {
         "refs/heads/main": "a" * 40,
         "refs/tags/v1": "b" * 40,
     }
     with pytest.raises(GitHubError, match="cut short"):
-        incremental.parse_advertisement(adv[:-10])
+        probes.parse_advertisement(adv[:-10])
 
 
 def test_first_run_asks_github_nothing_before_its_tasks(s3, client, standin):
