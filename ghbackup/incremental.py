@@ -192,10 +192,15 @@ def plan_run(
     full_capture_after_days: int = DEFAULT_FULL_CAPTURE_AFTER_DAYS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     workers: int = PROBE_WORKERS,
+    time_left: Callable[[], float] | None = None,
 ) -> IncrementalPlan:
     """Decide every item, stage the reused ones (warm copy + result) and record what was
     seen of the others, ``workers`` items at a time. An item whose warm copy cannot be
-    staged is captured."""
+    staged is captured.
+
+    ``time_left``: seconds the caller may still spend probing (the list step's Lambda time
+    less what it needs after this). Once it is spent the remaining items are not probed but
+    captured, which is always correct: the run ends in time and only costs more."""
     now = clock()
     full_after = timedelta(days=full_capture_after_days)
     prefix = staging_prefix(run_id)
@@ -203,7 +208,11 @@ def plan_run(
     reused_results: dict[str, ItemResult] = {}
 
     def settle(item: BackupItem) -> Decision:
-        decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now)
+        if time_left is not None and time_left() <= 0:
+            decision = Decision(item, "captured", "not probed: the list step's time ran out")
+        else:
+            decision = decide(s3, bucket, client, item, full=full, full_after=full_after,
+                              now=now)  # fmt: skip
         if decision.mode == "reused":
             try:
                 reused_results[item.key] = _stage_warm_copy(s3, bucket, run_id, decision, now)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -42,6 +43,9 @@ metrics = Metrics(namespace="ghbackup")
 s3 = boto3.client("s3")
 
 CREDENTIALS_MAX_AGE_SECONDS = 300
+# Lambda time kept after probing: planning batches, storing the item records of the items
+# not probed (one PUT each) and items.json.
+FINISHING_SECONDS = 120.0
 
 
 def load_credentials(api_url: str) -> Credentials:
@@ -79,8 +83,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sizes: dict[str, int] = {}
     listed = expand_selection(client, selection, sizes)
     settings = event.get("selection") or {}
+    # Probing stops in time for what follows (batches, items.json) and for the item
+    # records of whatever was not probed yet: those items are captured instead.
+    probe_until = time.monotonic() + remaining - FINISHING_SECONDS
     plan = plan_run(
         s3, bucket, run_id, listed, client,
+        time_left=lambda: probe_until - time.monotonic(),
         full=bool(settings.get("full", False)),
         full_capture_after_days=int(
             settings.get("full_capture_after_days") or DEFAULT_FULL_CAPTURE_AFTER_DAYS

@@ -74,7 +74,8 @@ locals {
     list = {
       handler     = "tasks.list_items.handler"
       description = "Lists the repositories, gists and accounts to back up into staging/."
-      timeout     = 300
+      # Lambda's most: an incremental run probes every item here (a dozen requests each).
+      timeout     = 900
       memory_size = 512
     }
     finalize = {

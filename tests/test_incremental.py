@@ -511,3 +511,21 @@ def test_a_full_capture_starts_without_the_last_captures_pages(s3, client, stand
     fresh.get(comments)
 
     assert [status for _, _, status in standin.request_log] == [200]
+
+
+def test_items_left_when_the_probing_time_runs_out_are_captured_not_probed(s3, client, standin):
+    items = _repositories(standin, 3)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
+    budget = iter([5.0, 0.0, 0.0])  # time enough for the first item only
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r2", items, workers=1, time_left=lambda: next(budget))
+
+    assert plan.reused == items[:1] and plan.capture == items[1:]
+    for item in items[1:]:
+        seen = _validators(s3, "r2", item)
+        assert (seen.capture, seen.complete) == ("captured", False)
+        assert seen.capture_reason == "not probed: the list step's time ran out"
+    probed = {path.split("?")[0].split("/")[5] for _, path, _ in standin.request_log}
+    assert probed == {items[0].full_name.split("/")[1]}  # nothing asked for the others
