@@ -288,7 +288,10 @@ def test_list_handler_batches_only_the_items_to_capture_and_lists_the_reused_aft
 
     selection = {"orgs": ["acme"], "full": True, "full_capture_after_days": 7}
     result, stored = _list(monkeypatch, [one, two, three], {}, selection, plan)
+    time_left = asked.pop("time_left")
     assert asked == {"full": True, "full_capture_after_days": 7}
+    # The test context's deadline has passed: no time to probe, never a probe past the end.
+    assert time_left() <= 0
     assert stored(result["key"]) == [two.to_json(), one.to_json(), three.to_json()]
     assert stored(result["batches_key"]) == [{"batch": 0, "first": 0, "count": 1}]
     assert (result["count"], result["batch_count"]) == (3, 1)
