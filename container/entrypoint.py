@@ -118,7 +118,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
             git=git,
             before_capture=_observer(destination, run_id, one, client),
         )
-        if result.status == "succeeded" and isinstance(destination, S3Destination):
+        captured = result.status == "succeeded" and result.capture != "reused"
+        if captured and isinstance(destination, S3Destination):
             keep_pages(destination.s3, destination.bucket, run_id, one, client)
         logger.info(
             "capture finished",
@@ -288,9 +289,10 @@ def _required_item(text: str) -> str:
 
 def _observer(
     destination: Destination, run_id: str, item: BackupItem, client: GitHubClient
-) -> Callable[[], None] | None:
-    """In a run on S3, what an incremental run prepares before the capture: the probes of
-    an item the list step could not compare, or the pages of the item's last capture."""
+) -> Callable[[], ItemResult | None] | None:
+    """In a run on S3, what an incremental run prepares before the capture: the decision
+    the list step had no time for (a reused item needs no capture), the probes of an item it
+    could not compare, or the pages of the item's last capture."""
     if not isinstance(destination, S3Destination):
         return None
     return lambda: prepare_capture(destination.s3, destination.bucket, run_id, item, client)

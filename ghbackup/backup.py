@@ -33,16 +33,20 @@ def backup_item(
     progress: Progress | None = None,
     git: GitSettings | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    before_capture: Callable[[], None] | None = None,
+    before_capture: Callable[[], ItemResult | None] | None = None,
 ) -> ItemResult:
     """Capture and store ``item``. Never raises a BackupError: the result says what
     happened (``status`` succeeded only when the zip is complete and stored). A failure to
     store the result record itself is raised as StorageError. ``before_capture`` runs first
-    with the same client (an incremental run's probes); its requests count as the item's."""
+    with the same client (an incremental run's probes); its requests count as the item's,
+    and a result it returns (the item was reused: its zip is already stored) is stored
+    instead of a capture."""
     started = utc_timestamp(now())
     requests_before = client.requests_made  # the client may serve other items too
-    if before_capture is not None:
-        before_capture()
+    decided = before_capture() if before_capture is not None else None
+    if decided is not None:
+        _store_result(destination, decided)
+        return decided
     result = ItemResult(
         item=item, status="failed", run_id=run_id, started_at=started, finished_at=started
     )
@@ -89,10 +93,14 @@ def backup_item(
     result.finished_at = utc_timestamp(now())
     # One meaning, succeeded or not: the API requests this item's capture sent.
     result.github_requests = client.requests_made - requests_before
+    _store_result(destination, result)
+    return result
+
+
+def _store_result(destination: Destination, result: ItemResult) -> None:
     try:
         destination.store_result(result)
     except StorageError as exc:
         # The caller must know, and must know what the lost record said.
         outcome = result.status if result.error is None else f"{result.error_type}: {result.error}"
         raise StorageError(f"{exc}; the item's result ({outcome}) is lost") from None
-    return result

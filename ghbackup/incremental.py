@@ -75,6 +75,8 @@ DEFAULT_LATEST_STORAGE_CLASS = "STANDARD_IA"
 # A capture's pages larger than this (compressed) are not kept: the next capture asks them.
 MAX_PAGES_BYTES = 256 * 1024 * 1024
 # Copies above this size go in parts (CopyObject's limit is 5 GiB).
+# Why an item the list step had no time to probe goes to its task, which decides.
+NOT_PROBED = "not probed: the list step's time ran out"
 _COPY_CONFIG = TransferConfig(multipart_threshold=4 * 1024**3, multipart_chunksize=1024**3)
 
 # -- the stored state ------------------------------------------------------------------
@@ -152,8 +154,12 @@ def decide(
     full: bool,
     full_after: timedelta,
     now: datetime,
+    probe: bool = True,
+    remember: bool = False,
 ) -> Decision:
-    """Capture or reuse ``item``, and why (never raises for GitHub's or S3's failures)."""
+    """Capture or reuse ``item``, and why (never raises for GitHub's or S3's failures).
+    Without ``probe`` (no time left) a trusted state is checked but GitHub is not asked:
+    the item goes to its task, which decides (``prepare_capture``)."""
     if item.kind == "account":
         return Decision(item, "captured", "accounts are always captured")
     # Without a state to trust there is nothing to compare with, so no probe here: the task
@@ -168,8 +174,10 @@ def decide(
         return Decision(item, "full", f"credential kind changed from {state.credential_kind}")
     if now - parse_timestamp(state.captured_at) > full_after:
         return Decision(item, "full", f"last capture older than {full_after.days} days")
+    if not probe:
+        return Decision(item, "captured", NOT_PROBED, state)
     try:
-        seen = observe(client, item, state)
+        seen = observe(client, item, state, remember=remember)
     except Exception as exc:  # noqa: BLE001 - any doubt, a bug included, means a capture
         if not isinstance(exc, BackupError):
             log.exception("probing %s failed unexpectedly", item.key)
@@ -208,11 +216,9 @@ def plan_run(
     reused_results: dict[str, ItemResult] = {}
 
     def settle(item: BackupItem) -> Decision:
-        if time_left is not None and time_left() <= 0:
-            decision = Decision(item, "captured", "not probed: the list step's time ran out")
-        else:
-            decision = decide(s3, bucket, client, item, full=full, full_after=full_after,
-                              now=now)  # fmt: skip
+        probe = time_left is None or time_left() > 0
+        decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now,
+                          probe=probe)  # fmt: skip
         if decision.mode == "reused":
             try:
                 reused_results[item.key] = _stage_warm_copy(s3, bucket, run_id, decision, now)
@@ -220,18 +226,7 @@ def plan_run(
             except StorageError as exc:
                 log.warning("warm copy of %s not staged: %s", item.key, exc)
                 decision.mode, decision.reason = _copy_failure(exc)
-        seen = decision.seen
-        validators = Validators(
-            item=item,
-            observed_at=utc_timestamp(now),
-            credential_kind=client.credentials.kind,
-            capture=decision.mode,
-            capture_reason=decision.reason,
-            complete=seen is not None,
-            probes=seen.probes if seen else {},
-            refs=seen.refs if seen else {},
-            remotes=seen.remotes if seen else {},
-        )
+        validators = _validators(decision, client, now)
         _put(s3, bucket, item_validators_key(prefix, item), validators.to_bytes())
         return decision
 
@@ -246,6 +241,22 @@ def plan_run(
         record = ReusedItems(results=[reused_results[item.key] for item in reused])
         _put(s3, bucket, reused_items_key(run_id), record.to_bytes())
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
+
+
+def _validators(decision: Decision, client: GitHubClient, now: datetime) -> Validators:
+    """What was seen of an item sent to capture (complete only when it was probed)."""
+    seen = decision.seen
+    return Validators(
+        item=decision.item,
+        observed_at=utc_timestamp(now),
+        credential_kind=client.credentials.kind,
+        capture=decision.mode,
+        capture_reason=decision.reason,
+        complete=seen is not None,
+        probes=seen.probes if seen else {},
+        refs=seen.refs if seen else {},
+        remotes=seen.remotes if seen else {},
+    )
 
 
 def _copy_failure(exc: StorageError) -> tuple[CaptureMode, str]:
@@ -341,9 +352,11 @@ def prepare_capture(
     item: BackupItem,
     client: GitHubClient,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> None:
+) -> ItemResult | None:
     """In the task, just before an incremental run captures ``item`` with ``client``:
 
+    - an item the list step had no time to probe: decide here, as the list step would have;
+      unchanged, its warm copy is staged and its result returned (no capture is needed);
     - an item the list step did not observe (no state to compare with): ask its probes now
       and record the answers as complete validators, which Finalize makes the item's state;
       the capture's requests identical to a probe then cost a 304 each;
@@ -353,14 +366,22 @@ def prepare_capture(
     A full capture starts from nothing. Never raises: without validators the item is only
     captured in full again next run, and without pages every page costs a request."""
     if item.kind == "account":
-        return
+        return None
     validators = read_validators(s3, bucket, run_id, item)
     if validators is None:
-        return  # not an incremental run
+        return None  # not an incremental run
+    if not validators.complete and validators.capture_reason == NOT_PROBED:
+        try:
+            reused, validators = _decide_in_task(s3, bucket, run_id, item, client, clock())
+        except StorageError as exc:
+            log.warning("%s: not decided in the task (%s): captured", item.key, exc)
+            return None
+        if reused is not None:
+            return reused
     if validators.complete:
         if validators.capture == "captured":
             _load_pages(s3, bucket, item, client)
-        return
+        return None
     observed_at = utc_timestamp(clock())
     try:
         seen = observe(client, item, None, remember=True)
@@ -373,6 +394,29 @@ def prepare_capture(
             log.exception("observing %s before its capture failed unexpectedly", item.key)
         log.warning("%s: no validators recorded (%s): it is captured in full next run too",
                     item.key, type(exc).__name__)  # fmt: skip
+    return None
+
+
+def _decide_in_task(
+    s3: S3Client, bucket: str, run_id: str, item: BackupItem, client: GitHubClient,
+    now: datetime,
+) -> tuple[ItemResult | None, Validators]:  # fmt: skip
+    """The list step's decision for an item it had no time to probe (it already checked the
+    state's age and credential kind): the staged result when it is reused, and the
+    validators recorded for its capture otherwise."""
+    decision = decide(s3, bucket, client, item, full=False, full_after=timedelta.max, now=now,
+                      remember=True)  # fmt: skip
+    if decision.mode == "reused":
+        try:
+            return _stage_warm_copy(s3, bucket, run_id, decision, now), _validators(
+                decision, client, now
+            )
+        except StorageError as exc:
+            log.warning("warm copy of %s not staged: %s", item.key, exc)
+            decision.mode, decision.reason = _copy_failure(exc)
+    validators = _validators(decision, client, now)
+    _put(s3, bucket, item_validators_key(staging_prefix(run_id), item), validators.to_bytes())
+    return None, validators
 
 
 def keep_pages(

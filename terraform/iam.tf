@@ -18,12 +18,11 @@ locals {
   reused_items_object_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/reused.json"
   # latest/<item key>/item.zip and state.json: the warm copy of each item's last capture,
   # which incremental runs check and reuse (issue 11).
-  latest_objects_arn       = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*"
-  latest_pages_objects_arn = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*/pages.json.gz"
-  map_results_objects_arn  = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
-  runs_objects_arn         = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
-  task_log_group_arn       = "${aws_cloudwatch_log_group.task.arn}:*"
-  credentials_read_action  = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
+  latest_objects_arn      = "${aws_s3_bucket.backups.arn}/${local.latest_prefix}*"
+  map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
+  runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
+  task_log_group_arn      = "${aws_cloudwatch_log_group.task.arn}:*"
+  credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -118,11 +117,13 @@ data "aws_iam_policy_document" "task" {
     resources = [local.item_list_objects_arns[0]]
   }
   statement {
-    sid = "ReadTheLastCapturesPages"
-    # Incremental runs: a changed item's capture asks the pages its last capture read with
-    # their ETags (unchanged ones cost a 304, issue 11). Only the pages: never a warm copy.
+    sid = "ReadTheWarmCopies"
+    # Incremental runs (issue 11): a changed item's capture asks the pages its last capture
+    # read with their ETags (unchanged ones cost a 304); an item the list step had no time
+    # to probe is decided by its task, which reads its state and stages its warm copy
+    # (CopyObject reads the source). Read only: Finalize alone writes latest/.
     actions   = ["s3:GetObject"]
-    resources = [local.latest_pages_objects_arn]
+    resources = [local.latest_objects_arn]
   }
   statement {
     sid = "TellMissingResultsFromForbiddenOnes"

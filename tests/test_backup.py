@@ -14,7 +14,7 @@ from moto import mock_aws
 from ghbackup import backup, store
 from ghbackup.capture import CaptureReport
 from ghbackup.errors import NotFound, StorageError
-from ghbackup.records import BackupItem, item_result_key, item_zip_key
+from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
 from ghbackup.store import DirectoryDestination, S3Destination
 
 ITEM = BackupItem(kind="repository", full_name="acme/api")
@@ -172,3 +172,19 @@ def test_github_requests_counts_this_items_requests_only(monkeypatch, tmp_path, 
     result = backup.backup_item(ITEM, client, DirectoryDestination(tmp_path), run_id="r1")
     assert result.status == ("failed" if fails else "succeeded")
     assert result.github_requests == 12
+
+
+def test_a_result_decided_before_the_capture_is_stored_instead_of_capturing(monkeypatch, tmp_path):
+    def capture(*args, **kwargs):
+        raise AssertionError("a reused item must not be captured")
+
+    monkeypatch.setattr(backup, "capture_item", capture)
+    reused = ItemResult(item=ITEM, status="succeeded", run_id="r1", zip_key="staged/item.zip",
+                        zip_bytes=3, capture="reused", reused_from="r0")  # fmt: skip
+
+    result = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1",
+                                before_capture=lambda: reused)  # fmt: skip
+
+    assert result == reused
+    stored = ItemResult.from_json((tmp_path / item_result_key("", ITEM)).read_bytes())
+    assert (stored.status, stored.capture, stored.reused_from) == ("succeeded", "reused", "r0")

@@ -535,3 +535,30 @@ def test_items_left_when_the_probing_time_runs_out_are_captured_not_probed(s3, c
         assert seen.capture_reason == "not probed: the list step's time ran out"
     probed = {path.split("?")[0].split("/")[5] for _, path, _ in standin.request_log}
     assert probed == {items[0].full_name.split("/")[1]}  # nothing asked for the others
+
+
+def test_an_item_the_list_step_had_no_time_for_is_decided_by_its_task(s3, client, standin):
+    items = _repositories(standin, 2)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
+    unchanged, changed = items
+    bare = standin.bare_repo_path(changed.full_name)
+    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/pushed", head], check=True)
+    assert _plan(s3, client, "r2", items, time_left=lambda: 0.0).capture == items
+    standin.reset_request_log()
+
+    reused = incremental.prepare_capture(s3, BUCKET, "r2", unchanged, client, clock=lambda: NOW)
+    not_reused = incremental.prepare_capture(s3, BUCKET, "r2", changed, client)
+
+    # Unchanged: its warm copy is staged and the result says so; the task captures nothing.
+    assert reused is not None and (reused.capture, reused.reused_from) == ("reused", "r1")
+    staged = s3.get_object(Bucket=BUCKET, Key=reused.zip_key)["Body"].read()
+    assert staged == f"zip of {unchanged.key} in r1".encode()
+    assert {status for _, path, status in standin.request_log
+            if unchanged.full_name in path} == {304}  # fmt: skip
+    # Changed: captured, with what its task saw (the next state) and why.
+    assert not_reused is None
+    seen = _validators(s3, "r2", changed)
+    assert seen.complete and seen.capture_reason == "changed: repository refs"
