@@ -1,21 +1,25 @@
 """Incremental runs: decide before any task starts which items changed since their last
 capture, reuse the warm copy of the rest, and keep that state only after a run succeeded.
 
-Correctness first. An item is reused only when every probe answered 304 (or the same
-body: an ETag minted for another token never matches, see
+Correctness first. An item is reused only when every probe (``ghbackup.probes``) answered
+304 (or the same body: an ETag minted for another token never matches, see
 /work/shared/notes/change-detection.md), its git refs (and its wiki's) are equal, and its
 state is trustworthy: ``latest/<key>/state.json`` parses, has the current formats and
-credential kind, is younger than ``full_capture_after_days``, and names exactly the warm
-copy beside it (checksum metadata and size). Anything else, including any error, means a
-capture. Accounts are always captured (they are small and have no cheap signal).
+credential kind, is younger than ``full_capture_after_days``, and its warm copy is still the
+object it names (the staging copy is conditional on its ETag). Anything else, including any
+error, means a capture. Accounts are always captured (they are small and have no cheap
+signal).
 
 The list step (``plan_run``) probes, copies each unchanged item's warm copy into this run's
 staging (server-side), records their succeeded results in one ``reused.json``, writes what it
-saw of every other item as ``validators.json`` beside where its capture will go, and returns the
-items to capture. Finalize (``promote``), after the run manifest is stored, copies each
-captured item's zip to ``latest/<key>/item.zip`` and then writes ``state.json``: a run that
-stops halfway leaves either the old state beside a new zip (their checksums differ: no
-state) or nothing new at all.
+saw of every other item as ``validators.json`` beside where its capture will go, and returns
+the items to capture. The task (``prepare_capture``) completes what the list step could not:
+the decision for an item it had no time to probe, the probes of an item without a state,
+the kept pages of a changed item (``keep_pages`` stores the capture's for next time).
+Finalize (``promote``), after the run manifest is stored, copies each captured item's zip to
+``latest/<key>/item.zip``, its pages, and then writes ``state.json`` naming the zip: a run
+that stops halfway leaves either the old state beside a new zip (its ETag differs: the
+staging copy fails and the item is captured) or nothing new at all.
 
 Deletions of issues or comments and cross-references do not change any probe on GitHub; the
 periodic full capture (default every 30 days) bounds how long such a change can be missed.
