@@ -56,7 +56,8 @@ from ghbackup.errors import (
 )
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.gitmirror import GitSettings
-from ghbackup.incremental import keep_pages, prepare_capture
+from ghbackup.incremental import prepare_capture
+from ghbackup.kept_pages import keep_pages
 from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
 

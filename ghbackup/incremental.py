@@ -15,7 +15,7 @@ staging (server-side), records their succeeded results in one ``reused.json``, w
 saw of every other item as ``validators.json`` beside where its capture will go, and returns
 the items to capture. The task (``prepare_capture``) completes what the list step could not:
 the decision for an item it had no time to probe, the probes of an item without a state,
-the kept pages of a changed item (``keep_pages`` stores the capture's for next time).
+the kept pages of a changed item (``ghbackup.kept_pages``).
 Finalize (``promote``), after the run manifest is stored, copies each captured item's zip to
 ``latest/<key>/item.zip``, its pages, and then writes ``state.json`` naming the zip: a run
 that stops halfway leaves either the old state beside a new zip (its ETag differs: the
@@ -27,7 +27,6 @@ periodic full capture (default every 30 days) bounds how long such a change can 
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ from ghbackup.errors import (
     StorageError,
 )
 from ghbackup.github import GitHubClient
+from ghbackup.kept_pages import keep_latest_pages, load_pages
 from ghbackup.probes import PROBE_WORKERS, Observation, observe
 from ghbackup.records import (
     ITEM_MANIFEST_FORMAT,
@@ -54,13 +54,10 @@ from ghbackup.records import (
     CaptureMode,
     ItemResult,
     ItemState,
-    PageCache,
     ReusedItems,
     Validators,
-    item_pages_key,
     item_validators_key,
     item_zip_key,
-    latest_pages_key,
     latest_state_key,
     latest_zip_key,
     parse_timestamp,
@@ -76,8 +73,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FULL_CAPTURE_AFTER_DAYS = 30
 DEFAULT_LATEST_STORAGE_CLASS = "STANDARD_IA"
-# A capture's pages larger than this (compressed) are not kept: the next capture asks them.
-MAX_PAGES_BYTES = 256 * 1024 * 1024
 # Copies above this size go in parts (CopyObject's limit is 5 GiB).
 # Why an item the list step had no time to probe goes to its task, which decides.
 NOT_PROBED = "not probed: the list step's time ran out"
@@ -384,7 +379,7 @@ def prepare_capture(
             return reused
     if validators.complete:
         if validators.capture == "captured":
-            _load_pages(s3, bucket, item, client)
+            load_pages(s3, bucket, item, client)
         return None
     observed_at = utc_timestamp(clock())
     try:
@@ -423,41 +418,6 @@ def _decide_in_task(
     return None, validators
 
 
-def keep_pages(
-    s3: S3Client, bucket: str, run_id: str, item: BackupItem, client: GitHubClient
-) -> None:
-    """After a succeeded capture in an incremental run: store the pages ``client`` read,
-    beside the item's zip; Finalize keeps them with the item's state. Never raises."""
-    if item.kind == "account" or read_validators(s3, bucket, run_id, item) is None:
-        return
-    cache = client.export_pages()
-    if not cache.pages:
-        return
-    body = gzip.compress(cache.to_bytes(), compresslevel=6)
-    if len(body) > MAX_PAGES_BYTES:
-        log.info("%s: %d bytes of pages are not kept", item.key, len(body))
-        return
-    try:
-        s3.put_object(Bucket=bucket, Key=item_pages_key(staging_prefix(run_id), item),
-                      Body=body, ContentType="application/gzip")  # fmt: skip
-    except (BotoCoreError, ClientError) as exc:
-        log.warning("%s: pages not kept (%s)", item.key, s3io.error_code(exc))
-
-
-def _load_pages(s3: S3Client, bucket: str, item: BackupItem, client: GitHubClient) -> None:
-    try:
-        data = s3io.get(s3, bucket, latest_pages_key(item))["Data"]
-        if len(data) > MAX_PAGES_BYTES:
-            return
-        cache = PageCache.from_json(gzip.decompress(data))
-    except (BackupError, ValueError, OSError, EOFError) as exc:
-        # Missing (the first capture since pages were kept) or unreadable: every page is
-        # asked in full, as without a cache.
-        log.info("%s: no pages from the last capture (%s)", item.key, type(exc).__name__)
-        return
-    log.info("%s: %d pages from the last capture", item.key, client.import_pages(cache))
-
-
 def promote(
     s3: S3Client,
     bucket: str,
@@ -477,7 +437,7 @@ def promote(
     etag = _copy(s3, bucket, result.zip_key, latest_zip_key(item), result.zip_bytes,
                  storage_class=storage_class,
                  metadata={"sha256": result.zip_sha256, "item": item.key, "run": result.run_id})  # fmt: skip
-    _keep_latest_pages(s3, bucket, result, storage_class)
+    keep_latest_pages(s3, bucket, result, storage_class)
     state = ItemState(
         item=item,
         run_id=result.run_id,
@@ -491,18 +451,3 @@ def promote(
         remotes=validators.remotes,
     )
     _put(s3, bucket, latest_state_key(item), state.to_bytes())
-
-
-def _keep_latest_pages(s3: S3Client, bucket: str, result: ItemResult, storage_class: str) -> None:
-    """The capture's pages beside its warm copy; none kept (an older task, or too large)
-    leaves the previous ones, which still vouch for themselves."""
-    source = item_pages_key(staging_prefix(result.run_id), result.item)
-    try:
-        s3.copy_object(Bucket=bucket, Key=latest_pages_key(result.item),
-                       CopySource={"Bucket": bucket, "Key": source},
-                       StorageClass=storage_class)  # type: ignore[arg-type]  # fmt: skip
-    except ClientError as exc:
-        if s3io.error_code(exc) not in ("NoSuchKey", "404"):
-            raise s3io.storage_error("CopyObject", bucket, source, exc) from None
-    except BotoCoreError as exc:
-        raise s3io.storage_error("CopyObject", bucket, source, exc) from None

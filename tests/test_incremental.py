@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from ghbackup import incremental, probes
+from ghbackup import incremental, kept_pages, probes
 from ghbackup.credentials import TokenCredentials
 from ghbackup.errors import GitHubError
 from ghbackup.github import GitHubClient
@@ -67,7 +67,7 @@ def _capture_and_promote(s3, client, run_id, items):
     ask, a zip and result in staging, then the promotion of what was seen."""
     for item in items:
         incremental.prepare_capture(s3, BUCKET, run_id, item, client, clock=lambda: NOW)
-        incremental.keep_pages(s3, BUCKET, run_id, item, client)
+        kept_pages.keep_pages(s3, BUCKET, run_id, item, client)
         body = f"zip of {item.key} in {run_id}".encode()
         key = item_zip_key(staging_prefix(run_id), item)
         sha = hashlib.sha256(body).hexdigest()
