@@ -277,6 +277,9 @@ class GitHubClient:
 
     def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
         """The JSON body and the URL of the next page (``rel="next"``), if any."""
+        fresh = self._pages.take_fresh(url, params)
+        if fresh is not None:  # a probe read it for this capture moments ago
+            return fresh[1], fresh[2]
         cached = self._pages.get(url, params)
         resp = self._send("GET", url, params=params, etag=cached[0] if cached else None)
         if resp.status_code == 304 and cached:

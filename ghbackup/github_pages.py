@@ -25,15 +25,31 @@ def page_key(url: str, params: dict[str, Any] | None) -> str:
 
 
 class PageStore:
-    """Pages by request (``page_key``): (ETag, JSON body, next page URL). Thread-safe."""
+    """Pages by request (``page_key``): (ETag, JSON body, next page URL). Thread-safe.
+
+    A page a probe just read for the capture that follows (``put_raw``) is *fresh*: the
+    capture takes it once without asking again, so the item's validators describe exactly
+    the answer it stored. Every other page is asked again with its ETag."""
 
     def __init__(self) -> None:
         self._pages: dict[str, tuple[str, Any, str | None]] = {}
+        self._fresh: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, url: str, params: dict[str, Any] | None) -> tuple[str, Any, str | None] | None:
         with self._lock:
             return self._pages.get(page_key(url, params))
+
+    def take_fresh(
+        self, url: str, params: dict[str, Any] | None
+    ) -> tuple[str, Any, str | None] | None:
+        """The page when a probe read it for this capture (once), else None."""
+        key = page_key(url, params)
+        with self._lock:
+            if key not in self._fresh:
+                return None
+            self._fresh.discard(key)
+            return self._pages.get(key)
 
     def put(
         self, url: str, params: dict[str, Any] | None, etag: str | None, body: Any,
@@ -48,12 +64,16 @@ class PageStore:
         self, url: str, params: dict[str, Any] | None, etag: str | None, body: bytes,
         next_url: str | None,
     ) -> None:  # fmt: skip
-        """Keep an answer still in bytes (a probe's), when it is JSON."""
+        """Keep a probe's answer (still in bytes, when it is JSON), fresh for the capture
+        that follows."""
         try:
             parsed = json.loads(body)
         except ValueError:
             return
         self.put(url, params, etag, parsed, next_url)
+        if etag:
+            with self._lock:
+                self._fresh.add(page_key(url, params))
 
     def export(self, api_url: str) -> PageCache:
         """Every page kept, for the next capture of the same item."""
