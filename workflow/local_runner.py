@@ -397,7 +397,12 @@ def _reserve_run_folder(out_dir: Path, run_id: str) -> Path:
 
 
 def _download(s3: Any, bucket: str, key: str, path: Path) -> None:
-    s3.download_file(bucket, key, str(path))
+    """One GetObject streamed into ``path`` (a managed download would start a transfer
+    manager and its threads for every object, most of them small)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with path.open("wb") as handle:
+        for chunk in iter(lambda: body.read(8 * 1024 * 1024), b""):
+            handle.write(chunk)
 
 
 def _export_run(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, ExportedObject]:
@@ -475,7 +480,8 @@ def _export_state(s3: Any, bucket: str, out_dir: Path, loaded: Mapping[str, str]
         for entry in page.get("Contents", [])
         if loaded.get(entry["Key"]) != entry["ETag"]
     ]
-    for key in sorted(keys, key=lambda k: (k.endswith("state.json"), k)):
+
+    def export(key: str) -> None:
         target = root / key
         partial = target.with_name(target.name + ".partial")
         try:
@@ -485,6 +491,12 @@ def _export_state(s3: Any, bucket: str, out_dir: Path, loaded: Mapping[str, str]
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise StorageError(f"writing {target} failed: {exc.strerror}") from None
+
+    states = [key for key in keys if key.endswith("state.json")]
+    with ThreadPoolExecutor(max_workers=STATE_WORKERS, thread_name_prefix="state") as pool:
+        # Every zip (and pages file) is in place before the first state that names it.
+        list(pool.map(export, sorted(set(keys) - set(states))))
+        list(pool.map(export, sorted(states)))
 
 
 _APP_VARIABLES = ("GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY")
