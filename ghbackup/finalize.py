@@ -43,6 +43,7 @@ from ghbackup.records import (
     RunPart,
     RunStatus,
     RunSummary,
+    Validators,
     item_result_key,
     parse_timestamp,
     reused_items_key,
@@ -211,7 +212,7 @@ def assemble_run(
             readers, lambda item: _load_result(s3, bucket, run_id, item, reused), items,
             copy_workers,
         ))  # fmt: skip
-        _note_capture_modes(s3, bucket, run_id, results, readers, copy_workers)
+        seen = _note_capture_modes(s3, bucket, run_id, results, readers, copy_workers)
         run_items = {r.item.key: RunItem.of(r) for r in results}
         if any(r.status == "succeeded" for r in results):
             archive = _build_archive(s3, bucket, archive_key, results, run_items, storage_class,
@@ -246,7 +247,7 @@ def assemble_run(
                 "another execution meanwhile; not replacing it"
             ) from None
         raise s3io.storage_error("PutObject", bucket, manifest_key, exc) from None
-    _promote_all(s3, bucket, run_id, manifest.items, latest_storage_class, copy_workers)
+    _promote_all(s3, bucket, run_id, manifest.items, latest_storage_class, copy_workers, seen)
     if delete_staging_after:
         s3io.delete_prefix(s3, bucket, staging_prefix(run_id))
     return RunSummary.of(manifest)
@@ -259,9 +260,10 @@ def _note_capture_modes(
     results: list[ItemResult],
     readers: ThreadPoolExecutor,
     workers: int,
-) -> None:
+) -> dict[str, Validators]:
     """Copy the list step's decision (captured, or in full, and why) into each captured
-    item's result; reused items carry theirs already."""
+    item's result; reused items carry theirs already. Returns the validators read, by item
+    key, for the promotion after the manifest."""
     captured = [r for r in results if r.capture != "reused"]
     seen = runzip.in_order(
         readers,
@@ -269,9 +271,12 @@ def _note_capture_modes(
         captured,
         workers,
     )
+    found: dict[str, Validators] = {}
     for result, validators in zip(captured, seen, strict=True):
         if validators is not None:
             result.capture, result.capture_reason = validators.capture, validators.capture_reason
+            found[result.item.key] = validators
+    return found
 
 
 def _promote_all(
@@ -281,15 +286,19 @@ def _promote_all(
     lines: list[RunItem],
     storage_class: str,
     workers: int,
+    seen: dict[str, Validators] | None = None,
 ) -> None:
-    """Make every item captured and succeeded in this run its item's warm copy. A failure
-    is logged, never raised: the run is complete, and an item without a new state is
-    only captured again next time."""
+    """Make every item captured and succeeded in this run its item's warm copy (``seen``:
+    the validators already read, by item key; the others are read). A failure is logged,
+    never raised: the run is complete, and an item without a new state is only captured
+    again next time."""
 
     def promote(line: RunItem) -> None:
         if line.status != "succeeded" or line.capture == "reused":
             return
-        validators = incremental.read_validators(s3, bucket, run_id, line.item)
+        validators = (seen or {}).get(line.item_key) or incremental.read_validators(
+            s3, bucket, run_id, line.item
+        )
         if validators is None:
             return
         try:
