@@ -210,23 +210,15 @@ def plan_run(
     captured, which is always correct: the run ends in time and only costs more."""
     now = clock()
     full_after = timedelta(days=full_capture_after_days)
-    prefix = staging_prefix(run_id)
-
     reused_results: dict[str, ItemResult] = {}
 
     def settle(item: BackupItem) -> Decision:
         probe = time_left is None or time_left() > 0
         decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now,
                           probe=probe)  # fmt: skip
-        if decision.mode == "reused":
-            try:
-                reused_results[item.key] = _stage_warm_copy(s3, bucket, run_id, decision, now)
-                return decision
-            except StorageError as exc:
-                log.warning("warm copy of %s not staged: %s", item.key, exc)
-                decision.mode, decision.reason = _copy_failure(exc)
-        validators = _validators(decision, client, now)
-        _put(s3, bucket, item_validators_key(prefix, item), validators.to_bytes())
+        outcome = _settle(s3, bucket, run_id, decision, client, now)
+        if isinstance(outcome, ItemResult):
+            reused_results[item.key] = outcome
         return decision
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
@@ -240,6 +232,25 @@ def plan_run(
         record = ReusedItems(results=[reused_results[item.key] for item in reused])
         _put(s3, bucket, reused_items_key(run_id), record.to_bytes())
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
+
+
+def _settle(
+    s3: S3Client, bucket: str, run_id: str, decision: Decision, client: GitHubClient,
+    now: datetime,
+) -> ItemResult | Validators:  # fmt: skip
+    """Carry out a decision: a reused item's warm copy is staged and its result returned;
+    any other item (one whose copy failed included) gets its validators recorded, which are
+    returned. ``decision`` is updated when the copy fails."""
+    if decision.mode == "reused":
+        try:
+            return _stage_warm_copy(s3, bucket, run_id, decision, now)
+        except StorageError as exc:
+            log.warning("warm copy of %s not staged: %s", decision.item.key, exc)
+            decision.mode, decision.reason = _copy_failure(exc)
+    validators = _validators(decision, client, now)
+    key = item_validators_key(staging_prefix(run_id), decision.item)
+    _put(s3, bucket, key, validators.to_bytes())
+    return validators
 
 
 def _validators(decision: Decision, client: GitHubClient, now: datetime) -> Validators:
@@ -370,13 +381,19 @@ def prepare_capture(
     if validators is None:
         return None  # not an incremental run
     if not validators.complete and validators.capture_reason == NOT_PROBED:
+        # The list step's decision, which it had no time for (it already checked the
+        # state's age and credential kind).
+        now = clock()
+        decision = decide(s3, bucket, client, item, full=False, full_after=timedelta.max,
+                          now=now, remember=True)  # fmt: skip
         try:
-            reused, validators = _decide_in_task(s3, bucket, run_id, item, client, clock())
+            outcome = _settle(s3, bucket, run_id, decision, client, now)
         except StorageError as exc:
             log.warning("%s: not decided in the task (%s): captured", item.key, exc)
             return None
-        if reused is not None:
-            return reused
+        if isinstance(outcome, ItemResult):
+            return outcome
+        validators = outcome
     if validators.complete:
         if validators.capture == "captured":
             load_pages(s3, bucket, item, client)
@@ -394,28 +411,6 @@ def prepare_capture(
         log.warning("%s: no validators recorded (%s): it is captured in full next run too",
                     item.key, type(exc).__name__)  # fmt: skip
     return None
-
-
-def _decide_in_task(
-    s3: S3Client, bucket: str, run_id: str, item: BackupItem, client: GitHubClient,
-    now: datetime,
-) -> tuple[ItemResult | None, Validators]:  # fmt: skip
-    """The list step's decision for an item it had no time to probe (it already checked the
-    state's age and credential kind): the staged result when it is reused, and the
-    validators recorded for its capture otherwise."""
-    decision = decide(s3, bucket, client, item, full=False, full_after=timedelta.max, now=now,
-                      remember=True)  # fmt: skip
-    if decision.mode == "reused":
-        try:
-            return _stage_warm_copy(s3, bucket, run_id, decision, now), _validators(
-                decision, client, now
-            )
-        except StorageError as exc:
-            log.warning("warm copy of %s not staged: %s", item.key, exc)
-            decision.mode, decision.reason = _copy_failure(exc)
-    validators = _validators(decision, client, now)
-    _put(s3, bucket, item_validators_key(staging_prefix(run_id), item), validators.to_bytes())
-    return None, validators
 
 
 def promote(

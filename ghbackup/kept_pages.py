@@ -23,7 +23,6 @@ from ghbackup.records import (
     ItemResult,
     PageCache,
     item_pages_key,
-    item_validators_key,
     latest_pages_key,
     staging_prefix,
 )
@@ -40,14 +39,11 @@ MAX_PAGES_BYTES = 256 * 1024 * 1024
 def keep_pages(
     s3: S3Client, bucket: str, run_id: str, item: BackupItem, client: GitHubClient
 ) -> None:
-    """After a succeeded capture in an incremental run: store the pages ``client`` read,
-    beside the item's zip; Finalize keeps them with the item's state. Never raises."""
+    """After a succeeded capture in a run on S3: store the pages ``client`` read, beside the
+    item's zip. Finalize keeps them with the item's state when the list step recorded what
+    it saw of the item (every run on S3 goes through it); otherwise they go with staging.
+    Never raises."""
     if item.kind == "account":
-        return
-    try:  # validators beside the item: an incremental run, whose Finalize keeps the pages
-        if s3io.head(s3, bucket, item_validators_key(staging_prefix(run_id), item)) is None:
-            return
-    except BackupError:
         return
     cache = client.export_pages()
     if not cache.pages:

@@ -92,6 +92,14 @@ def _reused_keys(s3, run_id):
     return {result.item.key for result in ReusedItems.from_json(body).results}
 
 
+def _new_branch(standin, item, name):
+    """A branch pushed between runs: a change only the repository's refs show."""
+    bare = standin.bare_repo_path(item.full_name)
+    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "-C", str(bare), "update-ref", f"refs/heads/{name}", head], check=True)
+
+
 def _result(s3, run_id, item):
     """A reused item's result, from the one record the list step writes for all of them."""
     body = s3.get_object(Bucket=BUCKET, Key=reused_items_key(run_id))["Body"].read()
@@ -182,11 +190,7 @@ def test_a_changed_branch_is_seen_through_the_refs_alone(s3, client, standin):
     _plan(s3, client, "r1", items)
     _capture_and_promote(s3, client, "r1", items)
     changed = items[0]
-    bare = standin.bare_repo_path(changed.full_name)
-    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/new-branch", head],
-                   check=True)  # fmt: skip
+    _new_branch(standin, changed, "new-branch")
 
     plan = _plan(s3, client, "r2", items)
 
@@ -492,10 +496,7 @@ def test_a_changed_items_capture_asks_its_last_captures_pages_and_unchanged_ones
     incremental.prepare_capture(s3, BUCKET, "r1", item, first, clock=lambda: NOW)
     issues = first.list_optional(f"{base}/issues", {"state": "all"}).value  # the capture
     _capture_and_promote(s3, first, "r1", [item])
-    bare = standin.bare_repo_path(item.full_name)
-    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/pushed", head], check=True)
+    _new_branch(standin, item, "pushed")
     second = GitHubClient(standin.api_url, TokenCredentials(standin.token))
     assert _plan(s3, second, "r2", [item]).capture == [item]
     standin.reset_request_log()
@@ -548,10 +549,7 @@ def test_an_item_the_list_step_had_no_time_for_is_decided_by_its_task(s3, client
     _plan(s3, client, "r1", items)
     _capture_and_promote(s3, client, "r1", items)
     unchanged, changed = items
-    bare = standin.bare_repo_path(changed.full_name)
-    head = subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    subprocess.run(["git", "-C", str(bare), "update-ref", "refs/heads/pushed", head], check=True)
+    _new_branch(standin, changed, "pushed")
     assert _plan(s3, client, "r2", items, time_left=lambda: 0.0).capture == items
     standin.reset_request_log()
 
