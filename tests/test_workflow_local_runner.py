@@ -32,6 +32,7 @@ MAP = "Back up each batch"
 FINALIZE = "Finalize the run"
 PUBLISH = "Publish the run summary"
 DONE = "The run is finished"
+PUBLISH_FAILED = "Note that the summary could not be published"
 NOTIFY_FAILED = "Notify that the run failed"
 FAILED = "The run failed"
 CONTAINER = "Back up the batch in a container"
@@ -139,6 +140,15 @@ def test_finalize_fails(tmp_path):
     assert _errors(result["history"]) == ["StorageError"] * 3
     assert (result["status"], result["error"]) == ("FAILED", "StorageError")
     assert result["notification"]["subject"] == f"ghbackup run {RUN_ID} FAILED"
+
+
+def test_a_summary_that_cannot_be_published_does_not_fail_a_finished_run(tmp_path):
+    """SNS failing after Finalize stored the run: the execution follows the run manifest."""
+    result = _run(tmp_path, "SummaryCannotBePublished", items=("acme/one", "acme/two"))
+    assert result["path"] == [VALIDATE, LIST, CHOICE, MAP, FINALIZE, PUBLISH, PUBLISH_FAILED, DONE]
+    assert len(_errors(result["history"])) == 4  # the first try and three retries
+    assert result["status"] == "SUCCEEDED"
+    assert result["notification"] is None
 
 
 @pytest.mark.parametrize(

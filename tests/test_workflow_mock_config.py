@@ -18,6 +18,7 @@ REQUIRED_CASES = {
     "MalformedInput",
     "FinalizeFails",
     "OneItemFailsForGood",
+    "SummaryCannotBePublished",
 }
 
 
