@@ -296,6 +296,7 @@ def _stage_warm_copy(
     return ItemResult(
         item=item, status="succeeded", run_id=run_id, started_at=stamp, finished_at=stamp,
         zip_key=target, zip_bytes=state.zip_bytes, zip_sha256=state.zip_sha256,
+        counts=state.counts, skipped=state.skipped,
         github_requests=decision.seen.requests if decision.seen else 0,
         capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
     )  # fmt: skip
@@ -444,5 +445,7 @@ def promote(
         probes=validators.probes,
         refs=validators.refs,
         remotes=validators.remotes,
+        counts=result.counts,
+        skipped=result.skipped,
     )
     _put(s3, bucket, latest_state_key(item), state.to_bytes())

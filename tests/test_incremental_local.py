@@ -53,14 +53,21 @@ def _assert_every_repository_restores(gh, out: Path, run_id: str, tmp_path: Path
 
 def test_a_second_run_over_an_unchanged_account_reuses_every_item(gh, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    _first, lines = _run(gh, out, "run-1", monkeypatch)
-    assert {line["capture"] for line in lines.values()} == {"full"}
+    first, first_lines = _run(gh, out, "run-1", monkeypatch)
+    assert {line["capture"] for line in first_lines.values()} == {"full"}
     assert (out / "state" / "latest").is_dir()
 
     second, lines = _run(gh, out, "run-2", monkeypatch)
 
     assert {k: v["capture"] for k, v in lines.items()} == {k: "reused" for k in lines}
     assert {v["reused_from"] for v in lines.values()} == {"run-1"}
+    # A reused item reports what its capture recorded: the summaries read the same.
+    for key, line in lines.items():
+        then = first_lines[key]
+        assert (line["counts"], line["skipped"]) == (then["counts"], then["skipped"]), key
+    assert any(line["counts"] for line in lines.values())
+    assert second.summary is not None and first.summary is not None
+    assert second.summary.skipped_parts == first.summary.skipped_parts
     assert second.iterations == [], "no task for unchanged items"
     _assert_every_repository_restores(gh, out, "run-2", tmp_path)
 

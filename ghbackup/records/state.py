@@ -78,6 +78,10 @@ class ItemState(Record):
     # this condition, so a zip replaced by an interrupted update is never staged as this
     # state's. (States written before it was kept have none: their zip is checked by HEAD.)
     zip_etag: str | None = None
+    # What that capture recorded (the item result's counts and skipped parts), so a run that
+    # reuses the warm copy reports the item as its capture did. Older states have neither.
+    counts: dict[str, int] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
 
 
 PAGES_FORMAT: Final = "ghbackup-pages/1"
