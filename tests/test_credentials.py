@@ -17,7 +17,6 @@ from ghbackup.credentials import (
     Credentials,
     RedactingFilter,
     TokenCredentials,
-    git_credential_environment,
     redact,
 )
 from ghbackup.errors import ConfigurationError
@@ -138,15 +137,6 @@ def test_registered_secrets_are_redacted_from_messages_and_logs(caplog):
     with caplog.at_level(logging.INFO, logger="ghbackup.test"):
         logger.info("token is %s", "ghp_secret_for_redaction_42")
     assert "ghp_secret_for_redaction_42" not in caplog.text
-
-
-def test_git_credentials_are_scoped_to_the_host_and_not_in_any_argument():
-    env = git_credential_environment(
-        TokenCredentials("ghp_scoped_token_77"), "http://127.0.0.1:8080/a/b.git"
-    )
-    assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
-    assert "ghp_scoped_token_77" not in env["GIT_CONFIG_VALUE_1"]
-    assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_scoped_token_77"
 
 
 def test_a_stored_json_secret_injected_as_github_token_is_understood():
