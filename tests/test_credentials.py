@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from datetime import UTC, datetime
 
 import jwt
@@ -160,3 +161,70 @@ def test_the_redacting_formatter_scrubs_tracebacks_too():
     text = RedactingFormatter(logging.Formatter("%(levelname)s %(message)s")).format(record)
     assert text.startswith("ERROR failed") and "ValueError: token *** rejected" in text
     assert secret not in text
+
+
+# -- git's credential helper ----------------------------------------------------------------
+
+
+def _fill(host: str, credential) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    from ghbackup.git_credential import git_credential_access
+    from ghbackup.process import git_environment
+
+    with git_credential_access(credential) as (helper, fd):
+        env = git_environment(helper)
+        answers = [
+            subprocess.run(
+                ["git", "credential", "fill"],
+                input=f"protocol=http\nhost={host}\n\n",
+                env=env,
+                pass_fds=(fd,),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            for _ in range(2)  # git-lfs asks again and again: the descriptor is re-read
+        ]
+    assert answers[0].stdout == answers[1].stdout
+    return answers[0], env
+
+
+def test_the_git_helper_hands_the_token_over_its_descriptor_and_nothing_else():
+    from ghbackup.git_credential import GitCredential
+
+    token = "ghp_helper_fd_token_0123"
+    credential = GitCredential(TokenCredentials(token), "http://127.0.0.1:8080/a/b.git")
+    answer, env = _fill("127.0.0.1:8080", credential)
+    assert answer.returncode == 0, answer.stderr
+    assert "username=x-access-token" in answer.stdout.splitlines()
+    assert f"password={token}" in answer.stdout.splitlines()
+    assert not [name for name, value in env.items() if token in name or token in value]
+    assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
+    assert token not in repr(credential)
+
+
+def test_the_git_helper_answers_nothing_for_another_host():
+    from ghbackup.git_credential import GitCredential
+
+    token = "ghp_helper_other_host_01"
+    credential = GitCredential(TokenCredentials(token), "http://127.0.0.1:8080/a/b.git")
+    answer, _ = _fill("lfs-storage.example.test", credential)
+    assert token not in answer.stdout
+    assert answer.returncode != 0  # no prompt allowed, no helper for that host
+
+
+def test_the_token_descriptor_is_sealed_and_refuses_a_token_with_a_line_break():
+    import os
+
+    from ghbackup.git_credential import secret_descriptor
+
+    fd = secret_descriptor("ghp_sealed_token_000")
+    try:
+        assert os.pread(fd, 100, 0) == b"ghp_sealed_token_000\n"
+        with pytest.raises(PermissionError):
+            os.pwrite(fd, b"x", 0)
+        assert not os.get_inheritable(fd)  # only pass_fds hands it to a child
+    finally:
+        os.close(fd)
+    with pytest.raises(ConfigurationError, match="line break"):
+        secret_descriptor("ghp_two\nlines")
