@@ -228,3 +228,42 @@ def test_the_token_descriptor_is_sealed_and_refuses_a_token_with_a_line_break():
         os.close(fd)
     with pytest.raises(ConfigurationError, match="line break"):
         secret_descriptor("ghp_two\nlines")
+
+
+def test_each_git_process_gets_a_token_valid_for_most_of_an_hour_read_when_it_starts(
+    rsa_key, monkeypatch
+):
+    """An App token refreshed between two git processes reaches the second one: the
+    descriptor is made per process, from a token asked for with 45 minutes left."""
+    import os
+
+    from ghbackup.git_credential import (
+        GIT_TOKEN_MIN_REMAINING,
+        GitCredential,
+        git_credential_access,
+    )
+
+    pem, _ = rsa_key
+    now = [1_700_000_000.0]
+    app = AppCredentials(app_id="1", installation_id="2", private_key=pem, api_url="https://x",
+                         clock=lambda: now[0])  # fmt: skip
+    minted = iter(["ghs_first_install_token", "ghs_second_install_token"])
+    asked: list[float] = []
+
+    def mint() -> tuple[str, float]:
+        asked.append(now[0])
+        return next(minted), now[0] + 3600
+
+    monkeypatch.setattr(app, "_mint", mint)
+    credential = GitCredential(app, "https://github.com/acme/widget.git")
+    seen = []
+    for advance in (0, 1000, 0):  # the second process starts with 41 minutes left
+        now[0] += advance
+        with git_credential_access(credential) as (_, fd):
+            seen.append(os.pread(fd, 100, 0).decode().strip())
+    assert seen == [
+        "ghs_first_install_token",
+        "ghs_second_install_token",
+        "ghs_second_install_token",
+    ]
+    assert len(asked) == 2 and GIT_TOKEN_MIN_REMAINING > 3600 - 1000

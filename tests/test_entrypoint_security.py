@@ -70,6 +70,41 @@ def test_the_credentials_leave_the_environment_once_read(monkeypatch, capsys):
     assert TOKEN not in child.stdout and "GITHUB_TOKEN" not in child.stdout
 
 
+@pytest.fixture
+def mocked_ssm(monkeypatch):
+    from moto import mock_aws
+
+    from ghbackup.stored_credentials import forget_stored_credentials
+
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    forget_stored_credentials()
+    with mock_aws():
+        import boto3
+
+        yield boto3.client("ssm")
+
+
+def test_the_task_reads_the_parameter_its_definition_names(mocked_ssm, capsys):
+    mocked_ssm.put_parameter(Name="/gh/token", Value=TOKEN, Type="SecureString")
+    env = {"GITHUB_CREDENTIALS_PARAMETER": "/gh/token", "BACKUP_ITEM": '{"kind": "repository", '
+           '"full_name": "a/b"}'}  # fmt: skip
+    # No RUN_ID: the entrypoint stops right after reading the credentials.
+    assert entrypoint.main(env) == 2
+    assert "RUN_ID is not set" in capsys.readouterr().err
+
+
+def test_a_missing_parameter_or_a_token_beside_it_is_a_one_line_error(mocked_ssm, capsys):
+    env = {"GITHUB_CREDENTIALS_PARAMETER": "/gh/absent", "RUN_ID": "r"}
+    assert entrypoint.main(env) == 2
+    assert "/gh/absent: ParameterNotFound" in capsys.readouterr().err
+    assert entrypoint.main({**env, "GITHUB_TOKEN": TOKEN}) == 2
+    err = capsys.readouterr().err
+    assert "not both" in err and TOKEN not in err
+
+
 # -- no environment of the capture's processes holds the token ------------------------------
 
 # Put first on the entrypoint's PATH as git, git-lfs and cat (the credential helper's): each
