@@ -1,5 +1,7 @@
-"""The container entrypoint forgets the credential: not in its environment once read, not in
-any part of a log line (message, extra fields, traceback)."""
+"""The container entrypoint keeps the credential out of every environment: read from the SSM
+parameter its definition names, or taken out of GITHUB_TOKEN before anything runs; never in
+the environment of git, git-lfs or their children; never in any part of a log line
+(message, extra fields, traceback)."""
 
 from __future__ import annotations
 
