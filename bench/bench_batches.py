@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_engine import PGB_CAPTURE_FLAGS, peak_rss_mb_of, tree_bytes  # noqa: E402
-from ghbackup.credentials import Credentials, git_credential_environment  # noqa: E402
+from ghbackup.credentials import Credentials  # noqa: E402
+from ghbackup.git_credential import GitCredential, git_credential_access  # noqa: E402
 from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
 
 
@@ -122,12 +123,14 @@ def run_raw_clones(gh, out: Path, names: list[str]) -> tuple[bool, str]:
 
     def clone(name: str) -> int:
         url = f"{gh.web_url}/{name}.git"
-        return subprocess.run(
-            ["git", "clone", "--mirror", "-q", url, str(out / f"{name}.git")],
-            env={**env, **git_credential_environment(credentials, url), "GIT_TERMINAL_PROMPT": "0"},
-            capture_output=True,
-            timeout=600,
-        ).returncode
+        with git_credential_access(GitCredential(credentials, url)) as (helper, fd):
+            return subprocess.run(
+                ["git", "clone", "--mirror", "-q", url, str(out / f"{name}.git")],
+                env={**env, **helper, "GIT_TERMINAL_PROMPT": "0"},
+                capture_output=True,
+                timeout=600,
+                pass_fds=(fd,),
+            ).returncode
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(clone, names))

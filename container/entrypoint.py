@@ -2,7 +2,9 @@
 
 Environment (docs/design.md): BACKUP_BATCH (a pointer into the run's items.json, what the
 state machine sends) or BACKUP_ITEM (one item), RUN_ID, BACKUP_BUCKET + BACKUP_PREFIX or
-BACKUP_OUTPUT_DIR, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY +
+BACKUP_OUTPUT_DIR, GITHUB_API_URL, the credentials' location GITHUB_CREDENTIALS_PARAMETER (SSM
+SecureString) or GITHUB_CREDENTIALS_SECRET (Secrets Manager), read with the task's role, or
+else (a laptop) GITHUB_TOKEN or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY +
 GITHUB_APP_INSTALLATION_ID, optional GHBACKUP_SCRATCH_DIR, GHBACKUP_CONCURRENCY (items of a
 batch captured at once, default 4) and GHBACKUP_STOP_GRACE_SECONDS (how long items already
 running may finish after SIGTERM, default 20; keep it under the task's stopTimeout).
@@ -10,8 +12,11 @@ running may finish after SIGTERM, default 20; keep it under the task's stopTimeo
 Exit codes: for a batch, 0 when every item ended in a final result (succeeded, or failed in a
 way a retry cannot fix) and non-zero only when a retry can help (ghbackup.batch); for one
 item, 0 only when the item is complete and stored. Failures are one line each on stderr.
-The credentials leave the process environment as soon as they are read, and every log line
-(message, extra fields, traceback) is scrubbed of them (ghbackup.credentials.redacting_json).
+No credential is ever in an environment the task gives away: read from SSM or Secrets
+Manager they never enter one; given as GITHUB_TOKEN they leave the process environment
+before anything else runs (so no child inherits them); git gets the token through a
+descriptor (ghbackup.git_credential). Every log line (message, extra fields, traceback) is
+scrubbed of them (ghbackup.credentials.redacting_json).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from ghbackup.incremental import prepare_capture
 from ghbackup.kept_pages import keep_pages
 from ghbackup.records import BackupItem, BatchPointer, ItemResult
 from ghbackup.store import Destination, DirectoryDestination, S3Destination
+from ghbackup.stored_credentials import read_stored_credentials, stored_location
 
 # Every field of every line (message, extra keys, traceback) scrubbed of secrets.
 logger = Logger(service="ghbackup-capture", json_serializer=redacting_json)
@@ -75,9 +81,13 @@ def main(env: MutableMapping[str, str] | Mapping[str, str] | None = None) -> int
     env = os.environ if env is None else env
     for name in SECRET_VARIABLES:
         remember_secret(env.get(name, "").strip())  # before anything can log it
+    # Out of the environment before anything runs: the variables' values are kept in
+    # ``given`` only until the credentials are built from them.
+    given = {name: env[name] for name in SECRET_VARIABLES if name in env}
+    forget_credentials(env)
     _configure_logging()
     try:
-        return _main(env)
+        return _main(env, given)
     except Exception as exc:  # noqa: BLE001 - one scrubbed line, never a raw traceback
         logger.exception("entrypoint failed")
         detail = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:MAX_MESSAGE_CHARS]
@@ -85,12 +95,10 @@ def main(env: MutableMapping[str, str] | Mapping[str, str] | None = None) -> int
         return exit_code_for("UnexpectedError")
 
 
-def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
+def _main(env: MutableMapping[str, str] | Mapping[str, str], given: dict[str, str]) -> int:
     try:
-        try:
-            credentials = Credentials.from_mapping(env)
-        finally:
-            forget_credentials(env)
+        credentials = _credentials(env, given)
+        given.clear()
         batch_text, item_text = env.get("BACKUP_BATCH", "").strip(), _item_text(env)
         if batch_text and item_text:
             raise ConfigurationError("set BACKUP_BATCH or BACKUP_ITEM, not both")
@@ -235,6 +243,20 @@ def _run_batch(
         sys.stdout.flush()
         os._exit(outcome.exit_code)
     return outcome.exit_code
+
+
+def _credentials(env: Mapping[str, str], given: Mapping[str, str]) -> Credentials:
+    """From where a deployment stores them (GITHUB_CREDENTIALS_PARAMETER or _SECRET), or
+    from the variables a person set (``given``: GITHUB_TOKEN, or the App's), not both."""
+    api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
+    if stored_location(env) is not None:
+        if any(value.strip() for value in given.values()):
+            names = " and ".join(sorted(given))
+            raise ConfigurationError(
+                f"set GITHUB_CREDENTIALS_PARAMETER (or _SECRET) or {names}, not both"
+            )
+        return read_stored_credentials(env, api_url)
+    return Credentials.from_mapping({**env, **given}, api_url=api_url)
 
 
 def forget_credentials(env: MutableMapping[str, str] | Mapping[str, str]) -> None:

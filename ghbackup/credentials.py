@@ -1,10 +1,10 @@
 """GitHub credentials: a personal access token or a GitHub App installation.
 
 The secret lives in memory only. It reaches the API as an ``Authorization`` header and git
-as the answer of a credential helper that is scoped to the GitHub host and reads the token
-from the git process's environment: it never appears on a command line, in a file, in a
-repository's config, in a log line or in an exception message (``redact`` scrubs it from
-anything that might echo it).
+as the answer of a credential helper scoped to the GitHub host that reads it from a
+descriptor the parent holds (``ghbackup.git_credential``): it never appears on a command
+line, in a file, in any process's environment, in a repository's config, in a log line or in
+an exception message (``redact`` scrubs it from anything that might echo it).
 """
 
 from __future__ import annotations
@@ -31,11 +31,7 @@ DEFAULT_API_URL = "https://api.github.com"
 
 # Refresh an App installation token this long before GitHub says it expires (they last 1 h).
 APP_TOKEN_REFRESH_MARGIN = 300.0
-# A git process keeps using the credential it was given: start each with most of an hour.
-GIT_TOKEN_MIN_REMAINING = 2700.0
 MINT_ATTEMPTS = 4
-# The variable of a git process that holds the token its credential helper answers with.
-GIT_PASSWORD_ENV = "GHBACKUP_GIT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
 _known_secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -318,29 +314,6 @@ def safe_url(url: str) -> str:
     if parts.scheme and parts.netloc:
         return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
     return url
-
-
-def git_credential_environment(credentials: Credentials, url: str) -> dict[str, str]:
-    """Environment that lets git and git-lfs authenticate to the host of ``url`` only.
-
-    A credential helper is configured through GIT_CONFIG_* variables (not the command line,
-    not a file) for exactly that scheme://host[:port]; it prints the token that it reads from
-    this process environment. Nothing is written to the repository's config.
-    """
-    parts = urlsplit(url)
-    scope = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
-    helper = (
-        '!f() { test "$1" = get || exit 0; echo username=x-access-token; '
-        f'echo "password=${GIT_PASSWORD_ENV}"; }}; f'
-    )
-    return {
-        GIT_PASSWORD_ENV: credentials.token(min_remaining=GIT_TOKEN_MIN_REMAINING),
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": "credential.helper",
-        "GIT_CONFIG_VALUE_0": "",
-        "GIT_CONFIG_KEY_1": f"credential.{scope}.helper",
-        "GIT_CONFIG_VALUE_1": helper,
-    }
 
 
 class BearerAuth(requests.auth.AuthBase):

@@ -134,6 +134,14 @@ class StorageError(BackupError):
         self.code = code
 
 
+class CredentialsUnavailable(BackupError):
+    """The stored GitHub credentials could not be read: SSM or Secrets Manager did not
+    answer, or kept failing, through the bounded retries. Another try later may succeed."""
+
+    exit_code = 7
+    retryable = True
+
+
 class UnexpectedError(BackupError):
     """Not an error we raise on purpose: a bug. Recorded so the run still reports the item."""
 

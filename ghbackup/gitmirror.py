@@ -1,8 +1,8 @@
 """Git side of a capture: mirror clone, LFS objects, one bundle of every ref.
 
 Every git process runs through ``ghbackup.process.run_git`` (timeouts, no terminal prompt,
-no user config) with credentials from ``git_credential_environment``: the mirror's config
-keeps the plain clone URL, so no token can end up inside an archive.
+no user config) with a ``GitCredential`` for the remote (``ghbackup.git_credential``): the
+mirror's config keeps the plain clone URL, so no token can end up inside an archive.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ghbackup.credentials import Credentials, git_credential_environment, safe_url
+from ghbackup.credentials import Credentials, safe_url
 from ghbackup.errors import GitCommandFailed, NotFound
+from ghbackup.git_credential import GitCredential
 from ghbackup.process import run_git
 from ghbackup.records import GitState
 from ghbackup.retry import Backoff, retrying
@@ -49,10 +50,9 @@ def mirror_clone(
 
     def clone() -> None:
         shutil.rmtree(dest, ignore_errors=True)
-        env = git_credential_environment(credentials, url)  # fresh per try (App tokens)
         run_git(
             [*_STALL_GUARD, "clone", "--mirror", "--quiet", "--", url, str(dest)],
-            env=env,
+            credential=GitCredential(credentials, url),  # a token per try (App tokens)
             timeout=settings.timeout,
         )
 
@@ -148,10 +148,12 @@ def fetch_lfs_objects(
 
     def fetch() -> None:
         nonlocal missing
-        env = git_credential_environment(credentials, url)  # fresh per try (App tokens)
         try:
             run_git(
-                ["lfs", "fetch", "--all", "origin"], cwd=repo, env=env, timeout=settings.timeout
+                ["lfs", "fetch", "--all", "origin"],
+                cwd=repo,
+                credential=GitCredential(credentials, url),  # a token per try (App tokens)
+                timeout=settings.timeout,
             )
         except GitCommandFailed as exc:
             missing = _unservable(exc.output)

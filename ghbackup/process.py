@@ -1,7 +1,8 @@
 """Running git and git-lfs: always with a timeout, never with a secret on the command line.
 
-Credentials reach git through a credential helper configured in the git process's
-environment (``ghbackup.credentials.git_credential_environment``): no file, no argument.
+Credentials reach git through a credential helper that reads the token from a descriptor
+passed to the one git process that needs it (``ghbackup.git_credential``): no file, no
+argument, no environment variable.
 Output is captured, scrubbed of secrets and trimmed for error messages.
 """
 
@@ -17,8 +18,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ghbackup.credentials import GIT_PASSWORD_ENV, redact
+from ghbackup.credentials import redact
 from ghbackup.errors import OUT_OF_SPACE_MESSAGES, GitCommandFailed, StorageError
+from ghbackup.git_credential import GitCredential, git_credential_access
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ _BASE_ENV = {
 # What git and git-lfs may see of the parent's environment: how to find programs, where to
 # write temporary files, which CAs to trust and which proxy to use. Nothing else, so
 # GITHUB_TOKEN, GITHUB_APP_PRIVATE_KEY and AWS_* never reach a git child (the credential
-# helper gets the token through ``extra``).
+# helper reads the token from a descriptor, see ``run_git``).
 _ALLOWED_ENV = (
     "PATH",
     "LANG",
@@ -88,24 +90,41 @@ def run_git(
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     secrets: Sequence[str] = (),
+    credential: GitCredential | None = None,
 ) -> str:
     """Run ``git ARGS`` and return its stdout; raise GitCommandFailed on error or timeout.
 
-    ``secrets`` are scrubbed from any message we build from git's output, and so are the
-    token in ``env`` and every secret ``ghbackup.credentials`` knows.
+    With ``credential``, git and git-lfs authenticate to that remote's host through a
+    credential helper reading a descriptor made for this process alone (closed when it
+    ends). ``secrets`` are scrubbed from any message we build from git's output, and so is
+    every secret ``ghbackup.credentials`` knows (the token included).
     """
+    if credential is None:
+        return _run(args, cwd, git_environment(env), timeout, secrets, ())
+    with git_credential_access(credential) as (helper, fd):
+        return _run(args, cwd, git_environment({**(env or {}), **helper}), timeout, secrets, (fd,))
+
+
+def _run(
+    args: Sequence[str],
+    cwd: Path | None,
+    env: dict[str, str],
+    timeout: float,
+    secrets: Sequence[str],
+    pass_fds: tuple[int, ...],
+) -> str:
     cmd = ["git", *args]
-    secrets = [*secrets, (env or {}).get(GIT_PASSWORD_ENV, "")]
     try:
         proc = subprocess.run(
             cmd,
             cwd=cwd,
-            env=git_environment(env),
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
+            pass_fds=pass_fds,
         )
     except subprocess.TimeoutExpired:
         raise GitCommandFailed(f"git {args[0]} timed out after {timeout:.0f}s") from None

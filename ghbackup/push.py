@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ghbackup.credentials import Credentials, git_credential_environment
+from ghbackup.credentials import Credentials
 from ghbackup.errors import ConfigurationError
+from ghbackup.git_credential import GitCredential
 from ghbackup.process import run_git
 
 
@@ -29,26 +30,27 @@ def needs_credentials(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
 
 
-def push_environment(url: str, credentials: Credentials | None) -> dict[str, str]:
-    """Git environment for pushing to ``url``: the credential helper for http(s) remotes."""
+def push_credential(url: str, credentials: Credentials | None) -> GitCredential | None:
+    """What git authenticates with to push to ``url``: the credentials, scoped to its host,
+    for http(s) remotes; None for local and ssh ones."""
     if not needs_credentials(url):
-        return {}
+        return None
     if credentials is None:
         raise ConfigurationError(
             "pushing over https needs GitHub credentials: set GITHUB_TOKEN (or the App variables)"
         )
-    return git_credential_environment(credentials, url)
+    return GitCredential(credentials, url)
 
 
 def push_mirror(mirror: Path, url: str, credentials: Credentials | None, *, lfs: bool) -> None:
     """Push every ref but GitHub's read-only ``refs/pull/*``, then (``lfs``) every LFS
     object the mirror holds."""
-    env = push_environment(url, credentials)
+    credential = push_credential(url, credentials)
     # Like --mirror, but GitHub refuses writes to its read-only refs/pull/* namespace.
     run_git(
         ["push", "--quiet", "--prune", url, "+refs/*:refs/*", "^refs/pull/*"],
         cwd=mirror,
-        env=env,
+        credential=credential,
     )
     if lfs:
         # git-lfs speaks to local remotes only through file:// URLs, not bare paths.
@@ -58,4 +60,4 @@ def push_mirror(mirror: Path, url: str, credentials: Credentials | None, *, lfs:
         # Objects GitHub did not have at capture time (the manifest's skipped "lfs") are
         # missing here too: push the rest rather than refuse after the refs are pushed.
         run_git(["-c", "lfs.allowincompletepush=true", "lfs", "push", "--all", lfs_url],
-                cwd=mirror, env=env)  # fmt: skip
+                cwd=mirror, credential=credential)  # fmt: skip

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ghbackup import restore_issues, restore_releases, restore_source
-from ghbackup.credentials import Credentials, git_credential_environment
+from ghbackup.credentials import Credentials
 from ghbackup.errors import (
     ConfigurationError,
     GitCommandFailed,
     NotFound,
     WriteOutcomeUnknown,
 )
+from ghbackup.git_credential import GitCredential
 from ghbackup.github_writes import GitHubWriter
 from ghbackup.process import run_git
 from ghbackup.restore import restore_archive
@@ -363,14 +364,15 @@ class Restorer:
         self.target_branches = src.branches
 
     def _git(self, mirror: Path, url: str, *, force: bool = False, lfs: bool = False) -> None:
-        env = git_credential_environment(self.credentials, url)
         plus = "+" if force else ""
         args = (
             ["-c", "lfs.locksverify=false", "lfs", "push", "--all", url]
             if lfs
             else ["push", "--quiet", url, f"{plus}refs/heads/*:refs/heads/*", f"{plus}refs/tags/*:refs/tags/*"]
         )  # fmt: skip
-        run_git(args, cwd=mirror, env=env, timeout=GIT_TIMEOUT)
+        run_git(
+            args, cwd=mirror, credential=GitCredential(self.credentials, url), timeout=GIT_TIMEOUT
+        )
 
     def _settings(self) -> None:
         if not self.journal.get("repository")["created"] or self.journal.get("settings"):

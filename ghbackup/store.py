@@ -1,13 +1,17 @@
 """Where a captured item goes: an S3 staging prefix or a local directory.
 
 The zip is stored first, then its result record; a failed item gets a result record and no
-zip (storing a failed result removes the zip an earlier attempt left under the same key). Uploads stream (boto3's managed multipart upload) and carry the zip's SHA-256 as
-metadata so Finalize and restore can check it without reading the bytes.
+zip. Every attempt writes the same two keys, so a rerun overwrites what an earlier one left;
+only the result says what is current. On S3 a zip an earlier attempt left beside a failed
+result stays (the task's role may not delete: it writes staging and nothing else): Finalize
+reads only the zips that succeeded results name, and deletes the staging prefix after the
+run. A local directory has no such rule, so there the stale zip is removed. Uploads stream
+(boto3's managed multipart upload) and carry the zip's SHA-256 as metadata so Finalize and
+restore can check it without reading the bytes.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -20,8 +24,6 @@ from ghbackup.records import ItemResult, item_result_key, item_zip_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-log = logging.getLogger(__name__)
 
 
 class Destination(Protocol):
@@ -103,6 +105,7 @@ class S3Destination:
     def store_result(self, result: ItemResult) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        # A failed result does not delete an earlier attempt's zip (see the module's note).
         key = item_result_key(self.prefix, result.item)
         body = result.to_bytes()
         try:
@@ -111,20 +114,6 @@ class S3Destination:
             )
         except (BotoCoreError, ClientError) as exc:
             raise s3io.storage_error("PutObject", self.bucket, key, exc) from None
-        if result.status != "succeeded":
-            # An earlier attempt's zip must not sit beside this failure as if current. Not
-            # fatal when it stays: Finalize reads only the zips of succeeded results, and
-            # deletes the staging prefix after the run.
-            stale = item_zip_key(self.prefix, result.item)
-            try:
-                self.s3.delete_object(Bucket=self.bucket, Key=stale)
-            except (BotoCoreError, ClientError) as exc:
-                log.warning(
-                    "could not delete the stale s3://%s/%s: %s",
-                    self.bucket,
-                    stale,
-                    s3io.error_code(exc),
-                )
         return key
 
 

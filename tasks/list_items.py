@@ -7,8 +7,8 @@ repositories' sizes under the selection's ``batch_max_items`` and ``batch_max_by
 returns ``{"bucket", "key", "count", "batches_key", "batch_count"}``. Before batching, items
 whose every signal says unchanged since their last capture are staged from their warm copy
 (ghbackup/incremental.py) and get no batch. GitHub credentials come from
-SSM Parameter Store (SecureString, decrypted) or Secrets Manager through Powertools'
-parameters utility, which caches them between warm invocations.
+SSM Parameter Store (SecureString, decrypted) or Secrets Manager, read as the ECS task reads
+them (ghbackup.stored_credentials) and cached between warm invocations.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ghbackup.batch import (
@@ -30,11 +29,11 @@ from ghbackup.batch import (
     plan_batches,
 )
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, redacting_json
-from ghbackup.errors import ConfigurationError
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.incremental import DEFAULT_FULL_CAPTURE_AFTER_DAYS, plan_run
 from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
+from ghbackup.stored_credentials import read_stored_credentials
 
 # Every field of every line scrubbed of secrets, tracebacks and extra keys included.
 logger = Logger(json_serializer=redacting_json)
@@ -50,19 +49,7 @@ FINISHING_SECONDS = 120.0
 
 def load_credentials(api_url: str) -> Credentials:
     """The GitHub credentials named by GITHUB_CREDENTIALS_PARAMETER or _SECRET."""
-    parameter = os.environ.get("GITHUB_CREDENTIALS_PARAMETER")
-    secret = os.environ.get("GITHUB_CREDENTIALS_SECRET")
-    if parameter:
-        value = parameters.get_parameter(
-            parameter, decrypt=True, max_age=CREDENTIALS_MAX_AGE_SECONDS
-        )
-    elif secret:
-        value = parameters.get_secret(secret, max_age=CREDENTIALS_MAX_AGE_SECONDS)
-    else:
-        raise ConfigurationError(
-            "set GITHUB_CREDENTIALS_PARAMETER (SSM SecureString) or GITHUB_CREDENTIALS_SECRET"
-        )
-    return Credentials.from_secret_value(str(value), api_url)
+    return read_stored_credentials(os.environ, api_url, max_age=CREDENTIALS_MAX_AGE_SECONDS)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -107,19 +107,39 @@ def test_a_failed_recapture_removes_the_older_zip(monkeypatch, tmp_path):
     assert json.loads((folder / "result.json").read_text())["run_id"] == "r2"
 
 
-def test_a_failed_result_on_s3_deletes_the_stale_staging_zip(monkeypatch):
+def test_a_failed_result_on_s3_is_stored_without_any_delete(monkeypatch):
+    """The task's role may not delete (AWS denies it): a failure beside an earlier
+    attempt's zip records the result and leaves the zip for Finalize to ignore."""
+    from botocore.exceptions import ClientError
+
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    deletes: list[str] = []
+
+    def deny(params, **kwargs):
+        deletes.append(params["Key"])
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "DeleteObject")
+
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="ghbackup-test")
+        s3.meta.events.register("before-call.s3.DeleteObject", deny)
         destination = S3Destination(s3, "ghbackup-test", "staging/r1/")
-        s3.put_object(Bucket="ghbackup-test", Key=item_zip_key("staging/r1/", ITEM), Body=b"PK-old")
+        zip_key = item_zip_key("staging/r1/", ITEM)
+        s3.put_object(Bucket="ghbackup-test", Key=zip_key, Body=b"PK-old")
         monkeypatch.setattr(backup, "capture_item", _no_space)
-        backup.backup_item(ITEM, Client(), destination, run_id="r1")
+        result = backup.backup_item(ITEM, Client(), destination, run_id="r1")
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ghbackup-test").get("Contents", [])]
-    assert keys == [item_result_key("staging/r1/", ITEM)]
+        stored = json.loads(
+            s3.get_object(Bucket="ghbackup-test", Key=item_result_key("staging/r1/", ITEM))[
+                "Body"
+            ].read()
+        )
+    assert deletes == []
+    assert result.status == "failed" and stored["status"] == "failed"
+    assert stored.get("zip_key") is None
+    assert sorted(keys) == sorted([zip_key, item_result_key("staging/r1/", ITEM)])
 
 
 def test_no_room_for_a_scratch_folder_is_a_recorded_storage_error(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from datetime import UTC, datetime
 
 import jwt
@@ -17,7 +18,6 @@ from ghbackup.credentials import (
     Credentials,
     RedactingFilter,
     TokenCredentials,
-    git_credential_environment,
     redact,
 )
 from ghbackup.errors import ConfigurationError
@@ -140,15 +140,6 @@ def test_registered_secrets_are_redacted_from_messages_and_logs(caplog):
     assert "ghp_secret_for_redaction_42" not in caplog.text
 
 
-def test_git_credentials_are_scoped_to_the_host_and_not_in_any_argument():
-    env = git_credential_environment(
-        TokenCredentials("ghp_scoped_token_77"), "http://127.0.0.1:8080/a/b.git"
-    )
-    assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
-    assert "ghp_scoped_token_77" not in env["GIT_CONFIG_VALUE_1"]
-    assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_scoped_token_77"
-
-
 def test_a_stored_json_secret_injected_as_github_token_is_understood():
     creds = Credentials.from_mapping({"GITHUB_TOKEN": '{"token": "ghp_from_json_secret_9"}'})
     assert creds.token() == "ghp_from_json_secret_9"
@@ -170,3 +161,109 @@ def test_the_redacting_formatter_scrubs_tracebacks_too():
     text = RedactingFormatter(logging.Formatter("%(levelname)s %(message)s")).format(record)
     assert text.startswith("ERROR failed") and "ValueError: token *** rejected" in text
     assert secret not in text
+
+
+# -- git's credential helper ----------------------------------------------------------------
+
+
+def _fill(host: str, credential) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    from ghbackup.git_credential import git_credential_access
+    from ghbackup.process import git_environment
+
+    with git_credential_access(credential) as (helper, fd):
+        env = git_environment(helper)
+        answers = [
+            subprocess.run(
+                ["git", "credential", "fill"],
+                input=f"protocol=http\nhost={host}\n\n",
+                env=env,
+                pass_fds=(fd,),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            for _ in range(2)  # git-lfs asks again and again: the descriptor is re-read
+        ]
+    assert answers[0].stdout == answers[1].stdout
+    return answers[0], env
+
+
+def test_the_git_helper_hands_the_token_over_its_descriptor_and_nothing_else():
+    from ghbackup.git_credential import GitCredential
+
+    token = "ghp_helper_fd_token_0123"
+    credential = GitCredential(TokenCredentials(token), "http://127.0.0.1:8080/a/b.git")
+    answer, env = _fill("127.0.0.1:8080", credential)
+    assert answer.returncode == 0, answer.stderr
+    assert "username=x-access-token" in answer.stdout.splitlines()
+    assert f"password={token}" in answer.stdout.splitlines()
+    assert not [name for name, value in env.items() if token in name or token in value]
+    assert env["GIT_CONFIG_KEY_1"] == "credential.http://127.0.0.1:8080.helper"
+    assert token not in repr(credential)
+
+
+def test_the_git_helper_answers_nothing_for_another_host():
+    from ghbackup.git_credential import GitCredential
+
+    token = "ghp_helper_other_host_01"
+    credential = GitCredential(TokenCredentials(token), "http://127.0.0.1:8080/a/b.git")
+    answer, _ = _fill("lfs-storage.example.test", credential)
+    assert token not in answer.stdout
+    assert answer.returncode != 0  # no prompt allowed, no helper for that host
+
+
+def test_the_token_descriptor_is_sealed_and_refuses_a_token_with_a_line_break():
+    import os
+
+    from ghbackup.git_credential import secret_descriptor
+
+    fd = secret_descriptor("ghp_sealed_token_000")
+    try:
+        assert os.pread(fd, 100, 0) == b"ghp_sealed_token_000\n"
+        with pytest.raises(PermissionError):
+            os.pwrite(fd, b"x", 0)
+        assert not os.get_inheritable(fd)  # only pass_fds hands it to a child
+    finally:
+        os.close(fd)
+    with pytest.raises(ConfigurationError, match="line break"):
+        secret_descriptor("ghp_two\nlines")
+
+
+def test_each_git_process_gets_a_token_valid_for_most_of_an_hour_read_when_it_starts(
+    rsa_key, monkeypatch
+):
+    """An App token refreshed between two git processes reaches the second one: the
+    descriptor is made per process, from a token asked for with 45 minutes left."""
+    import os
+
+    from ghbackup.git_credential import (
+        GIT_TOKEN_MIN_REMAINING,
+        GitCredential,
+        git_credential_access,
+    )
+
+    pem, _ = rsa_key
+    now = [1_700_000_000.0]
+    app = AppCredentials(app_id="1", installation_id="2", private_key=pem, api_url="https://x",
+                         clock=lambda: now[0])  # fmt: skip
+    minted = iter(["ghs_first_install_token", "ghs_second_install_token"])
+    asked: list[float] = []
+
+    def mint() -> tuple[str, float]:
+        asked.append(now[0])
+        return next(minted), now[0] + 3600
+
+    monkeypatch.setattr(app, "_mint", mint)
+    credential = GitCredential(app, "https://github.com/acme/widget.git")
+    seen = []
+    for advance in (0, 1000, 0):  # the second process starts with 41 minutes left
+        now[0] += advance
+        with git_credential_access(credential) as (_, fd):
+            seen.append(os.pread(fd, 100, 0).decode().strip())
+    assert seen == [
+        "ghs_first_install_token",
+        "ghs_second_install_token",
+        "ghs_second_install_token",
+    ]
+    assert len(asked) == 2 and GIT_TOKEN_MIN_REMAINING > 3600 - 1000

@@ -450,6 +450,20 @@ def test_run_where_every_item_failed_is_failed_and_has_no_zip(s3):
     assert again.to_json() == summary.to_json()
 
 
+def test_a_zip_an_earlier_attempt_left_beside_a_failed_result_is_not_archived(s3):
+    """A batch rerun overwrites an item's result; the zip of an attempt before a failure
+    stays in staging (the task cannot delete) and must not count as the item's capture."""
+    (good, good_zip), (stale, stale_zip) = list(small_items().items())[:2]
+    stage(s3, BUCKET, RUN, good, good_zip)
+    s3.put_object(Bucket=BUCKET, Key=item_zip_key(staging_prefix(RUN), stale), Body=stale_zip)
+    stage(s3, BUCKET, RUN, stale, None, error=("GitCommandFailed", "git clone failed"))
+    summary = finalize.assemble_run(s3, bucket=BUCKET, run_id=RUN, items=[good, stale])
+    assert summary.counts.to_json() == {"total": 2, "succeeded": 1, "failed": 1}
+    assert [f.item_key for f in summary.failed] == [stale.key]
+    assert entries_of(read_run_zip(s3, summary.archive_key)) == entries_of(good_zip)
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix=staging_prefix(RUN)).get("Contents")
+
+
 def test_summary_json_has_what_notify_publishes(s3):
     item, data = next(iter(small_items().items()))
     stage(s3, BUCKET, RUN, item, data)

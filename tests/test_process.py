@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -57,11 +58,11 @@ def test_git_gets_an_allowlisted_environment_without_the_parents_secrets(monkeyp
     monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/corp.pem")
     seen: list[dict] = []
     monkeypatch.setattr(process.subprocess, "run", _git_answering(0, "", seen))
-    process.run_git(["ls-remote", "https://h/o/r"], env={"GHBACKUP_GIT_PASSWORD": "for-git"})
+    process.run_git(["ls-remote", "https://h/o/r"], env={"GIT_TRACE": "0"})
     env = seen[0]["env"]
     assert not set(SECRETS) & set(env)
     assert not [name for name in env if name.startswith("AWS_")]
-    assert env["GHBACKUP_GIT_PASSWORD"] == "for-git"  # the explicit extra, for the helper
+    assert env["GIT_TRACE"] == "0"  # the explicit extra
     assert env["PATH"] and env["https_proxy"] == "http://proxy.internal:3128"
     assert env["SSL_CERT_FILE"] == "/etc/ssl/certs/corp.pem"
     assert env["GIT_TERMINAL_PROMPT"] == "0" and env["GIT_CONFIG_NOSYSTEM"] == "1"
@@ -69,20 +70,29 @@ def test_git_gets_an_allowlisted_environment_without_the_parents_secrets(monkeyp
     assert not list(Path(env["HOME"]).iterdir())
 
 
-def test_the_credential_helper_answers_from_the_allowlisted_environment(monkeypatch):
-    from ghbackup.credentials import TokenCredentials, git_credential_environment
+def test_a_git_process_with_a_credential_gets_only_its_descriptor_and_no_token(monkeypatch):
+    from ghbackup.credentials import TokenCredentials
+    from ghbackup.git_credential import GitCredential
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    token = "ghp_helper_token_0123456789"
-    extra = git_credential_environment(TokenCredentials(token), "https://git.example.test/o/r")
-    proc = subprocess.run(
-        ["git", "credential", "fill"],
-        input="protocol=https\nhost=git.example.test\n\n",
-        env=process.git_environment(extra),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert f"password={token}" in proc.stdout.splitlines()
+    token = "ghp_run_git_token_0123456789"
+    seen: list[dict] = []
+    answers: list[str] = []
+
+    def run(cmd, **kwargs):
+        seen.append(kwargs)
+        (fd,) = kwargs["pass_fds"]
+        answers.append(Path(f"/proc/self/fd/{fd}").read_text())  # open while git runs
+        return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
+
+    monkeypatch.setattr(process.subprocess, "run", run)
+    credential = GitCredential(TokenCredentials(token), "https://git.example.test/o/r")
+    process.run_git(["ls-remote", "https://git.example.test/o/r"], credential=credential)
+    env = seen[0]["env"]
+    assert not [name for name, value in env.items() if token in value or token in name]
+    assert env["GIT_CONFIG_KEY_1"] == "credential.https://git.example.test.helper"
+    assert answers == [f"{token}\n"]
+    (fd,) = seen[0]["pass_fds"]
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed once git ended

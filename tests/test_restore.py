@@ -362,17 +362,16 @@ def test_restore_into_an_existing_empty_folder_works(tmp_path, item_zip):
 
 def test_push_credentials_are_given_to_a_helper_not_put_in_the_url():
     from ghbackup.credentials import TokenCredentials
-    from ghbackup.push import push_environment
+    from ghbackup.push import push_credential
 
-    env = push_environment(
-        "https://github.example.com/acme/widget.git", TokenCredentials("ghp_pushsecret123")
-    )
-    assert env["GHBACKUP_GIT_PASSWORD"] == "ghp_pushsecret123"
-    assert "https://github.example.com" in env["GIT_CONFIG_KEY_1"]
-    assert "ghp_pushsecret123" not in env["GIT_CONFIG_VALUE_1"]
-    assert push_environment(str(Path("/tmp/x.git")), None) == {}
+    credentials = TokenCredentials("ghp_pushsecret123")
+    credential = push_credential("https://github.example.com/acme/widget.git", credentials)
+    assert credential is not None and credential.credentials is credentials
+    assert credential.scope == "https://github.example.com"
+    assert "ghp_pushsecret123" not in repr(credential)
+    assert push_credential(str(Path("/tmp/x.git")), None) is None
     with pytest.raises(ConfigurationError, match="GITHUB_TOKEN"):
-        push_environment("https://github.example.com/acme/widget.git", None)
+        push_credential("https://github.example.com/acme/widget.git", None)
 
 
 # -- history as old tools wrote it ------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 import requests
 
-from ghbackup.credentials import TokenCredentials, git_credential_environment
+from ghbackup.credentials import TokenCredentials
+from ghbackup.git_credential import GitCredential
+from ghbackup.process import run_git
 from tests.test_standin_schema import validator_for  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def test_created_repository_takes_labels_issues_pulls_releases_and_a_push(gh, tm
     # git push (all branches and tags) and LFS, as a restore does it
     source = gh.bare_repo_path(f"{gh.owner}/repo-001")  # the LFS repository
     url = f"{gh.web_url}/{gh.owner}/copy.git"
-    env = {**os.environ, **git_credential_environment(TokenCredentials(gh.token), url)}
+    credential = GitCredential(TokenCredentials(gh.token), url)
     mirror = tmp_path / "m.git"
     subprocess.run(["git", "clone", "--quiet", "--mirror", str(source), str(mirror)], check=True)
     lfs_dir = mirror / "lfs" / "objects"
@@ -52,11 +53,9 @@ def test_created_repository_takes_labels_issues_pulls_releases_and_a_push(gh, tm
         dest = lfs_dir / oid[:2] / oid[2:4] / oid
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes((gh.lfs_root / gh.owner / "repo-001" / oid).read_bytes())
-    push = ["git", "push", "--quiet", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-    subprocess.run(push, cwd=mirror, env=env, check=True, timeout=60)
-    subprocess.run(
-        ["git", "lfs", "push", "--all", url], cwd=mirror, env=env, check=True, timeout=60
-    )
+    push = ["push", "--quiet", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+    run_git(push, cwd=mirror, credential=credential, timeout=60)
+    run_git(["lfs", "push", "--all", url], cwd=mirror, credential=credential, timeout=60)
     assert gh.lfs_object_ids(f"{gh.owner}/copy") == gh.lfs_object_ids(f"{gh.owner}/repo-001")
     branches = {b["name"] for b in s.get(f"{api}/repos/{gh.owner}/copy/branches").json()}
     assert branches == {"main", "feature-0"}

@@ -26,9 +26,9 @@ def aws_environment(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ghbackup")
-    from aws_lambda_powertools.utilities import parameters
+    from ghbackup.stored_credentials import forget_stored_credentials
 
-    parameters.clear_caches()
+    forget_stored_credentials()
     with mock_aws():
         yield
 

@@ -8,24 +8,42 @@ from datetime import UTC, datetime
 import pytest
 
 from ghbackup.errors import ConfigurationError
-from workflow.local_runner import _github_credentials, default_run_id, state_path
+from workflow.emulation import inherited_environment
+from workflow.local_runner import (
+    TOKEN_PARAMETER,
+    _github_credentials,
+    default_run_id,
+    state_path,
+    task_environment,
+)
 
 
-def test_local_runner_takes_a_token_or_github_app_credentials():
-    assert _github_credentials({"GITHUB_TOKEN": "ghp_x"}, mocked=False) == (
-        "ghp_x",
-        {"GITHUB_TOKEN": "ghp_x"},
-    )
+def test_local_runner_stores_a_token_or_github_app_credentials():
+    assert _github_credentials({"GITHUB_TOKEN": "ghp_x"}, mocked=False) == "ghp_x"
     app = {"GITHUB_APP_ID": "1", "GITHUB_APP_INSTALLATION_ID": "2", "GITHUB_APP_PRIVATE_KEY": "k"}
-    stored, passed = _github_credentials(app, mocked=False)
+    stored = _github_credentials(app, mocked=False)
     assert json.loads(stored) == {"app_id": "1", "installation_id": "2", "private_key": "k"}
-    assert passed == app
+
+
+def test_local_tasks_inherit_no_github_or_aws_variable_and_get_only_the_parameter_name():
+    environ = {
+        "PATH": "/usr/bin",
+        "GITHUB_TOKEN": "ghp_x",
+        "GITHUB_APP_PRIVATE_KEY": "k",
+        "AWS_SECRET_ACCESS_KEY": "real",
+        "AWS_PROFILE": "prod",
+    }
+    assert inherited_environment(environ) == {"PATH": "/usr/bin"}
+    assert task_environment("http://127.0.0.1:1") == {
+        "GITHUB_API_URL": "http://127.0.0.1:1",
+        "GITHUB_CREDENTIALS_PARAMETER": TOKEN_PARAMETER,
+    }
 
 
 def test_a_real_run_without_credentials_is_refused_before_anything_starts():
     with pytest.raises(ConfigurationError, match="set GITHUB_TOKEN"):
         _github_credentials({}, mocked=False)
-    assert _github_credentials({}, mocked=True)[1] == {}
+    assert _github_credentials({}, mocked=True) == "mock-token-unused"
 
 
 def test_default_run_id_is_a_sortable_utc_execution_name():

@@ -129,6 +129,17 @@ class _LocalTask:
     log_path: Path | None
 
 
+# What a local task must not inherit from the runner's environment: the user's GitHub
+# credentials (the task reads the local SSM parameter, as on AWS) and any AWS setting (the
+# container's environment gives the local endpoint and dummy credentials).
+_NOT_INHERITED_PREFIXES = ("GITHUB_", "AWS_")
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of the runner's environment a local task process inherits."""
+    return {k: v for k, v in environ.items() if not k.startswith(_NOT_INHERITED_PREFIXES)}
+
+
 def _override_environment(overrides: Mapping[str, Any] | None) -> dict[str, str]:
     environment: dict[str, str] = {}
     for container in (overrides or {}).get("containerOverrides", []) or []:
@@ -182,7 +193,11 @@ class LocalEmulation:
         container = self.container
         if container is None:
             raise RuntimeError("no local container configured: call configure_container() first")
-        environment = {**os.environ, **container.environment, **_override_environment(overrides)}
+        environment = {
+            **inherited_environment(os.environ),
+            **container.environment,
+            **_override_environment(overrides),
+        }
         log_path = None
         log_file: Any = subprocess.DEVNULL
         if container.log_dir is not None:

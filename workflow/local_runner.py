@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
@@ -52,6 +51,7 @@ from ghbackup.records import (
     default_run_id,
     run_prefix,
 )
+from ghbackup.stored_credentials import PARAMETER_VARIABLE, forget_stored_credentials
 from workflow import emulation
 from workflow.emulation import EMULATION
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
@@ -276,6 +276,10 @@ def deploy(
                 "image": "ghbackup-engine:local",
                 "memory": 2048,
                 "essential": True,
+                "environment": [
+                    {"name": name, "value": value}
+                    for name, value in task_environment(github_api_url).items()
+                ],
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
@@ -502,26 +506,33 @@ def _export_state(s3: Any, bucket: str, out_dir: Path, loaded: Mapping[str, str]
 _APP_VARIABLES = ("GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY")
 
 
-def _github_credentials(env: Mapping[str, str], *, mocked: bool) -> tuple[str, dict[str, str]]:
-    """(the value stored in SSM for the list step, the variables the containers get):
-    GITHUB_TOKEN, or a GitHub App's GITHUB_APP_ID + _INSTALLATION_ID + _PRIVATE_KEY."""
+def _github_credentials(env: Mapping[str, str], *, mocked: bool) -> str:
+    """The value stored in the local SSM parameter, which the list step and every task read
+    as on AWS: GITHUB_TOKEN, or a GitHub App's GITHUB_APP_ID + _INSTALLATION_ID +
+    _PRIVATE_KEY as the JSON form."""
     token = env.get("GITHUB_TOKEN", "").strip()
     if token:
-        return token, {"GITHUB_TOKEN": token}
+        return token
     if all(env.get(name, "").strip() for name in _APP_VARIABLES):
-        app = {name: env[name] for name in _APP_VARIABLES}
-        stored = {
-            "app_id": app["GITHUB_APP_ID"],
-            "installation_id": app["GITHUB_APP_INSTALLATION_ID"],
-            "private_key": app["GITHUB_APP_PRIVATE_KEY"],
-        }
-        return json.dumps(stored), app
+        return json.dumps(
+            {
+                "app_id": env["GITHUB_APP_ID"],
+                "installation_id": env["GITHUB_APP_INSTALLATION_ID"],
+                "private_key": env["GITHUB_APP_PRIVATE_KEY"],
+            }
+        )
     if mocked:
-        return "mock-token-unused", {}  # noqa: S105 - mocked runs never call GitHub
+        return "mock-token-unused"  # noqa: S105 - mocked runs never call GitHub
     raise ConfigurationError(
         "set GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and "
         "GITHUB_APP_PRIVATE_KEY): the list step and the tasks need it"
     )
+
+
+def task_environment(github_api_url: str) -> dict[str, str]:
+    """The task definition's environment, as Terraform's (terraform/ecs.tf): where the
+    credentials are stored, never the credentials themselves."""
+    return {"GITHUB_API_URL": github_api_url, PARAMETER_VARIABLE: TOKEN_PARAMETER}
 
 
 def run_local(
@@ -554,7 +565,7 @@ def run_local(
         if not test_case:
             raise ConfigurationError("a mock config needs the name of a test case")
         mocked = MockConfig.load(mock_config).test_case(STATE_MACHINE_NAME, test_case)
-    secret_value, credentials_env = _github_credentials(os.environ, mocked=mocked is not None)
+    secret_value = _github_credentials(os.environ, mocked=mocked is not None)
 
     run_folder = _reserve_run_folder(out_dir, run_id)
     try:
@@ -564,9 +575,9 @@ def run_local(
         raise
     try:
         with _local_only_environment(local):
-            # Powertools keeps its SSM client (bound to an earlier server's port) and the
-            # values it read across invocations; a new local AWS starts from nothing.
-            parameters.clear_caches()
+            # The list step keeps the value it read across invocations; a new local AWS
+            # starts from nothing.
+            forget_stored_credentials()
             deployment = deploy(
                 local,
                 github_api_url=github_api_url,
@@ -578,10 +589,10 @@ def run_local(
             EMULATION.configure_container(
                 emulation.LocalContainer(
                     command=container_command or [sys.executable, "-m", "container.entrypoint"],
+                    # No credential: the task reads the SSM parameter itself, as on AWS.
                     environment={
                         **local.environment,
-                        "GITHUB_API_URL": github_api_url,
-                        **credentials_env,
+                        **task_environment(github_api_url),
                         "PYTHONPATH": str(REPO_ROOT),
                     },
                     cwd=REPO_ROOT,
