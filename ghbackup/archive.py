@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ghbackup.errors import ArchiveCorrupt, StorageError
+from ghbackup.errors import ArchiveCorrupt, NotAnArchive, StorageError
 from ghbackup.records import (
     ITEM_MANIFEST_FORMAT as FORMAT,
 )
@@ -347,9 +347,16 @@ def open_zip(zip_path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(zip_path, "r")
     except FileNotFoundError:
-        raise ArchiveCorrupt(f"{zip_path}: no such file") from None
+        raise NotAnArchive(f"{zip_path}: no such file") from None
+    except IsADirectoryError:
+        raise NotAnArchive(f"{zip_path} is a directory, not an archive file") from None
+    except PermissionError:
+        raise NotAnArchive(f"{zip_path}: cannot read it (permission denied)") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise ArchiveCorrupt(f"{zip_path}: not a readable zip (truncated?): {exc}") from None
+        # A truncated archive loses its central directory, so it looks like any non-zip.
+        raise ArchiveCorrupt(
+            f"{zip_path}: not a readable zip (not a zip file, or a truncated one): {exc}"
+        ) from None
 
 
 def manifests_in(zf: zipfile.ZipFile) -> list[ItemManifest]:

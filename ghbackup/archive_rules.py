@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ghbackup.archive import manifests_in
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError
+from ghbackup.errors import ArchiveCorrupt, ConfigurationError, NotAnArchive
 from ghbackup.records import ItemManifest
 
 # Git keys whose bundle becomes the item's main mirror (``<root>.git``).
@@ -35,7 +35,9 @@ _WEBHOOKS = "hooks/hooks.json"
 def select_items(zf: zipfile.ZipFile, zip_path: Path, repo: str | None) -> list[ItemManifest]:
     manifests = manifests_in(zf)
     if not manifests:
-        raise ArchiveCorrupt(f"{zip_path}: holds no ghbackup/1 item manifest")
+        raise NotAnArchive(
+            f"{zip_path} is a zip file but not a ghbackup archive (no ghbackup/1 item manifest)"
+        )
     check_distinct(manifests)
     if repo is None:
         return manifests
