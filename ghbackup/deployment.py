@@ -271,7 +271,8 @@ def deployment_from_arguments(bucket: str, state_machine_arn: str) -> Deployment
 def stack_defaults(deployment: Deployment) -> dict[str, Any]:
     """What ``{}`` means for this stack: the DEFAULT_INPUT of the function the state
     machine starts with (the validation step, which merges every input over it). Needs
-    states:DescribeStateMachine and lambda:GetFunctionConfiguration; AwsError otherwise."""
+    states:DescribeStateMachine, lambda:GetFunctionConfiguration and, when a customer key
+    encrypts the function's variables, its kms:Decrypt; AwsError otherwise."""
     machine = deployment.require_state_machine()
     with aws_errors("read the stack's defaults"):
         definition = json.loads(
@@ -286,5 +287,12 @@ def stack_defaults(deployment: Deployment) -> dict[str, Any]:
                 f"{machine} does not start with ghbackup's validation function"
             )
         config = deployment.client("lambda").get_function_configuration(FunctionName=function)
-    variables = (config.get("Environment") or {}).get("Variables") or {}
-    return parse_defaults(variables.get("DEFAULT_INPUT"))
+    environment = config.get("Environment") or {}
+    if "Error" in environment:
+        # A customer-managed key encrypts the variables: reading them needs its kms:Decrypt.
+        error = environment["Error"]
+        raise AwsError(
+            f"read the stack's defaults: {error.get('ErrorCode', 'Error')}: "
+            f"{error.get('Message', '')}".rstrip(": ")
+        )
+    return parse_defaults((environment.get("Variables") or {}).get("DEFAULT_INPUT"))
