@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except BackupError as exc:
+        if getattr(args, "json", False):
+            cli_results.print_failure(exc)  # a script reading stdout learns it failed, and why
         # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup.
         message = escape(redact(str(exc)))
         console.print(f"[red]ghbackup: {type(exc).__name__}: {message}[/red]")
@@ -300,7 +302,7 @@ def _verify(args: argparse.Namespace) -> int:
     from ghbackup.restore import ArchiveDamaged, verify_archive
 
     damaged: ArchiveDamaged | None = None
-    with cli_results.json_errors(args.json), _progress_bar(single=True) as report:
+    with _progress_bar(single=True) as report:
         try:
             result = verify_archive(args.zip, repo=args.repo, progress=report)
         except ArchiveDamaged as exc:
@@ -329,7 +331,7 @@ def _restore(args: argparse.Namespace) -> int:
         if args.push and needs_credentials(args.push)
         else None
     )
-    with cli_results.json_errors(args.json), _progress_bar(single=True) as report:
+    with _progress_bar(single=True) as report:
         result = restore_archive(
             Path(args.zip),
             args.to,

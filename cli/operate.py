@@ -23,6 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from cli import common as cli_common
 from cli import selection as cli_selection
 from cli import tables
 from ghbackup import cost, executions, glacier, operate
@@ -256,7 +257,8 @@ class _LazyBar:
 
     def __init__(self, label: str, *columns: Any, **fields: Any) -> None:
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *columns,
-                            TimeElapsedColumn(), console=console)  # fmt: skip
+                            TimeElapsedColumn(), console=console,
+                            disable=cli_common.quiet)  # fmt: skip
         self.label, self.fields = label, fields
         self.task: Any = None
 

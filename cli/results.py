@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -24,17 +22,11 @@ def _out(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
-@contextmanager
-def json_errors(as_json: bool) -> Iterator[None]:
-    """With ``--json``, a failure is also a JSON object on stdout (``ok: false``, the error's
+def print_failure(exc: BackupError) -> None:
+    """For ``--json``: the failure as one JSON object on stdout (``ok: false``, the error's
     name, message and exit code); the one-line message on stderr stays."""
-    try:
-        yield
-    except BackupError as exc:
-        if as_json:
-            _out({"ok": False, "error_type": type(exc).__name__, "error": redact(str(exc)),
-                  "exit_code": exc.exit_code})  # fmt: skip
-        raise
+    _out({"ok": False, "error_type": type(exc).__name__, "error": redact(str(exc)),
+          "exit_code": exc.exit_code})  # fmt: skip
 
 
 def _verify_json(report: VerifyReport) -> dict[str, Any]:

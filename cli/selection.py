@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from cli import common as cli_common
 from ghbackup.credentials import Credentials
 from ghbackup.execution_input import validate_selection
 from ghbackup.run_plan import BackupPlan, plan_backup
@@ -80,8 +81,11 @@ def dry_run(selection: Any, api_url: str, defaults: dict[str, Any] | None = None
 
     credentials = Credentials.from_mapping(os.environ, api_url=api_url)
     client = GitHubClient.from_credentials(api_url, credentials)
-    with console.status(f"asking {api_url} what the selection holds"):
+    if cli_common.quiet:
         plan = plan_backup(client, selection, defaults)
+    else:
+        with console.status(f"asking {api_url} what the selection holds"):
+            plan = plan_backup(client, selection, defaults)
     print_plan(plan)
     return 0
 

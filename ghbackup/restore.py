@@ -23,8 +23,9 @@ write to that storage may have crafted it. Both commands therefore run the same 
 
 ``restore_archive`` extracts metadata files into a staging tree beside the target, builds
 each mirror in its own folder under the staging folder, and only after every check moves
-the mirrors (and LFS objects) into the tree and the tree into place in one rename. Any
-failure removes the staging folder: a target is either fully restored or not touched.
+the mirrors (and LFS objects) into the tree and the tree into place in one rename (into a
+folder that already has content, each item's own paths, all free: ghbackup/restore_target.py).
+Any failure removes the staging folder: a target is either fully restored or not touched.
 
 Restored layout under the target, for a repository ``o/n``: ``o/n.git`` (bare mirror, LFS
 objects in ``o/n.git/lfs/objects``), ``o/n.wiki.git``, and every other file of the item

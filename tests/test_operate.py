@@ -489,3 +489,16 @@ def test_cost_refuses_an_unknown_price(aws, capsys, tmp_path):
     prices.write_text('{"storage_per_gb": 1}')
     code, _, err = run_cli(capsys, "cost", "--prices", str(prices))
     assert code == 2 and "unknown price 'storage_per_gb'" in one_line(err)
+
+
+def test_diff_of_two_deployed_runs_reads_their_manifests(aws, capsys):
+    s3, _ = aws
+    make_run(s3, count=2)
+    make_run(s3, run_id="run-20261201T100000Z", count=3)
+    code, out, _ = run_cli(capsys, "diff", RUN, "run-20261201T100000Z")
+    lines = out.splitlines()
+    assert code == 0 and "+ repository/acme/repo-002" in lines
+    # The assets are random bytes: each zip differs, and only checksums can say so.
+    assert "M repository/acme/repo-000" in lines and "refs not compared" in lines[-1]
+    code, _, err = run_cli(capsys, "diff", RUN, "run-20991231T000000Z")
+    assert code == 10 and "no run run-20991231T000000Z" in one_line(err)
