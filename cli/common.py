@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 quiet = False
-"""``-q``: no progress bars and only errors logged; results are still printed."""
+"""``-q``: no progress bars and only errors logged; results and one-line errors still print."""
 
 
 def add_verbosity(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -18,5 +18,5 @@ def add_verbosity(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
     )
     group.add_argument(
         "-q", "--quiet", action="store_true", default=default,
-        help="no progress bars, only errors on stderr (results still print)",
+        help="no progress bars, and log errors only (results still print)",
     )  # fmt: skip

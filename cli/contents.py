@@ -130,7 +130,8 @@ def _diff(args: argparse.Namespace) -> int:
     for change in result.changed:
         note = f"  ({change.status[0]} -> {change.status[1]})" if change.status else ""
         print(f"M {change.key}{note}")
-        for ref, old, new in change.refs:
+        for name, old, new in change.refs:
+            ref = tables.printable(name)  # a ref name comes from an untrusted manifest
             if old and new:
                 print(f"    {ref} {old[:12]}..{new[:12]}")
             else:

@@ -138,7 +138,7 @@ def add_commands(sub: Any) -> None:
         description="The newest runs first: status, items that succeeded and failed, bytes, "
         "and where the run zip is (its storage class, and until when a Glacier copy is "
         "readable). On a terminal a table that fits its width; in a pipe one tab-separated "
-        "line per run (header first).",
+        "line per run: run, started, status, ok, failed, bytes, class, run zip.",
         epilog="examples:\n  ghbackup runs\n  ghbackup runs | grep FAILED\n"
         "  ghbackup runs --limit 3 --json\n",
     )  # fmt: skip
@@ -151,7 +151,7 @@ def add_commands(sub: Any) -> None:
         formatter_class=RAW,
         description="One run's items, read from its run manifest: status, bytes, the error "
         "of a failed item and what was skipped. On a terminal a table that fits its width; "
-        "in a pipe one tab-separated line per item (header first).",
+        "in a pipe one tab-separated line per item: item, status, bytes, error, skipped.",
         epilog="examples:\n  ghbackup show run-20261201T100000Z\n"
         "  ghbackup show run-20261201T100000Z | grep failed\n"
         "  ghbackup show run-20261201T100000Z --json\n",

@@ -1,5 +1,5 @@
 """Rows for people and for pipes: on a terminal, aligned columns that fit its width; in a
-pipe, tab-separated lines (``ghbackup runs | grep FAILED``).
+pipe, tab-separated lines (``ghbackup runs | grep FAILED``) with plain numbers.
 
 A value is never cut. When the columns do not fit, the least useful ones are left out
 first; a free-text column (an error) wraps inside the width that is left."""
@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,16 @@ class Column:
     right: bool = False
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters (a terminal escape sequence, a tab or a
+    newline that would split a line, a bidirectional override) shown as ``\\x1b``-style
+    escapes: names read from an archive are untrusted."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c)[0] == "C" else c
+        for c in text
+    )
+
+
 def terminal_width() -> int | None:
     """The width of the terminal stdout is, or None when stdout is not one."""
     if not sys.stdout.isatty():
@@ -41,10 +52,12 @@ def print_rows(
     width: Callable[[], int | None] = terminal_width,
 ) -> None:
     """Print ``rows`` (one string per column) on stdout."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     available = width()
     if available is None:
-        for row in rows:
-            print("\t".join(" ".join(cell.split()) for cell in row))
+        for row in rows:  # numbers as a script reads them: 1234567, not 1,234,567
+            cells = zip(row, columns, strict=True)
+            print("\t".join(c.replace(",", "") if col.right else c for c, col in cells))
         return
     shown = _fitting(columns, rows, available)
     widths = {i: max(len(columns[i].name), *(len(r[i]) for r in rows)) for i in shown}

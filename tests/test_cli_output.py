@@ -175,8 +175,15 @@ def test_a_table_fits_80_columns_without_cutting_ids_or_statuses(capsys):
 def test_a_table_in_a_pipe_is_tab_separated_lines(capsys):
     tables.print_rows(RUN_COLUMNS, RUN_ROWS, width=lambda: None)
     lines = capsys.readouterr().out.splitlines()
-    assert [line for line in lines if "FAILED" in line] == ["\t".join(RUN_ROWS[1])]
+    failed = RUN_ROWS[1][:5] + ["12345"] + RUN_ROWS[1][6:]
+    assert [line for line in lines if "FAILED" in line] == ["\t".join(failed)]
     assert len(lines) == 2
+
+
+def test_untrusted_names_cannot_send_escapes_or_split_a_line(capsys):
+    columns = (tables.Column("size"), tables.Column("path"))
+    tables.print_rows(columns, [["1", "acme/x/\x1b[2Jevil\tname\n.json"]], width=lambda: None)
+    assert capsys.readouterr().out == "1\tacme/x/\\x1b[2Jevil\\tname\\n.json\n"
 
 
 # -- selection -----------------------------------------------------------------------------

@@ -502,3 +502,12 @@ def test_diff_of_two_deployed_runs_reads_their_manifests(aws, capsys):
     assert "M repository/acme/repo-000" in lines and "refs not compared" in lines[-1]
     code, _, err = run_cli(capsys, "diff", RUN, "run-20991231T000000Z")
     assert code == 10 and "no run run-20991231T000000Z" in one_line(err)
+
+
+def test_runs_in_a_pipe_are_tab_separated_lines_with_whole_ids(aws, capsys):
+    make_run(aws[0], count=2)
+    code, out, _ = run_cli(capsys, "runs")
+    fields = out.splitlines()[0].split("\t")
+    assert code == 0 and len(out.splitlines()) == 1
+    assert fields[0] == RUN and fields[2] == "SUCCEEDED" and fields[3:5] == ["2", "0"]
+    assert fields[5].isdigit()
