@@ -43,7 +43,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -68,6 +68,7 @@ from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.gitmirror import parse_refs
 from ghbackup.push import check_push_url, push_mirror
 from ghbackup.records import ItemManifest
+from ghbackup.restore_reports import RUN_FILES, ArchiveDamaged, RestoreReport, VerifyReport
 from ghbackup.restore_target import check_free, check_target, own_paths, place
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -76,36 +77,6 @@ processed since the last call, ``total`` the bytes of all entries being processe
 on every call of one operation; None when unknown); ``description`` names the current step."""
 
 _LFS_OBJECT = re.compile(r"^lfs/objects/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
-
-
-@dataclass
-class VerifyReport:
-    """What ``verify_archive`` checked: ``items`` passed; ``damaged`` maps each item that
-    failed (or ``RUN_FILES``, the entries outside every item) to why."""
-
-    zip_path: Path
-    items: list[str] = field(default_factory=list)  # item keys
-    damaged: dict[str, str] = field(default_factory=dict)
-    files: int = 0
-    bytes: int = 0
-    bundles: int = 0
-    lfs_objects: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class RestoreReport:
-    """What ``restore_archive`` put in place."""
-
-    zip_path: Path
-    target: Path
-    items: list[str] = field(default_factory=list)
-    mirrors: list[Path] = field(default_factory=list)
-    files: int = 0
-    bytes: int = 0
-    lfs_objects: int = 0
-    pushed_to: str | None = None  # the push URL without any userinfo
-    seconds: float = 0.0
 
 
 def verify_archive(
@@ -145,21 +116,6 @@ def verify_archive(
     if report.damaged:
         raise ArchiveDamaged(report)
     return report
-
-
-RUN_FILES = "(run files)"
-"""The key of ``VerifyReport.damaged`` for entries outside every item."""
-
-
-class ArchiveDamaged(ArchiveCorrupt):
-    """Verification failed for one or more items; ``report`` says which, and which passed.
-    The message is the first failure's (one item: exactly its ArchiveCorrupt message)."""
-
-    def __init__(self, report: VerifyReport) -> None:
-        first = next(iter(report.damaged.values()))
-        more = len(report.damaged) - 1
-        super().__init__(first + (f" (and {more} more damaged)" if more else ""))
-        self.report = report
 
 
 def restore_archive(
