@@ -10,7 +10,7 @@ from typing import Any
 
 from cli import tables
 from ghbackup.deployment import aws_errors, resolve_deployment
-from ghbackup.errors import ConfigurationError
+from ghbackup.errors import ConfigurationError, NotAnArchive
 from ghbackup.records import ItemManifest
 from ghbackup.run_diff import (
     RunDiff,
@@ -112,6 +112,11 @@ def _view(run: str, bucket: str | None) -> RunView:
     from ghbackup import operate
 
     deployment = resolve_deployment(bucket, None)
+    if not deployment.bucket:
+        raise NotAnArchive(
+            f"{run}: no such file, and no deployed stack to look it up in as a run id "
+            "(--bucket, $GHBACKUP_BUCKET or `ghbackup configure`)"
+        )
     with aws_errors(f"read run {run}"):
         manifest = operate.load_manifest(deployment.client("s3"), deployment.require_bucket(), run)
     return view_of_manifest(manifest, f"s3://{deployment.bucket}/runs/{run}")

@@ -60,7 +60,7 @@ def print_rows(
             print("\t".join(c.replace(",", "") if col.right else c for c, col in cells))
         return
     shown = _fitting(columns, rows, available)
-    widths = {i: max(len(columns[i].name), *(len(r[i]) for r in rows)) for i in shown}
+    widths = {i: max([len(columns[i].name), *(len(r[i]) for r in rows)]) for i in shown}
     fixed = sum(widths[i] for i in shown if not columns[i].wrap) + len(GAP) * (len(shown) - 1)
     wrap_width = max(MIN_WRAP_WIDTH, available - fixed)
     for i in shown:
@@ -84,7 +84,7 @@ def _fitting(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: in
     def needed(i: int) -> int:
         if columns[i].wrap:
             return MIN_WRAP_WIDTH
-        return max(len(columns[i].name), *(len(r[i]) for r in rows))
+        return max([len(columns[i].name), *(len(r[i]) for r in rows)])
 
     by_keep = sorted((i for i in shown if columns[i].keep), key=lambda i: columns[i].keep)
     while sum(needed(i) for i in shown) + len(GAP) * (len(shown) - 1) > width and by_keep:

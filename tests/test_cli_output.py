@@ -172,6 +172,12 @@ def test_a_table_fits_80_columns_without_cutting_ids_or_statuses(capsys):
     assert "run zip" not in lines[0]  # the least useful column went first
 
 
+def test_a_table_without_rows_prints_its_header(capsys):
+    tables.print_rows(RUN_COLUMNS, [], width=lambda: 80)
+    assert capsys.readouterr().out.split() == ["run", "started", "status", "ok", "failed",
+                                               "bytes", "class", "run", "zip"]  # fmt: skip
+
+
 def test_a_table_in_a_pipe_is_tab_separated_lines(capsys):
     tables.print_rows(RUN_COLUMNS, RUN_ROWS, width=lambda: None)
     lines = capsys.readouterr().out.splitlines()
@@ -271,6 +277,15 @@ def test_diff_of_two_run_zips_shows_added_removed_and_moved_refs(capsys, tmp_pat
     assert "+ repository/acme/new" in lines and "- repository/acme/gone" in lines
     assert "M repository/acme/kept" in lines
     assert f"    repository refs/heads/main {before[:12]}..{after[:12]}" in lines
+
+
+def test_diff_of_a_name_that_is_neither_a_file_nor_a_known_run_says_both(
+    capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("GHBACKUP_BUCKET", raising=False)
+    code, _, err = run_cli(capsys, "diff", "run-a", "run-b")
+    assert code == 2 and "run-a: no such file, and no deployed stack" in err
 
 
 def test_configure_with_bucket_and_state_machine_writes_the_config(capsys, monkeypatch, tmp_path):
