@@ -65,7 +65,8 @@ def print_damaged(exc: ArchiveDamaged, *, as_json: bool) -> int:
         _out(_verify_json(report))
     for key, why in report.damaged.items():
         what = "the run's own files" if key == RUN_FILES else key
-        console.print(f"[red]ghbackup: ArchiveCorrupt: {escape(what)}: {escape(why)}[/red]")
+        line = why if why.startswith(key) else f"{what}: {why}"  # a damaged manifest's path
+        console.print(f"[red]ghbackup: ArchiveCorrupt: {escape(line)}[/red]")
     if not as_json and len(report.damaged) + len(report.items) > 1:
         print(
             f"{report.zip_path}: {_count(len(report.damaged), 'damaged item')}, "

@@ -94,7 +94,8 @@ def verify_archive(
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
     with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
-        manifests = select_items(zf, zip_path, repo)
+        # The whole archive: an item whose manifest is damaged is reported with the others.
+        manifests = select_items(zf, zip_path, repo, report.damaged if repo is None else None)
         checker = _Checker(
             zf, Path(tmp), progress, total_bytes(zf, manifests, restoring=False), "Verifying"
         )
@@ -106,8 +107,10 @@ def verify_archive(
             else:
                 report.items.append(manifest.item.key)
         if repo is None:
+            # Entries of an item whose manifest is damaged are that item's damage, reported.
+            lost = tuple(path.rsplit("/", 1)[0] + "/" for path in report.damaged)
             try:
-                checker.check_whole_zip(manifests)
+                checker.check_whole_zip(manifests, lost)
             except ArchiveCorrupt as exc:
                 report.damaged[RUN_FILES] = str(exc)
         report.files, report.bytes = checker.files, checker.bytes
@@ -360,10 +363,11 @@ class _Checker:
             placed.append(dest)
         return placed
 
-    def check_whole_zip(self, manifests: list[ItemManifest]) -> None:
+    def check_whole_zip(self, manifests: list[ItemManifest], skip: tuple[str, ...] = ()) -> None:
         """Entries outside every item: top-level files (run-level records) must read back
-        with a good CRC; anything deeper belongs to no manifest and is an error."""
-        roots = tuple(m.root for m in manifests)
+        with a good CRC; anything deeper belongs to no manifest and is an error (except
+        under the folders ``skip``: items already found damaged)."""
+        roots = tuple(m.root for m in manifests) + skip
         for info in self.zf.infolist():
             if info.filename.startswith(roots) or info.is_dir():
                 continue

@@ -258,6 +258,19 @@ def test_verify_reports_every_damaged_item_and_which_are_intact(tmp_path):
     assert len(restore_archive(run, tmp_path / "out", repo="acme/b").items) == 1
 
 
+def test_verify_reports_a_damaged_item_manifest_and_checks_the_other_items(tmp_path):
+    run = three_repository_run(tmp_path)
+    flip_byte(run, "acme/b/manifest.json")
+    with pytest.raises(ArchiveDamaged) as raised:
+        verify_archive(run)
+    report = raised.value.report
+    assert list(report.damaged) == ["acme/b/manifest.json"]
+    assert report.damaged["acme/b/manifest.json"].startswith("acme/b/manifest.json: unreadable")
+    assert report.items == ["repository/acme/a", "repository/acme/c"]
+    with pytest.raises(ArchiveCorrupt, match="^acme/b/manifest.json: unreadable"):
+        restore_archive(run, tmp_path / "out", repo="acme/a")  # restore: the same checks
+
+
 def test_push_mirrors_the_restored_repository_except_pull_refs(tmp_path, source, item_zip):
     remote = tmp_path / "remote.git"
     run_git(["init", "-q", "--bare", str(remote)])
