@@ -128,7 +128,8 @@ def add_commands(sub: Any) -> None:
 
     watch = sub.add_parser(
         "watch", parents=[deployment], help="follow a run until it ends", formatter_class=RAW,
-        description="Exit codes as `run --local`: 0 SUCCEEDED, 3 PARTIAL, 1 FAILED.",
+        description="Exit codes as `run --local`: 0 SUCCEEDED, 3 PARTIAL, 1 FAILED "
+        "(all codes: `ghbackup --help`).",
         epilog="examples:\n  ghbackup watch run-20261201T100000Z\n",
     )  # fmt: skip
     watch.add_argument("run_id", metavar="RUN")
@@ -174,9 +175,8 @@ def add_commands(sub: Any) -> None:
         "  ghbackup get run-20261201T100000Z --repo acme/api --tier Bulk --wait\n"
         "  ghbackup get run-20261201T100000Z --out ./got          # the whole run zip\n"
         "  ghbackup get --latest --repo acme/api                  # warm copy, no restore\n"
-        "\nexit codes: 0 done, 75 restore in progress, 10 unknown run, 11 item not in run,\n"
-        "12 not a ghbackup bucket, 13 no AWS credentials, 14 manifest without byte ranges,\n"
-        "15 no warm copy, 16 retrieval tier not available\n",
+        "\nexit codes: 0 done, 75 restore in progress (run it again later); the others as\n"
+        "for every command (`ghbackup --help`)\n",
     )  # fmt: skip
     get.add_argument("run_id", metavar="RUN", nargs="?")
     what = get.add_mutually_exclusive_group()
