@@ -30,8 +30,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cli import common as cli_common
+from cli import contents as cli_contents
 from cli import operate as operate_cli
 from cli import restore_github as cli_restore_github
+from cli import results as cli_results
+from cli import selection as cli_selection
+from ghbackup import exit_codes
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_code_for
 from ghbackup.records import default_run_id
@@ -42,10 +47,12 @@ console = Console(stderr=True, soft_wrap=True)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args))
     except BackupError as exc:
+        if getattr(args, "json", False):
+            cli_results.print_failure(exc)  # a script reading stdout learns it failed, and why
         # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup.
         message = escape(redact(str(exc)))
         console.print(f"[red]ghbackup: {type(exc).__name__}: {message}[/red]")
@@ -58,17 +65,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         console.print("[red]ghbackup: interrupted[/red]")
-        return 130
+        return exit_codes.INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ghbackup",
         description="Back up GitHub repositories, gists and accounts; verify and restore.",
-        epilog="Credentials come from GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY "
-        "and GITHUB_APP_INSTALLATION_ID) in the environment, never from an argument.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Credentials come from GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY\n"
+        "and GITHUB_APP_INSTALLATION_ID) in the environment, never from an argument.\n\n"
+        "exit codes (the same for every command):\n" + exit_codes.table(),
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--version", action="version", version=f"ghbackup {_version()}")
+    cli_common.add_verbosity(parser, top_level=True)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     # What backup-item and run share: where it goes, which GitHub, which run.
@@ -103,14 +113,12 @@ def _parser() -> argparse.ArgumentParser:
         "ghbackup run --local --input selection.json", parents=[capture],
     )  # fmt: skip
     run.add_argument(
-        "--local", action="store_true", required=True, help="execute it on this machine"
+        "--local",
+        action="store_true",
+        help="execute it on this machine, on a local stand-in for AWS (moto); `run` has no "
+        "other mode: `ghbackup start` runs a deployed stack on AWS",
     )
-    run.add_argument("--org", action="append", default=[], help="an organisation (repeatable)")
-    run.add_argument("--user", action="append", default=[], help="a user (repeatable)")
-    run.add_argument(
-        "--repo", action="append", default=[], help="a repository owner/name (repeatable)"
-    )
-    run.add_argument("--input", type=Path, help="a JSON execution input file instead of the flags")
+    cli_selection.add_arguments(run)
     run.set_defaults(func=_run)
 
     verify = _command(
@@ -118,8 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         "ghbackup verify backups/run-1/ghbackup-run-1.zip",
         "ghbackup verify backups/run-1/ghbackup-run-1.zip --repo acme/api",
     )  # fmt: skip
-    verify.add_argument("zip", type=Path)
+    verify.add_argument(
+        "zip", type=Path, metavar="ARCHIVE",
+        help="a run zip (ghbackup-RUN.zip) or an item zip (item.zip) on this machine",
+    )  # fmt: skip
     verify.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    verify.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     verify.set_defaults(func=_verify)
 
     restore = _command(
@@ -128,16 +140,32 @@ def _parser() -> argparse.ArgumentParser:
         "ghbackup restore ZIP --repo acme/api --to-github acme/api-restored --plan",
     )  # fmt: skip
     restore.add_argument("zip", nargs="?", help="a local zip, or s3://BUCKET/runs/R/ghbackup-R.zip")
-    restore.add_argument("--to", type=Path, help="target directory (must not exist or be empty)")
+    restore.add_argument(
+        "--to", type=Path,
+        help="target directory: new, empty, or one where the restored items' own paths are free",
+    )  # fmt: skip
     restore.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
     restore.add_argument(
         "--push", metavar="URL", help="push the restored mirror to this (new) remote"
     )
+    restore.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     cli_restore_github.add_arguments(restore)
     restore.set_defaults(func=_restore)
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
+    cli_contents.add_commands(sub)
+    for command in sub.choices.values():
+        cli_common.add_verbosity(command, top_level=False)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ghbackup")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _command(
@@ -192,17 +220,18 @@ def _backup_item(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from workflow.local_runner import run_local
 
+    if not args.local:
+        raise ConfigurationError(
+            "run executes the workflow on this machine: add --local "
+            "(to run a deployed stack on AWS, use `ghbackup start`)"
+        )
     _check_api_url(args.api_url)
-    if args.input:
-        execution_input: Any = _read_input(args.input)
-    else:
-        execution_input = {}
-        for key, values in (("orgs", args.org), ("users", args.user), ("repositories", args.repo)):
-            if values:
-                execution_input[key] = values
+    execution_input = cli_selection.execution_input(args, _read_input)
     Credentials.from_mapping(
         os.environ, api_url=args.api_url
     )  # fail early, before any server starts
+    if args.dry_run:
+        return cli_selection.dry_run(execution_input, args.api_url)
     run_id = args.run_id or default_run_id()
     # Transient: the bar gives way to the summary, or to the one line that says what failed.
     progress = _new_progress(TextColumn("{task.fields[failed]} failed"), transient=True)
@@ -234,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     status = outcome.summary.status if outcome.summary is not None else "FAILED"
     colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(status, "red")
     console.print(f"[{colour}]run {run_id}: {status}[/{colour}]")
-    return {"SUCCEEDED": 0, "PARTIAL": 3}.get(status, 1)
+    return exit_codes.run_status_code(status)
 
 
 def _check_api_url(url: str) -> None:
@@ -270,16 +299,18 @@ def _read_input(path: Path) -> Any:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ghbackup.restore import verify_archive
+    from ghbackup.restore import ArchiveDamaged, verify_archive
 
+    damaged: ArchiveDamaged | None = None
     with _progress_bar(single=True) as report:
-        result = verify_archive(args.zip, repo=args.repo, progress=report)
-    console.print(
-        f"[green]verified[/green] {args.zip}: {len(result.items)} items, {result.files} files, "
-        f"{result.bytes:,} bytes, {result.bundles} bundles, {result.lfs_objects} LFS objects "
-        f"in {result.seconds:.1f}s"
-    )
-    return 0
+        try:
+            result = verify_archive(args.zip, repo=args.repo, progress=report)
+        except ArchiveDamaged as exc:
+            damaged = exc
+    # After the bar is gone: rich would route stdout through its (stderr) console.
+    if damaged is not None:
+        return cli_results.print_damaged(damaged, as_json=args.json)
+    return cli_results.print_verified(result, as_json=args.json)
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -309,14 +340,7 @@ def _restore(args: argparse.Namespace) -> int:
             push_credentials=push_credentials,
             progress=report,
         )
-    console.print(
-        f"[green]restored[/green] {len(result.items)} items into {result.target}: "
-        f"{len(result.mirrors)} git mirrors, {result.files} files, {result.lfs_objects} LFS objects"
-        + (f", pushed to {result.pushed_to}" if result.pushed_to else "")
-    )
-    for mirror in result.mirrors:
-        console.print(f"  {mirror}")
-    return 0
+    return cli_results.print_restored(result, as_json=args.json)
 
 
 def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
@@ -329,6 +353,7 @@ def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=transient,
+        disable=cli_common.quiet,
     )
 
 
@@ -352,11 +377,12 @@ def _progress_bar(single: bool = False) -> Iterator[Callable[[str, int, int | No
         yield report
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    cli_common.quiet = quiet and not verbose
     handler = RichHandler(console=console, show_path=False, show_time=False)
     handler.addFilter(RedactingFilter())
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING,
         handlers=[handler],
         format="%(message)s",
     )

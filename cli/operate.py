@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +22,23 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
-from ghbackup import cost, executions, glacier, operate
+from cli import common as cli_common
+from cli import cost as cli_cost
+from cli import selection as cli_selection
+from cli import tables
+from ghbackup import executions, glacier, operate
+from ghbackup.credentials import DEFAULT_API_URL
 from ghbackup.deployment import (
     Deployment,
     aws_errors,
+    deployment_from_arguments,
     deployment_from_terraform,
     resolve_deployment,
+    stack_defaults,
     write_config,
 )
-from ghbackup.errors import ConfigurationError, UnknownRun
+from ghbackup.errors import BackupError, ConfigurationError
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
@@ -84,26 +91,36 @@ def add_commands(sub: Any) -> None:
         "configure", help="remember which deployed stack to use", formatter_class=RAW,
         description="Write the bucket and state machine of a deployed stack to "
         "$XDG_CONFIG_HOME/ghbackup/config.json (default ~/.config/ghbackup/).",
-        epilog="examples:\n  ghbackup configure --from-terraform terraform/examples/complete\n",
+        epilog="examples:\n  ghbackup configure --from-terraform terraform/examples/complete\n"
+        "  ghbackup configure --bucket acme-backups \\\n"
+        "      --state-machine arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup\n",
     )  # fmt: skip
     configure.add_argument(
-        "--from-terraform", metavar="DIR", type=Path, required=True,
+        "--from-terraform", metavar="DIR", type=Path,
         help="a directory where `terraform output -json` shows bucket_name and state_machine_arn",
     )  # fmt: skip
+    configure.add_argument("--bucket", help="the backup bucket of a stack deployed elsewhere")
+    configure.add_argument(
+        "--state-machine", metavar="ARN", help="its state machine (with --bucket)"
+    )
     configure.set_defaults(func=_configure)
 
     start = sub.add_parser(
         "start", parents=[deployment], help="start a backup run on AWS", formatter_class=RAW,
+        description="Start an execution of the deployed state machine (its name is the run "
+        "id) and print the run id. With no --org, --user or --repo the run backs up the "
+        "stack's defaults (its default_input), which start prints first.",
         epilog="examples:\n  ghbackup start --org acme --wait\n"
+        "  ghbackup start --org acme --skip-forks --exclude '^acme/archive-' --dry-run\n"
         "  ghbackup start --repo acme/api --repo acme/web --run-id run-api-fix\n"
         "  ghbackup start --input selection.json\n",
     )  # fmt: skip
-    start.add_argument("--org", action="append", default=[], help="an organisation (repeatable)")
-    start.add_argument("--user", action="append", default=[], help="a user (repeatable)")
-    start.add_argument("--repo", action="append", default=[], help="OWNER/NAME (repeatable)")
+    cli_selection.add_arguments(start)
     start.add_argument(
-        "--input", type=Path, help="a JSON execution input file instead of the flags"
-    )
+        "--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL),
+        help="the GitHub API --dry-run asks, with GITHUB_TOKEN from this environment "
+        "(default $GITHUB_API_URL or https://api.github.com)",
+    )  # fmt: skip
     start.add_argument("--run-id", help="the execution name (default: run-<UTC timestamp>)")
     start.add_argument("--wait", action="store_true", help="watch the run until it ends")
     start.add_argument("--json", action="store_true", help="print the run id and ARN as JSON")
@@ -111,7 +128,8 @@ def add_commands(sub: Any) -> None:
 
     watch = sub.add_parser(
         "watch", parents=[deployment], help="follow a run until it ends", formatter_class=RAW,
-        description="Exit codes as `run --local`: 0 SUCCEEDED, 3 PARTIAL, 1 FAILED.",
+        description="Exit codes as `run --local`: 0 SUCCEEDED, 3 PARTIAL, 1 FAILED "
+        "(all codes: `ghbackup --help`).",
         epilog="examples:\n  ghbackup watch run-20261201T100000Z\n",
     )  # fmt: skip
     watch.add_argument("run_id", metavar="RUN")
@@ -119,7 +137,12 @@ def add_commands(sub: Any) -> None:
 
     runs = sub.add_parser(
         "runs", parents=[deployment], help="list the runs in the bucket", formatter_class=RAW,
-        epilog="examples:\n  ghbackup runs\n  ghbackup runs --limit 3 --json\n",
+        description="The newest runs first: status, items that succeeded and failed, bytes, "
+        "and where the run zip is (its storage class, and until when a Glacier copy is "
+        "readable). On a terminal a table that fits its width; in a pipe one tab-separated "
+        "line per run: run, started, status, ok, failed, bytes, class, run zip.",
+        epilog="examples:\n  ghbackup runs\n  ghbackup runs | grep FAILED\n"
+        "  ghbackup runs --limit 3 --json\n",
     )  # fmt: skip
     runs.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
     runs.add_argument("--json", action="store_true", help="one JSON array on stdout")
@@ -128,7 +151,11 @@ def add_commands(sub: Any) -> None:
     show = sub.add_parser(
         "show", parents=[deployment], help="per item of a run: status, bytes, errors, skips",
         formatter_class=RAW,
+        description="One run's items, read from its run manifest: status, bytes, the error "
+        "of a failed item and what was skipped. On a terminal a table that fits its width; "
+        "in a pipe one tab-separated line per item: item, status, bytes, error, skipped.",
         epilog="examples:\n  ghbackup show run-20261201T100000Z\n"
+        "  ghbackup show run-20261201T100000Z | grep failed\n"
         "  ghbackup show run-20261201T100000Z --json\n",
     )  # fmt: skip
     show.add_argument("run_id", metavar="RUN")
@@ -148,9 +175,8 @@ def add_commands(sub: Any) -> None:
         "  ghbackup get run-20261201T100000Z --repo acme/api --tier Bulk --wait\n"
         "  ghbackup get run-20261201T100000Z --out ./got          # the whole run zip\n"
         "  ghbackup get --latest --repo acme/api                  # warm copy, no restore\n"
-        "\nexit codes: 0 done, 75 restore in progress, 10 unknown run, 11 item not in run,\n"
-        "12 not a ghbackup bucket, 13 no AWS credentials, 14 manifest without byte ranges,\n"
-        "15 no warm copy, 16 retrieval tier not available\n",
+        "\nexit codes: 0 done, 75 restore in progress (run it again later); the others as\n"
+        "for every command (`ghbackup --help`)\n",
     )  # fmt: skip
     get.add_argument("run_id", metavar="RUN", nargs="?")
     what = get.add_mutually_exclusive_group()
@@ -163,7 +189,7 @@ def add_commands(sub: Any) -> None:
     get.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     get.set_defaults(func=_get)
 
-    _add_cost_command(sub, parents=[deployment])
+    cli_cost.add_command(sub, parents=[deployment])
 
 
 def add_restore_arguments(restore: argparse.ArgumentParser) -> None:
@@ -232,7 +258,8 @@ class _LazyBar:
 
     def __init__(self, label: str, *columns: Any, **fields: Any) -> None:
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), *columns,
-                            TimeElapsedColumn(), console=console)  # fmt: skip
+                            TimeElapsedColumn(), console=console,
+                            disable=cli_common.quiet)  # fmt: skip
         self.label, self.fields = label, fields
         self.task: Any = None
 
@@ -258,31 +285,36 @@ def _byte_progress(label: str) -> _LazyBar:
 
 
 def _configure(args: argparse.Namespace) -> int:
-    deployment = deployment_from_terraform(args.from_terraform)
+    if args.from_terraform and (args.bucket or args.state_machine):
+        raise ConfigurationError("give either --from-terraform DIR or --bucket and --state-machine")
+    if args.from_terraform:
+        deployment = deployment_from_terraform(args.from_terraform)
+    elif args.bucket and args.state_machine:
+        deployment = deployment_from_arguments(args.bucket, args.state_machine)
+    else:
+        raise ConfigurationError(
+            "configure needs --from-terraform DIR, or both --bucket B and --state-machine ARN"
+        )
     path = write_config(deployment)
     console.print(f"[green]configured[/green] {path}")
     print(f"bucket: {deployment.bucket}\nstate machine: {deployment.state_machine_arn}")
     return 0
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigurationError(f"{path}: not readable JSON: {exc}") from None
+
+
 def _start(args: argparse.Namespace) -> int:
-    if args.input:
-        try:
-            execution_input: Any = json.loads(args.input.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigurationError(f"{args.input}: not readable JSON: {exc}") from None
-    else:
-        execution_input = {
-            key: values
-            for key, values in (
-                ("orgs", args.org),
-                ("users", args.user),
-                ("repositories", args.repo),
-            )
-            if values
-        }
+    execution_input = cli_selection.execution_input(args, _read_json)
     deployment = _deployment(args)
     machine = deployment.require_state_machine()
+    defaults = _say_what_defaults_mean(deployment, execution_input, dry_run=args.dry_run)
+    if args.dry_run:
+        return cli_selection.dry_run(execution_input, args.api_url, defaults)
     run_id = args.run_id or default_run_id()
     with aws_errors("start"):
         arn = executions.start_run(
@@ -300,6 +332,38 @@ def _start(args: argparse.Namespace) -> int:
     if args.wait:
         return _watch_execution(deployment, arn)
     return 0
+
+
+def _say_what_defaults_mean(
+    deployment: Deployment, execution_input: Any, *, dry_run: bool
+) -> dict[str, Any]:
+    """With no target in the input, say on stderr (before anything starts) what ``{}`` means
+    for this stack. Returns its defaults, read when needed ({} when unreadable)."""
+    names_targets = any(execution_input.get(key) for key in ("orgs", "users", "repositories"))
+    if names_targets and not dry_run:
+        return {}
+    try:
+        defaults = stack_defaults(deployment)
+    except BackupError as exc:
+        if not names_targets:
+            console.print(
+                "no --org, --user or --repo: the run backs up this stack's defaults (its "
+                f"default_input), which could not be read ({exc}); an empty default means "
+                "the GitHub account of the stack's credential"
+            )
+        return {}
+    if not names_targets:
+        targets = {k: v for k, v in defaults.items() if k in ("orgs", "users", "repositories")}
+        meaning = (
+            json.dumps(targets)
+            if targets
+            else "the GitHub account of the stack's credential (its repositories, gists "
+            "and account)"
+        )
+        console.print(
+            f"no --org, --user or --repo: the run backs up this stack's defaults: {meaning}"
+        )
+    return defaults
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -353,16 +417,23 @@ def _runs(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no runs in s3://{bucket}")
         return 0
-    table = Table("run", "started", "status", "ok", "failed", "bytes", "class", "run zip")
+    columns = (
+        tables.Column("run"), tables.Column("started", keep=60), tables.Column("status"),
+        tables.Column("ok", keep=70, right=True), tables.Column("failed", keep=80, right=True),
+        tables.Column("bytes", keep=50, right=True), tables.Column("class", keep=40),
+        tables.Column("run zip", keep=30, wrap=True),
+    )  # fmt: skip
+    lines = []
     for row in rows:
         archive = row["archive"]
         if row["readable_until"]:
             archive += f" until {row['readable_until']}"
-        table.add_row(
-            row["run_id"], (row["started_at"] or "")[:16].replace("T", " "), row["status"], _num(row["succeeded"]),
-            _num(row["failed"]), _num(row["bytes"]), row["storage_class"] or "", archive,
-        )  # fmt: skip
-    Console(soft_wrap=True).print(table)
+        lines.append([
+            row["run_id"], (row["started_at"] or "")[:16].replace("T", " "), row["status"],
+            _num(row["succeeded"]), _num(row["failed"]), _num(row["bytes"]),
+            row["storage_class"] or "", archive,
+        ])  # fmt: skip
+    tables.print_rows(columns, lines)
     return 0
 
 
@@ -383,11 +454,16 @@ def _show(args: argparse.Namespace) -> int:
         f"run {manifest.run_id}: {manifest.status}, {manifest.counts.succeeded} of "
         f"{manifest.counts.total} items, {manifest.bytes:,} bytes"
     )
-    table = Table("item", "status", "bytes", "error", "skipped")
+    columns = (
+        tables.Column("item"), tables.Column("status"),
+        tables.Column("bytes", keep=50, right=True),
+        tables.Column("error", keep=40, wrap=True), tables.Column("skipped", keep=30, wrap=True),
+    )  # fmt: skip
+    lines = []
     for row in rows:
         skipped = "; ".join(f"{what}: {why}" for what, why in sorted(row["skipped"].items()))
-        table.add_row(row["item"], row["status"], _num(row["bytes"]), row["error"] or "", skipped)
-    Console(soft_wrap=True).print(table)
+        lines.append([row["item"], row["status"], _num(row["bytes"]), row["error"] or "", skipped])
+    tables.print_rows(columns, lines)
     return 0
 
 
@@ -420,67 +496,3 @@ def _get(args: argparse.Namespace) -> int:
 
 def _num(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
-
-
-# -- cost ------------------------------------------------------------------------------
-
-
-def _add_cost_command(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "cost", parents=parents, formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="estimate the monthly cost from the run manifests",
-        epilog="examples:\n  ghbackup cost\n  ghbackup cost --runs 12 --json\n"
-        "  ghbackup cost --prices eu-west-1-prices.json --on-demand\n",
-    )  # fmt: skip
-    parser.add_argument("--runs", type=int, default=6, help="read the newest N runs (default 6)")
-    parser.add_argument("--prices", type=Path, help="JSON overriding the built-in price table")
-    parser.add_argument("--runs-per-month", type=float, help="instead of the runs' spacing")
-    parser.add_argument(
-        "--retention-days", type=int, default=365, help="run_retention_days (default 365)"
-    )
-    parser.add_argument("--task-vcpu", type=float, default=1.0, help="task_cpu / 1024 (default 1)")
-    parser.add_argument(
-        "--task-memory-gb", type=float, default=2.0, help="task_memory / 1024 (default 2)"
-    )
-    parser.add_argument(
-        "--on-demand", action="store_true", help="tasks on Fargate, not Fargate Spot"
-    )
-    parser.add_argument("--json", action="store_true", help="the estimate as JSON on stdout")
-    parser.set_defaults(func=_cost)
-
-
-def _cost(args: argparse.Namespace) -> int:
-    prices = cost.load_prices(args.prices)
-    deployment = resolve_deployment(args.bucket, args.state_machine)
-    bucket = deployment.require_bucket()
-    with aws_errors("cost"):
-        s3 = deployment.client("s3")
-        manifests = []
-        for run_id in operate.list_run_ids(s3, bucket):
-            if len(manifests) >= args.runs:
-                break
-            try:
-                manifests.append(operate.load_manifest(s3, bucket, run_id))
-            except UnknownRun:
-                continue  # a run without a manifest: still running, or failed before Finalize
-    settings = cost.Settings(
-        task_vcpu=args.task_vcpu, task_memory_gb=args.task_memory_gb, spot=not args.on_demand,
-        runs_per_month=args.runs_per_month, retention_days=args.retention_days,
-    )  # fmt: skip
-    result = cost.estimate(manifests, prices, settings)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-        return 0
-    currency = prices["currency"]
-    print(f"Monthly estimate for s3://{bucket} ({prices['region']} prices of {prices['date']}):")
-    for name, amount in result.lines:
-        print(f"  {name:<60} {amount:>10.4f} {currency}")
-    print(f"  {'total':<60} {result.monthly_total:>10.4f} {currency}")
-    print("Getting data back (restore request, restored copy, retrieval, transfer out):")
-    for name, amount in result.retrieval:
-        print(f"  {name:<60} {amount:>10.4f} {currency}")
-    print("Assumptions:")
-    for line in result.assumptions:
-        print(f"  - {line}")
-    console.print(f"[dim]from {result.runs} run manifests[/dim]")
-    return 0

@@ -4,7 +4,9 @@ and the handler, kept apart from cli.py's other commands."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cli import common as cli_common
 from ghbackup.credentials import DEFAULT_API_URL, Credentials
 from ghbackup.errors import ConfigurationError
 
@@ -29,7 +32,12 @@ def add_arguments(restore: argparse.ArgumentParser) -> None:
         metavar="NEW_OWNER/NEW_NAME",
         help="restore --repo to this GitHub repository: git, LFS, wiki, issues, pulls, releases",
     )
-    restore.add_argument("--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL))
+    restore.add_argument(
+        "--api-url", default=os.environ.get("GITHUB_API_URL", DEFAULT_API_URL),
+        help="the GitHub API --to-github writes to, and where GitHub App credentials for "
+        "--push get their token (default $GITHUB_API_URL or https://api.github.com; "
+        "GitHub Enterprise: https://HOST/api/v3)",
+    )  # fmt: skip
     restore.add_argument(
         "--plan",
         action="store_true",
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         TimeRemainingColumn(),
         console=console,
         transient=True,  # the summary below stays; an error stays one line
+        disable=cli_common.quiet,
     )
     tasks: dict[int | None, Any] = {}
 
@@ -98,19 +107,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
             protection=args.protection,
             progress=report,
         )
-    if args.plan:
-        console.print(f"[bold]plan[/bold] {args.repo} -> {args.to_github} (nothing written):")
+    # The result on stdout, diagnostics (refs left behind, warnings) on stderr.
+    if args.json:
+        data = {"ok": True, "source": args.repo, "planned_only": args.plan, **asdict(result)}
+        print(json.dumps(data, indent=2))
+    elif args.plan:
+        print(f"plan {args.repo} -> {args.to_github} (nothing written):")
         for what, n in result.plan.items():
-            console.print(f"  {n:6d} writes  {what}")
-        console.print(
+            print(f"  {n:6d} writes  {what}")
+        print(
             f"  {sum(result.plan.values()):6d} writes in all ({result.estimated_requests} "
             f"requests), about {_duration(result.estimated_seconds)} under GitHub's content-creation "
             "limits (80 a minute, 500 an hour)"
         )
     else:
         made = ", ".join(f"{n} {what}" for what, n in result.created.items()) or "nothing new"
-        console.print(
-            f"[green]restored[/green] {args.repo} -> {args.to_github}: {made}; "
+        print(
+            f"restored {args.repo} -> {args.to_github}: {made}; "
             f"{result.writes} writes, {result.requests} requests in {result.seconds:.0f}s"
         )
     if result.local_refs:

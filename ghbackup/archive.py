@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ghbackup.errors import ArchiveCorrupt, StorageError
+from ghbackup.errors import ArchiveCorrupt, NotAnArchive, StorageError
 from ghbackup.records import (
     ITEM_MANIFEST_FORMAT as FORMAT,
 )
@@ -347,37 +347,59 @@ def open_zip(zip_path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(zip_path, "r")
     except FileNotFoundError:
-        raise ArchiveCorrupt(f"{zip_path}: no such file") from None
+        raise NotAnArchive(f"{zip_path}: no such file") from None
+    except IsADirectoryError:
+        raise NotAnArchive(f"{zip_path} is a directory, not an archive file") from None
+    except PermissionError:
+        raise NotAnArchive(f"{zip_path}: cannot read it (permission denied)") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise ArchiveCorrupt(f"{zip_path}: not a readable zip (truncated?): {exc}") from None
+        # A truncated archive loses its central directory, so it looks like any non-zip.
+        raise ArchiveCorrupt(
+            f"{zip_path}: not a readable zip (not a zip file, or a truncated one): {exc}"
+        ) from None
 
 
-def manifests_in(zf: zipfile.ZipFile) -> list[ItemManifest]:
-    """Every ghbackup/1 item manifest in an open zip, in zip order (see read_manifests)."""
+def manifests_in(zf: zipfile.ZipFile, damaged: dict[str, str] | None = None) -> list[ItemManifest]:
+    """Every ghbackup/1 item manifest in an open zip, in zip order (see read_manifests).
+    A damaged one raises ArchiveCorrupt; or, given ``damaged``, is recorded there (by its
+    path in the zip) and skipped, so that the other items can still be checked."""
     found = []
     for info in zf.infolist():
         if not _ITEM_MANIFEST.match(info.filename):
             continue
         try:
-            raw = zf.read(info)
-        except ENTRY_READ_ERRORS as exc:
-            raise ArchiveCorrupt(f"{info.filename}: unreadable: {exc}") from None
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ArchiveCorrupt(f"{info.filename}: not valid JSON") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            continue  # some other file that happens to be called manifest.json
-        try:
-            manifest = ItemManifest.from_json(data)
-        except RecordInvalid as exc:
-            raise ArchiveCorrupt(f"{info.filename}: {exc}") from None
-        if manifest.manifest_path != info.filename:
-            raise ArchiveCorrupt(
-                f"{info.filename}: manifest is for {manifest.item.key}, not this folder"
-            )
-        found.append(manifest)
+            manifest = _item_manifest(zf, info)
+        except ArchiveCorrupt as exc:
+            if damaged is None:
+                raise
+            damaged[info.filename] = str(exc)
+            continue
+        if manifest is not None:
+            found.append(manifest)
     return found
+
+
+def _item_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> ItemManifest | None:
+    """The item manifest at ``info``; None for another file called manifest.json."""
+    try:
+        raw = zf.read(info)
+    except ENTRY_READ_ERRORS as exc:
+        raise ArchiveCorrupt(f"{info.filename}: unreadable: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ArchiveCorrupt(f"{info.filename}: not valid JSON") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None  # some other file that happens to be called manifest.json
+    try:
+        manifest = ItemManifest.from_json(data)
+    except RecordInvalid as exc:
+        raise ArchiveCorrupt(f"{info.filename}: {exc}") from None
+    if manifest.manifest_path != info.filename:
+        raise ArchiveCorrupt(
+            f"{info.filename}: manifest is for {manifest.item.key}, not this folder"
+        )
+    return manifest
 
 
 def read_manifests(zip_path: Path) -> list[ItemManifest]:

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ghbackup.archive import manifests_in
-from ghbackup.errors import ArchiveCorrupt, ConfigurationError
+from ghbackup.errors import ArchiveCorrupt, ConfigurationError, NotAnArchive
 from ghbackup.records import ItemManifest
 
 # Git keys whose bundle becomes the item's main mirror (``<root>.git``).
@@ -32,10 +32,18 @@ _GIT_DIR_NAMES = frozenset(
 _WEBHOOKS = "hooks/hooks.json"
 
 
-def select_items(zf: zipfile.ZipFile, zip_path: Path, repo: str | None) -> list[ItemManifest]:
-    manifests = manifests_in(zf)
+def select_items(
+    zf: zipfile.ZipFile, zip_path: Path, repo: str | None, damaged: dict[str, str] | None = None
+) -> list[ItemManifest]:
+    """The item manifests of the archive (only ``repo``'s, when given). ``damaged``: see
+    ``manifests_in``."""
+    manifests = manifests_in(zf, damaged)
+    if not manifests and damaged:
+        raise ArchiveCorrupt(next(iter(damaged.values())))
     if not manifests:
-        raise ArchiveCorrupt(f"{zip_path}: holds no ghbackup/1 item manifest")
+        raise NotAnArchive(
+            f"{zip_path} is a zip file but not a ghbackup archive (no ghbackup/1 item manifest)"
+        )
     check_distinct(manifests)
     if repo is None:
         return manifests

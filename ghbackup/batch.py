@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from ghbackup import exit_codes
 from ghbackup.errors import BackupError, StorageError, exit_code_for, is_retryable
 from ghbackup.records import (
     BackupItem,
@@ -40,7 +41,7 @@ DEFAULT_BATCH_MAX_ITEMS = 25
 DEFAULT_BATCH_MAX_BYTES = 2 * 1024**3
 DEFAULT_CONCURRENCY = 4
 # The exit code of a task stopped by SIGTERM before it finished (128 + 15, as a shell says).
-STOPPED_EXIT_CODE = 143
+STOPPED_EXIT_CODE = exit_codes.STOPPED
 
 
 def plan_batches(

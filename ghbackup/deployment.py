@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from ghbackup.errors import (
     ConfigurationError,
     NotAGhbackupBucket,
 )
+from ghbackup.execution_input import parse_defaults
 from ghbackup.s3 import error_code
 
 CONFIG_FILE_NAME = "config.json"
@@ -240,3 +242,57 @@ def write_config(deployment: Deployment, env: Mapping[str, str] = os.environ) ->
     tmp.chmod(0o600)
     tmp.replace(path)
     return path
+
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_STATE_MACHINE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
+)
+
+
+def deployment_from_arguments(bucket: str, state_machine_arn: str) -> Deployment:
+    """A stack deployed elsewhere (another Terraform state, another team's account), named
+    by hand: ConfigurationError, one line, when either name cannot be what AWS accepts."""
+    if not _BUCKET_NAME.match(bucket) or ".." in bucket:
+        raise ConfigurationError(
+            f"--bucket {bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, "
+            "dots and hyphens; no s3:// prefix)"
+        )
+    if not _STATE_MACHINE_ARN.match(state_machine_arn):
+        raise ConfigurationError(
+            f"--state-machine {state_machine_arn!r} is not a state machine ARN "
+            "(arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+        )
+    return Deployment(
+        bucket=bucket, state_machine_arn=state_machine_arn, region=_arn_region(state_machine_arn)
+    )
+
+
+def stack_defaults(deployment: Deployment) -> dict[str, Any]:
+    """What ``{}`` means for this stack: the DEFAULT_INPUT of the function the state
+    machine starts with (the validation step, which merges every input over it). Needs
+    states:DescribeStateMachine, lambda:GetFunctionConfiguration and, when a customer key
+    encrypts the function's variables, its kms:Decrypt; AwsError otherwise."""
+    machine = deployment.require_state_machine()
+    with aws_errors("read the stack's defaults"):
+        definition = json.loads(
+            deployment.client("stepfunctions").describe_state_machine(stateMachineArn=machine)[
+                "definition"
+            ]
+        )
+        first = definition.get("States", {}).get(definition.get("StartAt"), {})
+        function = (first.get("Parameters") or {}).get("FunctionName")
+        if not isinstance(function, str):
+            raise ConfigurationError(
+                f"{machine} does not start with ghbackup's validation function"
+            )
+        config = deployment.client("lambda").get_function_configuration(FunctionName=function)
+    environment = config.get("Environment") or {}
+    if "Error" in environment:
+        # A customer-managed key encrypts the variables: reading them needs its kms:Decrypt.
+        error = environment["Error"]
+        raise AwsError(
+            f"read the stack's defaults: {error.get('ErrorCode', 'Error')}: "
+            f"{error.get('Message', '')}".rstrip(": ")
+        )
+    return parse_defaults((environment.get("Variables") or {}).get("DEFAULT_INPUT"))

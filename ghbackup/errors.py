@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 from typing import Literal
 
+from ghbackup import exit_codes
+
 # How a full disk (or an exhausted quota) shows: the errno of a write, and the words git and
 # git-lfs print for it (strerror of ENOSPC and EDQUOT, in the C locale they run with).
 OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -24,7 +26,7 @@ class BackupError(Exception):
     bad item, rejected token). A batch task exits non-zero only for retryable failures.
     """
 
-    exit_code = 1
+    exit_code = exit_codes.FAILED
     retryable = False
 
 
@@ -32,20 +34,20 @@ class InvalidItem(BackupError, ValueError):
     """The item (or the execution input) is malformed; retrying cannot help. A ValueError
     too: an invalid item inside another record makes that record invalid."""
 
-    exit_code = 2
+    exit_code = exit_codes.USAGE
 
 
 class ConfigurationError(BackupError):
     """Missing or contradictory settings (no credentials, no destination...)."""
 
-    exit_code = 2
+    exit_code = exit_codes.USAGE
 
 
 class GitHubError(BackupError):
     """GitHub answered with an error we do not retry. ``status`` is the HTTP status;
     ``blocked`` says why and where when GitHub blocked the resource (a DMCA or ToS notice)."""
 
-    exit_code = 3
+    exit_code = exit_codes.GITHUB
 
     def __init__(
         self, message: str, status: int | None = None, *, blocked: str | None = None
@@ -104,7 +106,7 @@ class GitCommandFailed(BackupError):
     does not exist (``not_found``), refused the credentials (``denied``), or anything else
     (``other``: a cut connection, a timeout, a damaged object), which a retry may mend."""
 
-    exit_code = 4
+    exit_code = exit_codes.GIT_FAILED
     retryable = True  # a network cut or a timeout; git's own retries have run out
 
     def __init__(self, message: str, output: str = "") -> None:
@@ -126,7 +128,7 @@ class StorageError(BackupError):
     """Writing the archive or the result (S3 or disk) failed. ``code`` is S3's error code
     (``NoSuchKey``, ``InvalidObjectState``...) when S3 gave one."""
 
-    exit_code = 5
+    exit_code = exit_codes.STORAGE
     retryable = True
 
     def __init__(self, message: str, code: str | None = None) -> None:
@@ -145,27 +147,34 @@ class CredentialsUnavailable(BackupError):
 class UnexpectedError(BackupError):
     """Not an error we raise on purpose: a bug. Recorded so the run still reports the item."""
 
-    exit_code = 70
+    exit_code = exit_codes.BUG
 
 
 class ArchiveCorrupt(BackupError):
     """An archive fails verification: a checksum, a bundle, a missing or extra entry."""
 
-    exit_code = 6
+    exit_code = exit_codes.ARCHIVE_CORRUPT
+
+
+class NotAnArchive(BackupError):
+    """What was given as an archive is not one: no such file, a directory, or a zip that
+    holds no ghbackup manifest. Wrong input rather than damage (that is ArchiveCorrupt)."""
+
+    exit_code = exit_codes.USAGE
 
 
 class RunAlreadyExists(BackupError):
     """The run id is taken: another execution's run zip or manifest exists (or, locally,
     another run has the output folder). Nothing of it is replaced."""
 
-    exit_code = 2
+    exit_code = exit_codes.USAGE
 
 
 class InvalidInput(BackupError):
     """The execution input does not match ghbackup/input.schema.json; the message names the
     field. Raised by the validation Lambda, so it is also the ASL error name."""
 
-    exit_code = 2
+    exit_code = exit_codes.USAGE
 
 
 def is_out_of_space(exc: BaseException) -> bool:
@@ -179,56 +188,56 @@ def is_out_of_space(exc: BaseException) -> bool:
 class UnknownRun(BackupError):
     """The bucket holds no manifest for this run id."""
 
-    exit_code = 10
+    exit_code = exit_codes.UNKNOWN_RUN
 
 
 class ItemNotInRun(BackupError):
     """The run does not hold this repository (or item), or it failed in that run."""
 
-    exit_code = 11
+    exit_code = exit_codes.ITEM_NOT_IN_RUN
 
 
 class NotAGhbackupBucket(BackupError):
     """The bucket does not exist or holds something other than ghbackup runs."""
 
-    exit_code = 12
+    exit_code = exit_codes.NOT_A_GHBACKUP_BUCKET
 
 
 class AwsCredentialsMissing(BackupError):
     """boto3 found no AWS credentials, or AWS rejected them."""
 
-    exit_code = 13
+    exit_code = exit_codes.NO_AWS_CREDENTIALS
 
 
 class ManifestWithoutByteRanges(BackupError):
     """The run manifest predates byte ranges: one item cannot be read on its own."""
 
-    exit_code = 14
+    exit_code = exit_codes.NO_BYTE_RANGES
 
 
 class NoWarmCopy(BackupError):
     """No ``latest/<item key>/item.zip`` exists for the item."""
 
-    exit_code = 15
+    exit_code = exit_codes.NO_WARM_COPY
 
 
 class RetrievalNotAvailable(BackupError):
     """S3 refuses this retrieval tier for this object (Expedited over 250 MB, Deep Archive)."""
 
-    exit_code = 16
+    exit_code = exit_codes.TIER_NOT_AVAILABLE
 
 
 class AwsError(BackupError):
     """Any other AWS failure: access denied, throttled past the retries, unreachable."""
 
-    exit_code = 17
+    exit_code = exit_codes.AWS
 
 
 class RestoreInProgress(BackupError):
     """The run zip is being restored from Glacier: run the same command again later.
     75 is EX_TEMPFAIL: a temporary failure, try again."""
 
-    exit_code = 75
+    exit_code = exit_codes.RESTORE_IN_PROGRESS
 
 
 def exit_code_for(error_type: str | None) -> int:

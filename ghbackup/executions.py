@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ghbackup import exit_codes
 from ghbackup import s3 as s3io
 from ghbackup.deployment import (
     aws_errors,
@@ -184,6 +185,4 @@ def watch_run(
 
 def run_exit_code(manifest: RunManifest | None) -> int:
     """0 SUCCEEDED, 3 PARTIAL, 1 FAILED (as ``run --local``), read from the manifest."""
-    if manifest is None:
-        return 1
-    return {"SUCCEEDED": 0, "PARTIAL": 3}.get(manifest.status, 1)
+    return exit_codes.run_status_code(manifest.status if manifest is not None else None)

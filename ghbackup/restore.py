@@ -23,8 +23,9 @@ write to that storage may have crafted it. Both commands therefore run the same 
 
 ``restore_archive`` extracts metadata files into a staging tree beside the target, builds
 each mirror in its own folder under the staging folder, and only after every check moves
-the mirrors (and LFS objects) into the tree and the tree into place in one rename. Any
-failure removes the staging folder: a target is either fully restored or not touched.
+the mirrors (and LFS objects) into the tree and the tree into place in one rename (into a
+folder that already has content, each item's own paths, all free: ghbackup/restore_target.py).
+Any failure removes the staging folder: a target is either fully restored or not touched.
 
 Restored layout under the target, for a repository ``o/n``: ``o/n.git`` (bare mirror, LFS
 objects in ``o/n.git/lfs/objects``), ``o/n.wiki.git``, and every other file of the item
@@ -42,7 +43,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,6 +68,8 @@ from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.gitmirror import parse_refs
 from ghbackup.push import check_push_url, push_mirror
 from ghbackup.records import ItemManifest
+from ghbackup.restore_reports import RUN_FILES, ArchiveDamaged, RestoreReport, VerifyReport
+from ghbackup.restore_target import check_free, check_target, own_paths, place
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(description, advance, total)``: ``advance`` is bytes of archive entries
@@ -76,57 +79,45 @@ on every call of one operation; None when unknown); ``description`` names the cu
 _LFS_OBJECT = re.compile(r"^lfs/objects/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
 
 
-@dataclass
-class VerifyReport:
-    """What ``verify_archive`` checked; it only returns when everything passed."""
-
-    zip_path: Path
-    items: list[str] = field(default_factory=list)  # item keys
-    files: int = 0
-    bytes: int = 0
-    bundles: int = 0
-    lfs_objects: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class RestoreReport:
-    """What ``restore_archive`` put in place."""
-
-    zip_path: Path
-    target: Path
-    items: list[str] = field(default_factory=list)
-    mirrors: list[Path] = field(default_factory=list)
-    files: int = 0
-    bytes: int = 0
-    lfs_objects: int = 0
-    pushed_to: str | None = None  # the push URL without any userinfo
-    seconds: float = 0.0
-
-
 def verify_archive(
     zip_path: Path, *, repo: str | None = None, progress: Progress | None = None
 ) -> VerifyReport:
     """Check an item zip or run zip (or only the item ``repo``, ``owner/name`` or an item
-    key) against its manifests, fetching every bundle into a throwaway repository. Raises
-    ArchiveCorrupt naming the first failing path; ConfigurationError when ``repo`` is not
-    in the archive."""
+    key) against its manifests, fetching every bundle into a throwaway repository: the
+    checks ``restore_archive`` makes. Every item is checked, even after one fails; then
+    ArchiveDamaged (an ArchiveCorrupt naming the first failing path) carries the report of
+    which items are damaged and which intact. Damage to the zip as a whole (its directory,
+    duplicate or unsafe entries, two items claiming one path) is an ArchiveCorrupt at once.
+    NotAnArchive when the path is no archive; ConfigurationError when ``repo`` is not in it.
+    """
     zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
     with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
-        manifests = select_items(zf, zip_path, repo)
+        # The whole archive: an item whose manifest is damaged is reported with the others.
+        manifests = select_items(zf, zip_path, repo, report.damaged if repo is None else None)
         checker = _Checker(
             zf, Path(tmp), progress, total_bytes(zf, manifests, restoring=False), "Verifying"
         )
         for manifest in manifests:
-            checker.check_item(manifest, tree=None)
+            try:
+                checker.check_item(manifest, tree=None)
+            except ArchiveCorrupt as exc:
+                report.damaged[manifest.item.key] = str(exc)
+            else:
+                report.items.append(manifest.item.key)
         if repo is None:
-            checker.check_whole_zip(manifests)
-        report.items = [m.item.key for m in manifests]
+            # Entries of an item whose manifest is damaged are that item's damage, reported.
+            lost = tuple(path.rsplit("/", 1)[0] + "/" for path in report.damaged)
+            try:
+                checker.check_whole_zip(manifests, lost)
+            except ArchiveCorrupt as exc:
+                report.damaged[RUN_FILES] = str(exc)
         report.files, report.bytes = checker.files, checker.bytes
         report.bundles, report.lfs_objects = checker.bundles, checker.lfs_objects
     report.seconds = time.monotonic() - started
+    if report.damaged:
+        raise ArchiveDamaged(report)
     return report
 
 
@@ -139,8 +130,9 @@ def restore_archive(
     push_credentials: Credentials | None = None,
     progress: Progress | None = None,
 ) -> RestoreReport:
-    """Verify and restore the archive (or only the item ``repo``) into ``to_dir``, which must
-    not exist or be empty. With ``push_url`` the restored mirror is then pushed there (all
+    """Verify and restore the archive (or only the item ``repo``) into ``to_dir``: a new or
+    empty folder, or one where every restored item's own paths are free (see
+    ``ghbackup.restore_target``). With ``push_url`` the restored mirror is then pushed there (all
     refs except GitHub's read-only ``refs/pull/*``), followed by its LFS objects; an http(s)
     remote is pushed to with ``push_credentials``.
 
@@ -150,7 +142,7 @@ def restore_archive(
     # Absolute: git runs in other working directories and must find both.
     zip_path, to_dir = Path(zip_path).resolve(), Path(to_dir).resolve()
     started = time.monotonic()
-    _check_target(to_dir)
+    adding = check_target(to_dir)
     if push_url is not None:
         check_push_url(push_url)
     report = RestoreReport(zip_path=zip_path, target=to_dir)
@@ -164,8 +156,13 @@ def restore_archive(
                     if with_git
                     else "push needs a repository, and the selected items have none"
                 )
-        to_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{to_dir.name}.restore-", dir=to_dir.parent))
+        paths = own_paths(manifests)
+        if adding:
+            check_free(to_dir, paths)
+        # Staged on the target's filesystem, so the finished tree moves in by renames.
+        stage_in = to_dir if adding else to_dir.parent
+        stage_in.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{to_dir.name}.restore-", dir=stage_in))
         try:
             tree, work = staging / "tree", staging / "work"
             tree.mkdir()
@@ -178,9 +175,12 @@ def restore_archive(
             if repo is None:
                 checker.check_whole_zip(manifests)
             report.mirrors = checker.assemble(tree)
-            if to_dir.exists():
-                to_dir.rmdir()  # empty, checked above
-            os.rename(tree, to_dir)
+            if adding:
+                place(tree, to_dir, paths)
+            else:
+                if to_dir.exists():
+                    to_dir.rmdir()  # empty, checked above
+                os.rename(tree, to_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     report.mirrors = [to_dir / m.relative_to(tree) for m in report.mirrors]
@@ -199,27 +199,6 @@ def restore_archive(
         report.pushed_to = safe_url(push_url)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _check_target(to_dir: Path) -> None:
-    """ConfigurationError, one line, for a target restore cannot build: not empty, under a
-    file, a mount point (the finished tree is renamed onto the target, which a mount point
-    cannot be), or where nothing can be written (read-only filesystem, permissions)."""
-    if to_dir.exists() and (not to_dir.is_dir() or any(to_dir.iterdir())):
-        raise ConfigurationError(f"restore target {to_dir} already exists and is not empty")
-    existing = next(p for p in to_dir.parents if p.exists())  # "/" exists, at the latest
-    if not existing.is_dir():
-        raise ConfigurationError(f"restore target {to_dir} is under {existing}, which is a file")
-    if os.path.ismount(to_dir):
-        raise ConfigurationError(
-            f"restore target {to_dir} is a mount point, which restore cannot replace; "
-            "restore into a new folder inside it"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigurationError(
-            f"cannot write in {existing} (a read-only filesystem or no permission); restore "
-            "stages the tree beside the target"
-        )
 
 
 # -- checking (and extracting) ------------------------------------------------------------
@@ -248,7 +227,7 @@ class _Checker:
         self.zf, self.work, self.progress, self.total, self.verb = zf, work, progress, total, verb
         self.files = self.bytes = self.bundles = self.lfs_objects = 0
         self.mirrors: list[_Mirror] = []
-        self._repos = 0
+        self._repos = self._bundle_files = 0
         self._pristine: Path | None = None
         names = zf.namelist()
         if len(names) != len(set(names)):
@@ -327,7 +306,9 @@ class _Checker:
                     f"{name}: the zip says {header_size} bytes but the manifest says {entry.size}"
                 )
             if entry.path in bundles:
-                dest: Path | None = self.work / f"bundle-{self.bundles}.bundle"
+                # Numbered by entry: a bundle an earlier (failed) item left must not collide.
+                self._bundle_files += 1
+                dest: Path | None = self.work / f"bundle-{self._bundle_files}.bundle"
             elif tree is None:
                 dest = None
             elif lfs and lfs_home is not None:
@@ -382,10 +363,11 @@ class _Checker:
             placed.append(dest)
         return placed
 
-    def check_whole_zip(self, manifests: list[ItemManifest]) -> None:
+    def check_whole_zip(self, manifests: list[ItemManifest], skip: tuple[str, ...] = ()) -> None:
         """Entries outside every item: top-level files (run-level records) must read back
-        with a good CRC; anything deeper belongs to no manifest and is an error."""
-        roots = tuple(m.root for m in manifests)
+        with a good CRC; anything deeper belongs to no manifest and is an error (except
+        under the folders ``skip``: items already found damaged)."""
+        roots = tuple(m.root for m in manifests) + skip
         for info in self.zf.infolist():
             if info.filename.startswith(roots) or info.is_dir():
                 continue

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from ghbackup import exit_codes
 from ghbackup.batch import (
     STOPPED_EXIT_CODE,
     backup_batch,
@@ -156,7 +157,7 @@ def test_a_retryable_failure_makes_the_batch_exit_with_its_code():
     outcome = backup_batch(
         items, lambda item: _result(item, errors.get(item)), already_final=lambda i: False
     )
-    assert not outcome.final and outcome.exit_code == 3
+    assert not outcome.final and outcome.exit_code == exit_codes.GITHUB
 
 
 def test_a_result_that_cannot_be_stored_is_worth_a_retry():

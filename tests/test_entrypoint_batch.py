@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ghbackup import exit_codes
 from ghbackup.batch import STOPPED_EXIT_CODE
 from ghbackup.records import BackupItem, ItemResult, item_result_key
 
@@ -108,7 +109,7 @@ def test_a_retryable_failure_exits_non_zero_and_the_rerun_skips_what_succeeded(s
         first = _run(env, timeout=300)
     finally:
         gh.faults.clear()
-    assert first.returncode == 3, first.stderr  # GitHubUnavailable's code
+    assert first.returncode == exit_codes.GITHUB, first.stderr  # GitHubUnavailable's code
     assert _result(out, items[1]).error_type == "GitHubUnavailable"
     gh.reset_request_log()
     second = _run(env, timeout=300)

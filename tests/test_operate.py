@@ -187,8 +187,8 @@ def test_get_of_a_restored_run_writes_the_item_zip_that_verify_accepts(aws, caps
     assert path == tmp_path / RUN / "acme" / "repo-001.zip"
     assert operate._sha256(path) == manifest.item("repository/acme/repo-001").zip_sha256
     assert calls["RestoreObject"] == []
-    code, _, err = run_cli(capsys, "verify", str(path))
-    assert code == 0 and "verified" in err
+    code, out, _ = run_cli(capsys, "verify", str(path))
+    assert code == 0 and out.startswith("verified ")
 
 
 def test_readable_until_is_shown_for_a_restored_run(aws, capsys):
@@ -489,3 +489,25 @@ def test_cost_refuses_an_unknown_price(aws, capsys, tmp_path):
     prices.write_text('{"storage_per_gb": 1}')
     code, _, err = run_cli(capsys, "cost", "--prices", str(prices))
     assert code == 2 and "unknown price 'storage_per_gb'" in one_line(err)
+
+
+def test_diff_of_two_deployed_runs_reads_their_manifests(aws, capsys):
+    s3, _ = aws
+    make_run(s3, count=2)
+    make_run(s3, run_id="run-20261201T100000Z", count=3)
+    code, out, _ = run_cli(capsys, "diff", RUN, "run-20261201T100000Z")
+    lines = out.splitlines()
+    assert code == 0 and "+ repository/acme/repo-002" in lines
+    # The assets are random bytes: each zip differs, and only checksums can say so.
+    assert "M repository/acme/repo-000" in lines and "refs not compared" in lines[-1]
+    code, _, err = run_cli(capsys, "diff", RUN, "run-20991231T000000Z")
+    assert code == 10 and "no run run-20991231T000000Z" in one_line(err)
+
+
+def test_runs_in_a_pipe_are_tab_separated_lines_with_whole_ids(aws, capsys):
+    make_run(aws[0], count=2)
+    code, out, _ = run_cli(capsys, "runs")
+    fields = out.splitlines()[0].split("\t")
+    assert code == 0 and len(out.splitlines()) == 1
+    assert fields[0] == RUN and fields[2] == "SUCCEEDED" and fields[3:5] == ["2", "0"]
+    assert fields[5].isdigit()

@@ -101,3 +101,30 @@ def test_start_refuses_input_the_state_machine_would_refuse(stack, capsys):
 
 def test_watch_of_an_unknown_run_is_exit_10(stack, capsys):
     assert cli.main(["watch", "run-never"]) == 10
+
+
+def test_start_without_a_selection_says_what_the_stacks_defaults_back_up(
+    stack, capsys, monkeypatch
+):
+    deployment, _ = stack
+    planned = []
+    monkeypatch.setattr(
+        "cli.selection.dry_run", lambda selection, api, defaults: planned.append(defaults) or 0
+    )
+    assert cli.main(["start", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "the run backs up this stack's defaults: the GitHub account" in err
+
+    sfn, lam = boto3.client("stepfunctions"), boto3.client("lambda")
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)["definition"]
+    )
+    validate = definition["States"][definition["StartAt"]]["Parameters"]["FunctionName"]
+    variables = lam.get_function_configuration(FunctionName=validate)["Environment"]["Variables"]
+    variables["DEFAULT_INPUT"] = json.dumps({"orgs": ["acme"], "skip_forks": True})
+    lam.update_function_configuration(FunctionName=validate, Environment={"Variables": variables})
+    assert cli.main(["start", "--dry-run", "--skip-archived"]) == 0
+    err = capsys.readouterr().err
+    assert 'this stack\'s defaults: {"orgs": ["acme"]}' in err
+    assert planned[-1] == {"orgs": ["acme"], "skip_forks": True}
+    assert sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"] == []

@@ -16,7 +16,7 @@ from ghbackup.archive import ItemArchiveWriter
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed
 from ghbackup.process import run_git
 from ghbackup.records import BackupItem
-from ghbackup.restore import restore_archive, verify_archive
+from ghbackup.restore import ArchiveDamaged, restore_archive, verify_archive
 from tests.roundtrip import add_legacy_history
 
 AUTHOR = {
@@ -230,6 +230,47 @@ def test_one_repository_restores_from_a_run_zip(tmp_path, source, item_zip):
         verify_archive(run, repo="acme/missing")
 
 
+def three_repository_run(tmp_path: Path) -> Path:
+    """A run zip of acme/a, acme/b and acme/c, each with a bundle and a metadata file."""
+    zips = []
+    for name in "abc":
+        src = make_repo(tmp_path / f"src-{name}", files=1)
+        item = BackupItem(kind="repository", full_name=f"acme/{name}")
+        zips.append(write_item(tmp_path / f"{name}.zip", item, src))
+    return merge_zips(tmp_path / "run.zip", *zips)
+
+
+def test_verify_reports_every_damaged_item_and_which_are_intact(tmp_path):
+    run = three_repository_run(tmp_path)
+    flip_byte(run, "acme/a/repository.json")
+    flip_byte(run, "acme/c/repository.bundle", offset=100)
+    with pytest.raises(ArchiveDamaged) as raised:
+        verify_archive(run)
+    report = raised.value.report
+    assert sorted(report.damaged) == ["repository/acme/a", "repository/acme/c"]
+    assert report.damaged["repository/acme/a"].startswith("acme/a/repository.json: ")
+    assert report.damaged["repository/acme/c"].startswith("acme/c/repository.bundle: ")
+    assert report.items == ["repository/acme/b"]
+    assert str(raised.value).endswith("(and 1 more damaged)")
+    # The same archive, restored: refused, as verify said.
+    with pytest.raises(ArchiveCorrupt, match="^acme/a/repository.json: "):
+        restore_archive(run, tmp_path / "out")
+    assert len(restore_archive(run, tmp_path / "out", repo="acme/b").items) == 1
+
+
+def test_verify_reports_a_damaged_item_manifest_and_checks_the_other_items(tmp_path):
+    run = three_repository_run(tmp_path)
+    flip_byte(run, "acme/b/manifest.json")
+    with pytest.raises(ArchiveDamaged) as raised:
+        verify_archive(run)
+    report = raised.value.report
+    assert list(report.damaged) == ["acme/b/manifest.json"]
+    assert report.damaged["acme/b/manifest.json"].startswith("acme/b/manifest.json: unreadable")
+    assert report.items == ["repository/acme/a", "repository/acme/c"]
+    with pytest.raises(ArchiveCorrupt, match="^acme/b/manifest.json: unreadable"):
+        restore_archive(run, tmp_path / "out", repo="acme/a")  # restore: the same checks
+
+
 def test_push_mirrors_the_restored_repository_except_pull_refs(tmp_path, source, item_zip):
     remote = tmp_path / "remote.git"
     run_git(["init", "-q", "--bare", str(remote)])
@@ -344,14 +385,42 @@ def test_restore_of_a_corrupt_archive_leaves_nothing_behind(tmp_path, item_zip):
     assert leftovers(tmp_path) == []
 
 
-def test_restore_refuses_a_non_empty_target(tmp_path, item_zip):
+def test_restore_adds_a_repository_to_a_folder_whose_paths_for_it_are_free(tmp_path, item_zip):
     target = tmp_path / "out"
-    target.mkdir()
+    (target / "acme" / "other.git").mkdir(parents=True)
     (target / "keep.txt").write_text("mine")
-    with pytest.raises(ConfigurationError, match="not empty"):
-        restore_archive(item_zip, target)
-    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    restore_archive(item_zip, target)
+    assert (target / "keep.txt").read_text() == "mine"
+    assert (target / "acme" / "other.git").is_dir()
+    assert (target / "acme" / "widget.git" / "HEAD").is_file()
+    assert (target / "acme" / "widget" / "manifest.json").is_file()
+    assert sorted(p.name for p in target.iterdir()) == ["acme", "keep.txt"]  # no staging left
     assert leftovers(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("taken", ["acme/widget.git", "acme/widget.wiki.git", "acme/widget"])
+def test_restore_refuses_a_folder_that_holds_one_of_the_repositorys_paths(
+    tmp_path, item_zip, taken
+):
+    target = tmp_path / "out"
+    (target / taken).mkdir(parents=True)
+    (target / taken / "mine.txt").write_text("mine")
+    with pytest.raises(ConfigurationError, match=f"already holds {taken}"):
+        restore_archive(item_zip, target)
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*")) == sorted(
+        ["acme", taken, f"{taken}/mine.txt"]
+    )
+    assert leftovers(tmp_path) == ["out"]
+
+
+def test_restore_refuses_an_owner_folder_that_is_a_symlink(tmp_path, item_zip):
+    target, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    (target / "acme").symlink_to(elsewhere)
+    with pytest.raises(ConfigurationError, match="in the way of acme/widget"):
+        restore_archive(item_zip, target)
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_restore_into_an_existing_empty_folder_works(tmp_path, item_zip):

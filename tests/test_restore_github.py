@@ -333,9 +333,9 @@ def test_cli_plan_prints_writes_requests_and_time(gh, tmp_path, monkeypatch, cap
     monkeypatch.setenv("GITHUB_TOKEN", gh.token)
     code = cli.main(["restore", str(zip_path), "--repo", source, "--to-github",
                      f"{gh.owner}/planned", "--api-url", gh.api_url, "--plan"])  # fmt: skip
-    err = capsys.readouterr().err
+    out = capsys.readouterr().out
     assert code == 0
-    assert "writes in all" in err and "requests" in err and " s under GitHub's" in err
+    assert "writes in all" in out and "requests" in out and " s under GitHub's" in out
     assert gh.account.repo(f"{gh.owner}/planned") is None
 
 
