@@ -140,7 +140,7 @@ class CredentialsUnavailable(BackupError):
     """The stored GitHub credentials could not be read: SSM or Secrets Manager did not
     answer, or kept failing, through the bounded retries. Another try later may succeed."""
 
-    exit_code = 7
+    exit_code = exit_codes.AWS
     retryable = True
 
 
