@@ -242,3 +242,40 @@ def test_the_continue_command_replaces_the_run_id_with_resume():
     assert local_run.continue_command(argv, "r1") == (
         "ghbackup run --local --org acme --out 'my backups' --resume r1"
     )
+
+
+def test_an_interrupted_run_says_what_was_kept_and_the_command_that_continues(
+    capsys, monkeypatch, tmp_path, token, github
+):
+    from workflow.local_runner import RunInterrupted, check_run_folder
+
+    def interrupted_run_local(execution_input, *, out_dir, run_id, **kwargs):
+        raise RunInterrupted(run_id, out_dir / run_id, kept=3, done=4, total=12)
+
+    github.answers["/api/v3/orgs/acme"] = (200, {"login": "acme"})
+    monkeypatch.setattr(
+        local_run,
+        "_local_runner",
+        lambda: (interrupted_run_local, check_run_folder, RunInterrupted),
+    )
+    code, out, err = run(
+        capsys, "run", "--local", "--org", "acme", "--out", str(tmp_path), "--run-id", "r7",
+        "--api-url", github.api_url,
+    )  # fmt: skip
+    assert code == 130 and out == ""
+    assert err.splitlines() == [
+        f"ghbackup: run r7 interrupted: 3 items of 12 finished and kept (their warm copies "
+        f"are in {tmp_path / 'state'})",
+        f"continue with: ghbackup run --local --org acme --out {tmp_path} --api-url "
+        f"{github.api_url} --resume r7",
+    ]
+
+
+def test_sigterm_stops_a_local_run_as_ctrl_c_does():
+    import os
+    import signal
+
+    with pytest.raises(KeyboardInterrupt), local_run._sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted long before this ends
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

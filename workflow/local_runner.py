@@ -730,7 +730,7 @@ def run_local(
                     f"run {run_id} ended {described['status']}, but exporting it failed: {exc}; "
                     f"the run's archive was only in the local S3 (in memory, gone when this "
                     f"command ends); {run_folder} keeps the containers' logs only: free space "
-                    f"and run again with another --run-id"
+                    f"and run the same command again"
                 ) from None
             keep_folder = True
             return LocalRunOutcome(
