@@ -1,6 +1,6 @@
-"""What a person sees from ``ghbackup run --local`` before and after the work: one line per
-failure, found before anything starts; the summary in words; the progress without a
-terminal; the command that continues an interrupted run."""
+"""What a person sees from ``ghbackup run --local`` (and ``backup-item``) before and after
+the work: one line per failure, found before anything starts; the summary in words; the
+progress without a terminal; the command that continues an interrupted run."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def github():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     server.answers, server.asked = answers, asked
     server.api_url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
@@ -279,3 +279,16 @@ def test_sigterm_stops_a_local_run_as_ctrl_c_does():
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # interrupted long before this ends
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_failed_backup_item_is_one_line_without_a_log_line_before_it(
+    capsys, tmp_path, token, github
+):
+    code = cli.main(
+        ["backup-item", "--repo", "acme/nope", "--out", str(tmp_path), "--api-url", github.api_url]
+    )
+    captured = capsys.readouterr()
+    assert code == 3 and captured.out == ""
+    assert captured.err == (  # no ERROR log line before it, no blank line around it
+        "ghbackup: repository/acme/nope: NotFound: /api/v3/repos/acme/nope: HTTP 404 Not Found\n"
+    )

@@ -8,12 +8,14 @@ starts one execution named after the run id and waits for it, reporting progress
 per-item result.json objects as they appear. The Lambda handlers run in-process and every
 ECS task is a ``python -m container.entrypoint`` subprocess. When it ends, the run zip and
 manifest are exported from the local S3 into ``out_dir/<run id>/`` (the containers' logs
-go to ``out_dir/<run id>/logs/``). That folder is created exclusively before anything
-starts, so a run id is used once per output folder: a second run with the same id (at the
-same time or later) refuses to start, as Step Functions refuses a second execution name.
+go to ``out_dir/<run id>/logs/``). That folder is locked while the run runs, and once it
+holds the run's archive the id is used: a second run with it refuses to start, as Step
+Functions refuses a second execution name. A run that failed or was interrupted leaves no
+archive, and the same id continues it.
 The warm copies incremental runs keep (``latest/``) live in ``out_dir/state/``: loaded into
 the local S3 before the run and exported after it, so a second run with the same
-``out_dir`` captures only what changed.
+``out_dir`` captures only what changed. An interrupted run (or one that ended before
+Finalize) exports the warm copies of the items it finished, so those count too.
 
 Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
 ``test_case``), which is how tests/workflow/mock_config.json runs.
