@@ -36,6 +36,7 @@ from cli import restore_github as cli_restore_github
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
 from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_code_for
 from ghbackup.records import default_run_id
+from ghbackup.wording import counted
 
 console = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)  # what a command produces (a run's summary), for pipes
@@ -267,8 +268,9 @@ def _verify(args: argparse.Namespace) -> int:
     with _progress_bar(single=True) as report:
         result = verify_archive(args.zip, repo=args.repo, progress=report)
     console.print(
-        f"[green]verified[/green] {args.zip}: {len(result.items)} items, {result.files} files, "
-        f"{result.bytes:,} bytes, {result.bundles} bundles, {result.lfs_objects} LFS objects "
+        f"[green]verified[/green] {args.zip}: {counted(len(result.items), 'item')}, "
+        f"{counted(result.files, 'file')}, {counted(result.bytes, 'byte')}, "
+        f"{counted(result.bundles, 'bundle')}, {counted(result.lfs_objects, 'LFS object')} "
         f"in {result.seconds:.1f}s"
     )
     return 0
@@ -302,8 +304,9 @@ def _restore(args: argparse.Namespace) -> int:
             progress=report,
         )
     console.print(
-        f"[green]restored[/green] {len(result.items)} items into {result.target}: "
-        f"{len(result.mirrors)} git mirrors, {result.files} files, {result.lfs_objects} LFS objects"
+        f"[green]restored[/green] {counted(len(result.items), 'item')} into {result.target}: "
+        f"{counted(len(result.mirrors), 'git mirror')}, {counted(result.files, 'file')}, "
+        f"{counted(result.lfs_objects, 'LFS object')}"
         + (f", pushed to {result.pushed_to}" if result.pushed_to else "")
     )
     for mirror in result.mirrors:

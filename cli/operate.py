@@ -33,6 +33,7 @@ from ghbackup.deployment import (
 )
 from ghbackup.errors import ConfigurationError, UnknownRun
 from ghbackup.records import default_run_id
+from ghbackup.wording import counted
 
 console = Console(stderr=True, soft_wrap=True)
 # Tests replace these to run without waiting.
@@ -333,8 +334,8 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(summary_status, "red")
     counts = manifest.counts
     console.print(
-        f"[{colour}]run {run_id}: {summary_status}[/{colour}]: {counts.succeeded} of "
-        f"{counts.total} items, {manifest.bytes:,} bytes"
+        f"[{colour}]run {run_id}: {summary_status}[/{colour}]: {counts.succeeded:,} of "
+        f"{counted(counts.total, 'item')}, {counted(manifest.bytes, 'byte')}"
     )
     for line in manifest.items:
         if line.status != "succeeded":
@@ -380,8 +381,8 @@ def _show(args: argparse.Namespace) -> int:
         )
         return 0
     console.print(
-        f"run {manifest.run_id}: {manifest.status}, {manifest.counts.succeeded} of "
-        f"{manifest.counts.total} items, {manifest.bytes:,} bytes"
+        f"run {manifest.run_id}: {manifest.status}, {manifest.counts.succeeded:,} of "
+        f"{counted(manifest.counts.total, 'item')}, {counted(manifest.bytes, 'byte')}"
     )
     table = Table("item", "status", "bytes", "error", "skipped")
     for row in rows:

@@ -21,6 +21,7 @@ from rich.progress import (
 
 from ghbackup.credentials import DEFAULT_API_URL, Credentials
 from ghbackup.errors import ConfigurationError
+from ghbackup.wording import counted
 
 
 def add_arguments(restore: argparse.ArgumentParser) -> None:
@@ -111,7 +112,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         made = ", ".join(f"{n} {what}" for what, n in result.created.items()) or "nothing new"
         console.print(
             f"[green]restored[/green] {args.repo} -> {args.to_github}: {made}; "
-            f"{result.writes} writes, {result.requests} requests in {result.seconds:.0f}s"
+            f"{counted(result.writes, 'write')}, {counted(result.requests, 'request')} in "
+            f"{result.seconds:.0f}s"
         )
     if result.local_refs:
         console.print(

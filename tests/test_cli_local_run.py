@@ -292,3 +292,19 @@ def test_a_failed_backup_item_is_one_line_without_a_log_line_before_it(
     assert captured.err == (  # no ERROR log line before it, no blank line around it
         "ghbackup: repository/acme/nope: NotFound: /api/v3/repos/acme/nope: HTTP 404 Not Found\n"
     )
+
+
+def test_verify_counts_one_of_each_in_the_singular(capsys, monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from ghbackup import restore
+
+    verified = SimpleNamespace(items=["a"], files=1, bytes=1, bundles=1, lfs_objects=1, seconds=0.5)
+    monkeypatch.setattr(restore, "verify_archive", lambda *args, **kwargs: verified)
+    code = cli.main(["verify", str(tmp_path / "one.zip")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert (
+        err
+        == f"verified {tmp_path / 'one.zip'}: 1 item, 1 file, 1 byte, 1 bundle, 1 LFS object in 0.5s\n"
+    )
