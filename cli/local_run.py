@@ -20,12 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from ghbackup.credentials import Credentials, redact
@@ -207,15 +205,15 @@ class RunProgressDisplay:
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("items, {task.fields[failed]} failed"),
+            TextColumn("{task.fields[counts]}"),
             TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[left]}"),
             console=console,
             transient=True,  # the bar gives way to the summary
         )
-        self._task = self._bar.add_task(f"run {run_id}: listing", total=None, failed=0)
+        self._task = self._bar.add_task(
+            f"run {run_id}: listing the items", total=None, counts="", left=""
+        )
         self._started = clock()
         self._first_done: tuple[float, int] | None = None
         self._last_line = (-1.0, (-1, -1, -1))
@@ -235,13 +233,14 @@ class RunProgressDisplay:
         if done and self._first_done is None:
             self._first_done = (now, done)
         if self._live:
-            description = f"run {self._run_id}" if total else f"run {self._run_id}: listing"
+            left = self.seconds_left(done, total, now) if total and done < total else None
             self._bar.update(
                 self._task,
                 completed=done,
                 total=total or None,
-                failed=failed,
-                description=description,
+                description=f"run {self._run_id}" if total else self._bar.tasks[0].description,
+                counts=f"{done:,}/{counted(total, 'item')}, {failed:,} failed" if total else "",
+                left=f"about {_clock_text(left)} left" if left is not None else "",
             )
             return
         last_time, last_counts = self._last_line
