@@ -111,6 +111,8 @@ def test_listing_fails(tmp_path):
     assert result["notification"]["attributes"]["status"] == "FAILED"
     assert "GitHubUnavailable" in result["notification"]["message"]
     assert result["iterations"] == []
+    # Nothing was written: no empty folder is left to look like a run.
+    assert not (tmp_path / "out" / RUN_ID).exists()
 
 
 def test_empty_account_goes_straight_to_finalize(tmp_path):

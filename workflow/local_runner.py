@@ -466,7 +466,8 @@ def _reserve_run_folder(out_dir: Path, run_id: str) -> tuple[Path, Any, bool]:
 
 def _release_run_folder(folder: Path, lock: Any, *, keep: bool) -> None:
     """Unlock ``folder``; unless ``keep``, remove it when nothing but empty folders is in
-    it (a run that failed before writing anything leaves no folder behind)."""
+    it (a run that failed before writing anything leaves no folder behind; one that wrote
+    something keeps it, and a run that finished its archive is in it)."""
     lock.close()
     (folder / _LOCK_NAME).unlink(missing_ok=True)
     if keep:
@@ -708,7 +709,7 @@ def run_local(
             try:
                 described = _wait(sfn, execution_arn, watcher, run_id, timeout_seconds)
             except KeyboardInterrupt:
-                keep_folder = True
+                keep_folder = True  # even empty: --resume names it
                 raise _interrupted(
                     sfn, s3, deployment.bucket, execution_arn, run_folder, loaded, watcher
                 ) from None
@@ -727,14 +728,12 @@ def run_local(
             except StorageError as exc:
                 # The local S3 lives in this process's memory: once it stops, the run zip
                 # exists nowhere else. Say so, with what was kept.
-                keep_folder = True
                 raise StorageError(
                     f"run {run_id} ended {described['status']}, but exporting it failed: {exc}; "
                     f"the run's archive was only in the local S3 (in memory, gone when this "
                     f"command ends); {run_folder} keeps the containers' logs only: free space "
                     f"and run the same command again"
                 ) from None
-            keep_folder = True
             return LocalRunOutcome(
                 run_id=run_id,
                 status=described["status"],
