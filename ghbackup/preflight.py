@@ -35,7 +35,7 @@ class GitHubUnreachable(GitHubUnavailable):
 def check_github(
     api_url: str,
     credentials: Credentials,
-    selection: Mapping[str, Any],
+    selection: Mapping[str, Any] | Any,
     *,
     client: GitHubClient | None = None,
 ) -> None:
@@ -63,6 +63,8 @@ def check_github(
                 exc.status,
             ) from None
         raise GitHubUnreachable(f"{_unreachable(api_url)}: check --api-url") from None
+    if not isinstance(selection, Mapping):
+        return  # not an execution input at all: the run's validation names what is wrong
     try:
         for org in _names(selection.get("orgs")):
             _check_account(client, where, org, "organisation")

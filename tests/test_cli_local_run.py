@@ -308,3 +308,11 @@ def test_verify_counts_one_of_each_in_the_singular(capsys, monkeypatch, tmp_path
         err
         == f"verified {tmp_path / 'one.zip'}: 1 item, 1 file, 1 byte, 1 bundle, 1 LFS object in 0.5s\n"
     )
+
+
+def test_the_check_before_a_run_leaves_an_input_that_is_no_selection_to_validation(github):
+    from ghbackup.credentials import TokenCredentials
+    from ghbackup.preflight import check_github
+
+    check_github(github.api_url, TokenCredentials("t"), ["not", "a", "selection"])
+    assert github.asked == ["/api/v3/rate_limit"]  # one request, no account looked up
