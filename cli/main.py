@@ -104,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     run = _command(
         sub, "run", "run the whole backup workflow (the state machine) on this machine",
         "ghbackup run --local --org acme --out ./backups",
-        "ghbackup run --local --input selection.json", parents=[capture],
+        "ghbackup run --local --input selection.json",
+        "ghbackup run --local --org acme --out ./backups --resume run-20260101T020000Z",
+        parents=[capture],
     )  # fmt: skip
     run.add_argument(
         "--local", action="store_true", required=True, help="execute it on this machine"
