@@ -163,11 +163,13 @@ def test_resume_of_a_run_that_never_started_says_so(capsys, tmp_path, token):
 
 
 def test_without_moto_run_local_names_the_extra_to_install(capsys, monkeypatch, tmp_path, token):
-    gone = [
-        m for m in sys.modules if m in ("moto", "workflow") or m.startswith(("moto.", "workflow."))
-    ]
-    for name in gone:
+    import workflow
+
+    # Import the local runner afresh (from this tree's workflow package) with moto missing.
+    for name in [m for m in sys.modules if m == "moto" or m.startswith(("moto.", "workflow."))]:
         monkeypatch.delitem(sys.modules, name)
+        if name.startswith("workflow.") and hasattr(workflow, name.split(".")[1]):
+            monkeypatch.delattr(workflow, name.split(".")[1])
     monkeypatch.setitem(sys.modules, "moto", None)  # import moto -> ModuleNotFoundError
     code, _, err = run(capsys, "run", "--local", "--org", "acme", "--out", str(tmp_path))
     assert code == 2 and "'local' extra" in err and "pip install '.[local]'" in err
