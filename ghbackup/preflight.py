@@ -47,6 +47,8 @@ def check_github(
     try:
         # Answered for any valid credential (a token or an App installation) and free.
         client.get("rate_limit")
+    except NotFound:
+        pass  # GitHub Enterprise Server without rate limiting: 404, after authentication
     except RateLimitExceeded:
         return  # the run waits for the reset; nothing here can be told before it
     except AuthenticationFailed:
@@ -63,6 +65,10 @@ def check_github(
                 exc.status,
             ) from None
         raise GitHubUnreachable(f"{_unreachable(api_url)}: check --api-url") from None
+    except GitHubError as exc:  # 403 (an IP allow list, say) or another refusal
+        raise GitHubError(
+            f"GitHub at {where} refused the run's first request: {exc}", exc.status
+        ) from None
     if not isinstance(selection, Mapping):
         return  # not an execution input at all: the run's validation names what is wrong
     try:

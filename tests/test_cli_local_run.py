@@ -318,3 +318,13 @@ def test_the_check_before_a_run_leaves_an_input_that_is_no_selection_to_validati
 
     check_github(github.api_url, TokenCredentials("t"), ["not", "a", "selection"])
     assert github.asked == ["/api/v3/rate_limit"]  # one request, no account looked up
+
+
+def test_an_enterprise_server_without_rate_limits_passes_the_check(github):
+    from ghbackup.credentials import TokenCredentials
+    from ghbackup.preflight import check_github
+
+    github.answers["/api/v3/rate_limit"] = (404, {"message": "Rate limiting is not enabled."})
+    github.answers["/api/v3/orgs/acme"] = (200, {"login": "acme"})
+    check_github(github.api_url, TokenCredentials("t"), {"orgs": ["acme"]})
+    assert github.asked == ["/api/v3/rate_limit", "/api/v3/orgs/acme"]
