@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: install system-deps demo test unit integration lint package tf-test tf-integration bench image clean
+.PHONY: install system-deps terraform-check demo test unit integration lint package tf-test tf-integration bench image clean
 
 $(VENV_STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -16,10 +16,15 @@ install: system-deps $(VENV_STAMP)
 system-deps:
 	@bash .ci/system-deps.sh
 
+# Only the terraform targets (and so `make test`) need terraform; the demo does not.
+terraform-check:
+	@command -v terraform >/dev/null || { echo "terraform is not on PATH: the terraform tests (make tf-test, tf-integration, test) need terraform >= 1.11 (see terraform/README.md)" >&2; exit 1; }
+
 demo: install
 	$(PY) -m tests.demo
 
-test: install lint unit integration tf-test tf-integration
+# terraform is checked first: a missing one fails at once, not after the other tiers.
+test: terraform-check install lint unit integration tf-test tf-integration
 
 lint: $(VENV_STAMP)
 	$(PY) -m ruff check ghbackup cli workflow tasks container tests bench
@@ -35,10 +40,10 @@ integration: $(VENV_STAMP)
 package: $(VENV_STAMP)
 	$(PY) -m tasks.package --out build/lambda
 
-tf-test: package
+tf-test: terraform-check package
 	bash terraform/tests/offline.sh
 
-tf-integration: package
+tf-integration: terraform-check package
 	$(PY) -m pytest -q tests/terraform
 
 bench: install

@@ -32,6 +32,7 @@ from rich.progress import (
 
 from cli import common as cli_common
 from cli import contents as cli_contents
+from cli import local_run
 from cli import operate as operate_cli
 from cli import restore_github as cli_restore_github
 from cli import results as cli_results
@@ -42,11 +43,13 @@ from ghbackup.errors import BackupError, ConfigurationError, InvalidInput, exit_
 from ghbackup.records import default_run_id
 
 console = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True)  # what a command produces (a run's summary), for pipes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for "continue with: ..."
     _configure_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args))
@@ -110,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     run = _command(
         sub, "run", "run the whole backup workflow (the state machine) on this machine",
         "ghbackup run --local --org acme --out ./backups",
-        "ghbackup run --local --input selection.json", parents=[capture],
+        "ghbackup run --local --input selection.json",
+        "ghbackup run --local --org acme --out ./backups --resume run-20260101T020000Z",
+        parents=[capture],
     )  # fmt: skip
     run.add_argument(
         "--local",
@@ -119,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         "other mode: `ghbackup start` runs a deployed stack on AWS",
     )
     cli_selection.add_arguments(run)
+    local_run.add_arguments(run)
     run.set_defaults(func=_run)
 
     verify = _command(
@@ -198,10 +204,11 @@ def _backup_item(args: argparse.Namespace) -> int:
     else:
         item = BackupItem.from_json({"kind": "account", "login": args.account})
     _check_api_url(args.api_url)
+    _check_out_folder(args.out)  # before the capture, not after it
     credentials = Credentials.from_mapping(os.environ, api_url=args.api_url)
     client = GitHubClient(args.api_url, credentials)
     run_id = args.run_id or default_run_id()
-    with _progress_bar() as report:
+    with _progress_bar() as report, _quiet_item_log(args.verbose):
         result = backup_item(
             item, client, DirectoryDestination(args.out), run_id=run_id, progress=report
         )
@@ -218,8 +225,6 @@ def _backup_item(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workflow.local_runner import run_local
-
     if not args.local:
         raise ConfigurationError(
             "run executes the workflow on this machine: add --local "
@@ -227,43 +232,33 @@ def _run(args: argparse.Namespace) -> int:
         )
     _check_api_url(args.api_url)
     execution_input = cli_selection.execution_input(args, _read_input)
-    Credentials.from_mapping(
-        os.environ, api_url=args.api_url
-    )  # fail early, before any server starts
     if args.dry_run:
+        Credentials.from_mapping(os.environ, api_url=args.api_url)
         return cli_selection.dry_run(execution_input, args.api_url)
-    run_id = args.run_id or default_run_id()
-    # Transient: the bar gives way to the summary, or to the one line that says what failed.
-    progress = _new_progress(TextColumn("{task.fields[failed]} failed"), transient=True)
-    with progress:
-        task = progress.add_task(f"run {run_id}", total=None, failed=0)
+    return local_run.run_command(args, execution_input, console, stdout)
 
-        def report(done: int, failed: int, total: int) -> None:
-            progress.update(task, completed=done, total=total or None, failed=failed)
 
-        outcome = run_local(
-            execution_input,
-            out_dir=args.out,
-            github_api_url=args.api_url,
-            progress=report,
-            run_id=run_id,
-        )
-    if outcome.notification is not None:
-        console.print(f"[bold]SNS message[/bold]: {outcome.notification.subject or ''}")
-        print(outcome.notification.message or "")
-    for path in outcome.files:
-        console.print(f"  {path}")
-    if outcome.status != "SUCCEEDED":
-        console.print(
-            f"[red]ghbackup: run {run_id} {outcome.status}: {outcome.error}: "
-            f"{escape(redact(str(outcome.cause or '')))[:300]}[/red]"
-        )
-        return 1
-    # The run's own status, from the manifest it stored (the published text may be cut).
-    status = outcome.summary.status if outcome.summary is not None else "FAILED"
-    colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(status, "red")
-    console.print(f"[{colour}]run {run_id}: {status}[/{colour}]")
-    return exit_codes.run_status_code(status)
+def _check_out_folder(out: Path) -> None:
+    """``--out`` is a folder, or a path where one can be made: not a file, nor under one."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ConfigurationError(f"--out {out}: {place} is a file; --out is a folder")
+            return
+
+
+@contextmanager
+def _quiet_item_log(verbose: bool) -> Iterator[None]:
+    """The capture logs its failure for the container's log; here the same failure is the
+    one line printed after it, so the log line is left out (kept with -v)."""
+    item_log = logging.getLogger("ghbackup.backup")
+    previous = item_log.level
+    if not verbose:
+        item_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        item_log.setLevel(previous)
 
 
 def _check_api_url(url: str) -> None:
@@ -343,7 +338,9 @@ def _restore(args: argparse.Namespace) -> int:
     return cli_results.print_restored(result, as_json=args.json)
 
 
-def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
+def _new_progress(*extra: TextColumn, transient: bool = True) -> Progress:
+    # Transient: a finished bar gives way to the result (left in place, its last frame is a
+    # frozen spinner line; without a terminal, a blank line).
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -353,7 +350,7 @@ def _new_progress(*extra: TextColumn, transient: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=transient,
-        disable=cli_common.quiet,
+        disable=cli_common.quiet or not console.is_terminal,  # a pipe gets results, not frames
     )
 
 

@@ -40,6 +40,7 @@ from ghbackup.deployment import (
 )
 from ghbackup.errors import BackupError, ConfigurationError
 from ghbackup.records import default_run_id
+from ghbackup.wording import counted
 
 console = Console(stderr=True, soft_wrap=True)
 # Tests replace these to run without waiting.
@@ -397,8 +398,8 @@ def _watch_execution(deployment: Deployment, arn: str) -> int:
     colour = {"SUCCEEDED": "green", "PARTIAL": "yellow"}.get(summary_status, "red")
     counts = manifest.counts
     console.print(
-        f"[{colour}]run {run_id}: {summary_status}[/{colour}]: {counts.succeeded} of "
-        f"{counts.total} items, {manifest.bytes:,} bytes"
+        f"[{colour}]run {run_id}: {summary_status}[/{colour}]: {counts.succeeded:,} of "
+        f"{counted(counts.total, 'item')}, {counted(manifest.bytes, 'byte')}"
     )
     for line in manifest.items:
         if line.status != "succeeded":
@@ -451,8 +452,8 @@ def _show(args: argparse.Namespace) -> int:
         )
         return 0
     console.print(
-        f"run {manifest.run_id}: {manifest.status}, {manifest.counts.succeeded} of "
-        f"{manifest.counts.total} items, {manifest.bytes:,} bytes"
+        f"run {manifest.run_id}: {manifest.status}, {manifest.counts.succeeded:,} of "
+        f"{counted(manifest.counts.total, 'item')}, {counted(manifest.bytes, 'byte')}"
     )
     columns = (
         tables.Column("item"), tables.Column("status"),

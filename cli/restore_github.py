@@ -24,6 +24,7 @@ from rich.progress import (
 from cli import common as cli_common
 from ghbackup.credentials import DEFAULT_API_URL, Credentials
 from ghbackup.errors import ConfigurationError
+from ghbackup.wording import counted
 
 
 def add_arguments(restore: argparse.ArgumentParser) -> None:
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         made = ", ".join(f"{n} {what}" for what, n in result.created.items()) or "nothing new"
         print(
             f"restored {args.repo} -> {args.to_github}: {made}; "
-            f"{result.writes} writes, {result.requests} requests in {result.seconds:.0f}s"
+            f"{counted(result.writes, 'write')}, {counted(result.requests, 'request')} in "
+            f"{result.seconds:.0f}s"
         )
     if result.local_refs:
         console.print(

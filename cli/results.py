@@ -14,6 +14,7 @@ from rich.markup import escape
 from ghbackup.credentials import redact
 from ghbackup.errors import BackupError
 from ghbackup.restore import RUN_FILES, ArchiveDamaged, RestoreReport, VerifyReport
+from ghbackup.wording import counted
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -49,9 +50,9 @@ def print_verified(report: VerifyReport, *, as_json: bool) -> int:
         _out(_verify_json(report))
         return 0
     print(
-        f"verified {report.zip_path}: {_count(len(report.items), 'item')}, "
-        f"{_count(report.files, 'file')}, {report.bytes:,} bytes, "
-        f"{_count(report.bundles, 'bundle')}, {_count(report.lfs_objects, 'LFS object')} "
+        f"verified {report.zip_path}: {counted(len(report.items), 'item')}, "
+        f"{counted(report.files, 'file')}, {counted(report.bytes, 'byte')}, "
+        f"{counted(report.bundles, 'bundle')}, {counted(report.lfs_objects, 'LFS object')} "
         f"in {report.seconds:.1f}s"
     )
     return 0
@@ -69,8 +70,8 @@ def print_damaged(exc: ArchiveDamaged, *, as_json: bool) -> int:
         console.print(f"[red]ghbackup: ArchiveCorrupt: {escape(line)}[/red]")
     if not as_json and len(report.damaged) + len(report.items) > 1:
         print(
-            f"{report.zip_path}: {_count(len(report.damaged), 'damaged item')}, "
-            f"{_count(len(report.items), 'intact item')}"
+            f"{report.zip_path}: {counted(len(report.damaged), 'damaged item')}, "
+            f"{counted(len(report.items), 'intact item')}"
         )
         for key in report.items:
             print(f"intact\t{key}")
@@ -98,16 +99,12 @@ def print_restored(report: RestoreReport, *, as_json: bool) -> int:
         )
         return 0
     print(
-        f"restored {_count(len(report.items), 'item')} into {report.target}: "
-        f"{_count(len(report.mirrors), 'git mirror')}, {_count(report.files, 'file')}, "
-        f"{_count(report.lfs_objects, 'LFS object')}"
+        f"restored {counted(len(report.items), 'item')} into {report.target}: "
+        f"{counted(len(report.mirrors), 'git mirror')}, {counted(report.files, 'file')}, "
+        f"{counted(report.lfs_objects, 'LFS object')}"
         + (f", pushed to {report.pushed_to}" if report.pushed_to else "")
     )
     for mirror in report.mirrors:
         print(f"  {mirror}")
     sys.stdout.flush()
     return 0
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

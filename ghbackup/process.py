@@ -134,12 +134,17 @@ def _run(
         # Scrub before cutting: a secret split by the cut would survive in part.
         output = _scrub(f"{proc.stdout or ''}\n{proc.stderr or ''}", secrets)
         name = _command_name(args)
-        log.warning("git %s failed (exit %d): %s", name, proc.returncode, _tail(output, 12))
         detail = _tail(_without_warnings(output) or output, 1)[:300] or "no output"
         if any(words in output for words in OUT_OF_SPACE_MESSAGES):
             # Not git's failure, and no retry helps: the disk under cwd or TMPDIR is full.
             raise StorageError(f"out of disk space while running git {name}: {detail}")
-        raise GitCommandFailed(f"git {name} failed (exit {proc.returncode}): {detail}", output)
+        failed = GitCommandFailed(f"git {name} failed (exit {proc.returncode}): {detail}", output)
+        # A remote that is not there is an answer the caller reports (a wiki enabled but
+        # without pages has no git repository): not a warning. Other failures keep git's
+        # last lines in the log, where the one-line error has no room for them.
+        level = logging.INFO if failed.kind == "not_found" else logging.WARNING
+        log.log(level, "git %s failed (exit %d): %s", name, proc.returncode, _tail(output, 12))
+        raise failed
     return proc.stdout
 
 

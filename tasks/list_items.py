@@ -22,6 +22,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from ghbackup.batch import (
     DEFAULT_BATCH_MAX_BYTES,
@@ -31,6 +32,7 @@ from ghbackup.batch import (
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, redacting_json
 from ghbackup.github import GitHubClient, RetryPolicy
 from ghbackup.incremental import DEFAULT_FULL_CAPTURE_AFTER_DAYS, plan_run
+from ghbackup.probes import PROBE_WORKERS
 from ghbackup.records import batches_list_key, items_list_key
 from ghbackup.selection import Selection, expand_selection
 from ghbackup.stored_credentials import read_stored_credentials
@@ -39,7 +41,9 @@ from ghbackup.stored_credentials import read_stored_credentials
 logger = Logger(json_serializer=redacting_json)
 tracer = Tracer()
 metrics = Metrics(namespace="ghbackup")
-s3 = boto3.client("s3")
+# Every probe thread reads and copies warm copies at once: one pooled connection each (a
+# smaller pool drops connections, and urllib3 warns "Connection pool is full" each time).
+s3 = boto3.client("s3", config=Config(max_pool_connections=PROBE_WORKERS + 4))
 
 CREDENTIALS_MAX_AGE_SECONDS = 300
 # Lambda time kept after probing: planning batches, storing the item records of the items

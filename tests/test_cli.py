@@ -97,9 +97,10 @@ def test_an_api_url_that_is_not_an_http_url_is_one_line(capsys, tmp_path, token,
     assert not list(tmp_path.iterdir())
 
 
-def test_a_run_id_that_already_has_a_folder_is_refused(capsys, tmp_path, token):
+def test_a_run_id_whose_folder_holds_its_archive_is_refused(capsys, tmp_path, token):
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     (tmp_path / run_id).mkdir()
+    (tmp_path / run_id / f"ghbackup-{run_id}.zip").write_bytes(b"PK")
     code, err = one_line(
         capsys,
         ["run", "--local", "--org", "acme", "--out", str(tmp_path), "--run-id", run_id,

@@ -96,3 +96,19 @@ def test_a_git_process_with_a_credential_gets_only_its_descriptor_and_no_token(m
     (fd,) = seen[0]["pass_fds"]
     with pytest.raises(OSError):
         os.fstat(fd)  # closed once git ended
+
+
+@pytest.mark.parametrize(
+    ("stderr", "level"),
+    [
+        # A wiki enabled without pages has no git repository: an answer, not a warning.
+        ("remote: Repository not found.\nfatal: repository 'https://h/o/r.wiki.git/' not found",
+         "INFO"),
+        ("fatal: unable to access 'https://h/o/r.git/': Connection reset by peer", "WARNING"),
+    ],
+)  # fmt: skip
+def test_a_remote_that_is_not_there_is_not_logged_as_a_warning(monkeypatch, caplog, stderr, level):
+    monkeypatch.setattr(process.subprocess, "run", _git_answering(128, stderr))
+    with caplog.at_level("DEBUG", logger="ghbackup.process"), pytest.raises(GitCommandFailed):
+        process.run_git(["clone", "--mirror", "https://h/o/r.wiki.git", "/tmp/x"])
+    assert [record.levelname for record in caplog.records] == [level]

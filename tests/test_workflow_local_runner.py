@@ -112,6 +112,8 @@ def test_listing_fails(tmp_path):
     assert result["notification"]["attributes"]["status"] == "FAILED"
     assert "GitHubUnavailable" in result["notification"]["message"]
     assert result["iterations"] == []
+    # Nothing was written: no empty folder is left to look like a run.
+    assert not (tmp_path / "out" / RUN_ID).exists()
 
 
 def test_empty_account_goes_straight_to_finalize(tmp_path):
@@ -390,6 +392,7 @@ def test_a_full_output_disk_is_one_error_that_names_what_was_lost(tmp_path, monk
 
     from ghbackup.errors import RunAlreadyExists, StorageError
     from workflow import local_runner
+    from workflow.local_runner import check_run_folder
 
     def full_disk(s3, bucket, key, path):
         path.write_bytes(b"PK-part")
@@ -403,6 +406,41 @@ def test_a_full_output_disk_is_one_error_that_names_what_was_lost(tmp_path, monk
     assert "No space left on device" in message and "local S3" in message
     assert str(tmp_path / "out" / RUN_ID) in message and "\n" not in message
     assert not list((tmp_path / "out").rglob("*.partial"))
-    # The run id stays taken: a second run with it refuses before starting anything.
+    # No archive was kept: the same run id runs again (and a finished one is refused).
+    assert check_run_folder(tmp_path / "out", RUN_ID) == "unfinished"
+    (tmp_path / "out" / RUN_ID / f"ghbackup-{RUN_ID}.zip").write_bytes(b"PK")
     with pytest.raises(RunAlreadyExists, match=f"run {RUN_ID} already exists or is running"):
         _run(tmp_path, "HappyPath", items=("acme/one",))
+
+
+def test_an_interrupted_run_keeps_what_finished_and_its_id_continues_without_capturing_it_again(
+    standin, tmp_path, monkeypatch
+):
+    """Ctrl-C after two items: the run stops, their warm copies are exported, the folder
+    holds no archive; the same run id then continues and reuses those two."""
+    from workflow.local_runner import RunInterrupted
+
+    monkeypatch.setenv("GITHUB_TOKEN", standin.token)
+    monkeypatch.setenv("GHBACKUP_CONCURRENCY", "1")  # items finish one at a time
+    out = tmp_path / "out"
+
+    def ctrl_c_after_two(done: int, failed: int, total: int) -> None:
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as raised:
+        run_local({"orgs": [standin.owner]}, out_dir=out, github_api_url=standin.api_url,
+                  run_id="run-cut", retry_delay_scale=0.0, progress=ctrl_c_after_two)  # fmt: skip
+    stopped = raised.value
+    assert stopped.exit_code == 130 and stopped.total == 5 and 2 <= stopped.kept < 5
+    assert not (out / "run-cut" / "ghbackup-run-cut.zip").exists()
+    states = sorted(out.glob("state/latest/**/state.json"))
+    assert len(states) == stopped.kept  # every item that finished counts for the next run
+
+    result = run_local({"orgs": [standin.owner]}, out_dir=out, github_api_url=standin.api_url,
+                       run_id="run-cut", retry_delay_scale=0.0).to_json()  # fmt: skip
+    assert result["summary"]["status"] == "SUCCEEDED"
+    assert result["summary"]["counts"]["succeeded"] == 5
+    manifest = json.loads((out / "run-cut" / "manifest.json").read_text())
+    reused = [line for line in manifest["items"] if line.get("capture") == "reused"]
+    assert len(reused) == stopped.kept  # unchanged on GitHub: not captured again

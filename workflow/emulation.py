@@ -18,6 +18,7 @@ import os
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
 
 
 _lambda_lock = threading.Lock()
+# Powertools warns on every handler that publishes no metric of its own; on AWS that goes to
+# CloudWatch, here it would be printed to the person running the command, twice a run.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def invoke_in_process(function: Any, body: bytes | str | None) -> tuple[bytes, str | None]:
@@ -253,6 +257,22 @@ class LocalEmulation:
             return False
         task.process.terminate()
         return True
+
+    def terminate_all_tasks(self, grace_seconds: float) -> None:
+        """SIGTERM every running task process (as ECS StopTask does), wait up to
+        ``grace_seconds`` for them to end, then kill the rest (an interrupted local run)."""
+        with self._tasks_lock:
+            tasks = list(self._tasks.values())
+        running = [task for task in tasks if task.process.poll() is None]
+        for task in running:
+            task.process.terminate()
+        deadline = time.monotonic() + grace_seconds
+        for task in running:
+            try:
+                task.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                task.process.kill()
+                task.process.wait()
 
     def stop_all_tasks(self) -> None:
         """Kill every task process still running (the local runner's cleanup)."""

@@ -8,12 +8,14 @@ starts one execution named after the run id and waits for it, reporting progress
 per-item result.json objects as they appear. The Lambda handlers run in-process and every
 ECS task is a ``python -m container.entrypoint`` subprocess. When it ends, the run zip and
 manifest are exported from the local S3 into ``out_dir/<run id>/`` (the containers' logs
-go to ``out_dir/<run id>/logs/``). That folder is created exclusively before anything
-starts, so a run id is used once per output folder: a second run with the same id (at the
-same time or later) refuses to start, as Step Functions refuses a second execution name.
+go to ``out_dir/<run id>/logs/``). That folder is locked while the run runs, and once it
+holds the run's archive the id is used: a second run with it refuses to start, as Step
+Functions refuses a second execution name. A run that failed or was interrupted leaves no
+archive, and the same id continues it.
 The warm copies incremental runs keep (``latest/``) live in ``out_dir/state/``: loaded into
 the local S3 before the run and exported after it, so a second run with the same
-``out_dir`` captures only what changed.
+``out_dir`` captures only what changed. An interrupted run (or one that ended before
+Finalize) exports the warm copies of the items it finished, so those count too.
 
 Task states can instead be answered from a MockConfigFile test case (``mock_config`` and
 ``test_case``), which is how tests/workflow/mock_config.json runs.
@@ -38,8 +40,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
+from ghbackup import exit_codes
+from ghbackup.errors import BackupError, ConfigurationError, StorageError
 from ghbackup.executions import StagedProgress
 from ghbackup.extract import read_run_manifest
 from ghbackup.finalize import DEFAULT_STORAGE_CLASS
@@ -56,6 +60,8 @@ from workflow import emulation
 from workflow.emulation import EMULATION
 from workflow.local_aws import DUMMY_CREDENTIALS, REGION, LocalAWS, start_local_aws
 from workflow.mock_config import MockConfig, to_moto_test_case
+from workflow.run_folder import check_run_folder as check_run_folder  # the CLI's check
+from workflow.run_folder import release_run_folder, reserve_run_folder
 
 WORKFLOW_DIR = Path(__file__).resolve().parent
 DEFINITION_PATH = WORKFLOW_DIR / "state_machine.asl.json"
@@ -337,6 +343,15 @@ class _ProgressWatcher:
         found = self._staged.poll()
         self.report(found.done, found.failed, found.total)
 
+    def poll_quietly(self) -> Any:
+        """The counts now (``RunProgress``), or zeros when they cannot be read."""
+        from ghbackup.executions import RunProgress
+
+        try:
+            return self._staged.poll()
+        except (BackupError, ValueError):
+            return RunProgress(done=0, failed=0, total=0)
+
     def report(self, done: int, failed: int, total: int) -> None:
         current = (done, failed, total)
         if self._progress is not None and current != self._last:
@@ -382,22 +397,6 @@ def _published_messages(sqs: Any, queue_url: str) -> list[Notification]:
                 )
             )
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _reserve_run_folder(out_dir: Path, run_id: str) -> Path:
-    """Create ``out_dir/<run id>/``, failing when it exists: another run with this id has
-    it (finished, or running now in another process)."""
-    folder = out_dir / run_id
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        folder.mkdir()
-    except FileExistsError:
-        raise RunAlreadyExists(
-            f"run {run_id} already exists or is running ({folder}); choose another --run-id"
-        ) from None
-    except OSError as exc:
-        raise StorageError(f"cannot create {folder}: {exc.strerror}") from None
-    return folder
 
 
 def _download(s3: Any, bucket: str, key: str, path: Path) -> None:
@@ -535,6 +534,19 @@ def task_environment(github_api_url: str) -> dict[str, str]:
     return {"GITHUB_API_URL": github_api_url, PARAMETER_VARIABLE: TOKEN_PARAMETER}
 
 
+class RunInterrupted(BackupError):
+    """Ctrl-C (or SIGTERM) stopped a local run. ``kept``: the items that had finished and
+    whose warm copies were exported into ``out_dir/state/`` (the next run with the same
+    ``--out``, or this run continued, does not capture them again unless they changed)."""
+
+    exit_code = exit_codes.INTERRUPTED
+
+    def __init__(self, run_id: str, folder: Path, kept: int, done: int, total: int) -> None:
+        super().__init__(f"run {run_id} interrupted")
+        self.run_id, self.folder = run_id, folder
+        self.kept, self.done, self.total = kept, done, total
+
+
 def run_local(
     execution_input: dict,
     *,
@@ -557,6 +569,11 @@ def run_local(
 
     ``progress(done, failed, total)`` is called whenever the counts change: ``done`` items
     have a result (succeeded or failed), ``failed`` of them failed.
+
+    A run id whose folder exists without an archive (a run that failed or was interrupted)
+    is continued: the items it finished are reused from the warm copies it exported.
+    KeyboardInterrupt (Ctrl-C; the CLI turns SIGTERM into it) stops the run, exports the
+    warm copies of the items that finished, and raises ``RunInterrupted``.
     """
     run_id = run_id or default_run_id()
     out_dir = Path(out_dir)
@@ -567,11 +584,12 @@ def run_local(
         mocked = MockConfig.load(mock_config).test_case(STATE_MACHINE_NAME, test_case)
     secret_value = _github_credentials(os.environ, mocked=mocked is not None)
 
-    run_folder = _reserve_run_folder(out_dir, run_id)
+    run_folder, lock, _ = reserve_run_folder(out_dir, run_id)
+    keep_folder = False
     try:
         local = start_local_aws()
     except BaseException:
-        run_folder.rmdir()  # nothing ran: the id is free again
+        release_run_folder(run_folder, lock, keep=False)  # nothing ran: the id is free
         raise
     try:
         with _local_only_environment(local):
@@ -596,7 +614,7 @@ def run_local(
                         "PYTHONPATH": str(REPO_ROOT),
                     },
                     cwd=REPO_ROOT,
-                    log_dir=out_dir / run_id / "logs",
+                    log_dir=run_folder / "logs",
                 )
             )
             s3, sqs, sfn = (_client(local, name) for name in ("s3", "sqs", "stepfunctions"))
@@ -612,25 +630,22 @@ def run_local(
                 input=json.dumps(execution_input),
             )["executionArn"]
             watcher = _ProgressWatcher(s3, deployment.bucket, run_id, progress)
-            deadline = time.monotonic() + timeout_seconds
-            next_progress = time.monotonic()
-            while True:
-                described = sfn.describe_execution(executionArn=execution_arn)
-                if described["status"] != "RUNNING":
-                    break
-                if time.monotonic() > deadline:
-                    sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
-                    raise LocalRunError(f"run {run_id} did not finish in {timeout_seconds} s")
-                if progress is not None and time.monotonic() >= next_progress:
-                    watcher.poll()
-                    next_progress = time.monotonic() + _PROGRESS_SECONDS
-                time.sleep(_POLL_SECONDS)
+            try:
+                described = _wait(sfn, execution_arn, watcher, run_id, timeout_seconds)
+            except KeyboardInterrupt:
+                keep_folder = True  # even empty: --resume names it
+                raise _interrupted(
+                    sfn, s3, deployment.bucket, execution_arn, run_folder, loaded, watcher
+                ) from None
             history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
             published = _published_messages(sqs, deployment.queue_url)
             summary = _run_summary(s3, deployment.bucket, run_id, published)
             if summary is not None:
                 counts = summary.counts
                 watcher.report(counts.total, counts.failed, counts.total)
+            else:
+                # Ended before Finalize: what finished still counts for the next run.
+                _promote_finished(s3, deployment.bucket, run_id)
             try:
                 exported = _export_run(s3, deployment.bucket, run_id, out_dir)
                 _export_state(s3, deployment.bucket, out_dir, loaded)
@@ -641,7 +656,7 @@ def run_local(
                     f"run {run_id} ended {described['status']}, but exporting it failed: {exc}; "
                     f"the run's archive was only in the local S3 (in memory, gone when this "
                     f"command ends); {run_folder} keeps the containers' logs only: free space "
-                    f"and run again with another --run-id"
+                    f"and run the same command again"
                 ) from None
             return LocalRunOutcome(
                 run_id=run_id,
@@ -662,3 +677,81 @@ def run_local(
     finally:
         EMULATION.configure_container(None)
         local.stop()
+        release_run_folder(run_folder, lock, keep=keep_folder)
+
+
+def _wait(
+    sfn: Any, execution_arn: str, watcher: _ProgressWatcher, run_id: str, timeout: float
+) -> dict[str, Any]:
+    """Wait for the execution to end, reporting progress; its DescribeExecution answer."""
+    deadline = time.monotonic() + timeout
+    next_progress = time.monotonic()
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
+            raise LocalRunError(f"run {run_id} did not finish in {timeout} s")
+        if time.monotonic() >= next_progress:
+            watcher.poll()
+            next_progress = time.monotonic() + _PROGRESS_SECONDS
+        time.sleep(_POLL_SECONDS)
+
+
+# Seconds the task processes get to end after SIGTERM when a run is interrupted (an item
+# finishing in that time is kept); then they are killed.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+def _interrupted(
+    sfn: Any,
+    s3: Any,
+    bucket: str,
+    execution_arn: str,
+    run_folder: Path,
+    loaded: Mapping[str, str],
+    watcher: _ProgressWatcher,
+) -> RunInterrupted:
+    """Stop the execution and its tasks, keep what finished (warm copies exported to
+    ``out_dir/state/``), and say so."""
+    run_id = run_folder.name
+    with contextlib.suppress(ClientError):  # it may have ended on its own meanwhile
+        sfn.stop_execution(executionArn=execution_arn, error="Interrupted")
+    EMULATION.terminate_all_tasks(INTERRUPT_GRACE_SECONDS)
+    kept = _promote_finished(s3, bucket, run_id)
+    _export_state(s3, bucket, run_folder.parent, loaded)
+    found = watcher.poll_quietly()
+    return RunInterrupted(run_id, run_folder, kept, found.done, found.total)
+
+
+def _promote_finished(s3: Any, bucket: str, run_id: str) -> int:
+    """Make every item this run captured and finished (succeeded, with complete
+    validators) its item's warm copy now, as Finalize would have; returns how many items
+    finished (captured or reused). A failure leaves that item to be captured again."""
+    from ghbackup import incremental
+    from ghbackup.records import ItemResult, ReusedItems, reused_items_key, staging_prefix
+
+    finished = 0
+    prefix = f"{staging_prefix(run_id)}items/"
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for entry in page.get("Contents", []):
+            if not entry["Key"].endswith("/result.json"):
+                continue
+            try:
+                body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
+                result = ItemResult.from_json(json.loads(body))
+            except (ValueError, BackupError, ClientError):
+                continue  # unreadable: that item is captured again
+            if result.status != "succeeded":
+                continue
+            finished += 1
+            validators = incremental.read_validators(s3, bucket, run_id, result.item)
+            if validators is not None:
+                with contextlib.suppress(BackupError):
+                    incremental.promote(s3, bucket, result, validators)
+    with contextlib.suppress(BackupError, ValueError, ClientError):
+        reused = s3.get_object(Bucket=bucket, Key=reused_items_key(run_id))["Body"].read()
+        finished += len(ReusedItems.from_json(json.loads(reused)).results)
+    return finished
