@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +27,7 @@ from typing import Any
 # Handlers a local run may call in-process, by their module.
 LOCAL_HANDLER_MODULES = frozenset(
     {"tasks.validate_input", "tasks.list_items", "tasks.finalize_run"}
+    | {"tasks.drill_plan", "tasks.drill_check", "tasks.drill_report"}
 )
 
 
@@ -129,6 +131,16 @@ class _LocalTask:
     log_path: Path | None
 
 
+def _override_command(overrides: Mapping[str, Any] | None) -> list[str] | None:
+    """A container override's command (it replaces the image's CMD, as on ECS); its
+    ``python`` is this interpreter."""
+    for container in (overrides or {}).get("containerOverrides", []) or []:
+        command = [str(part) for part in container.get("command") or []]
+        if command:
+            return [sys.executable if command[0] == "python" else command[0], *command[1:]]
+    return None
+
+
 def _override_environment(overrides: Mapping[str, Any] | None) -> dict[str, str]:
     environment: dict[str, str] = {}
     for container in (overrides or {}).get("containerOverrides", []) or []:
@@ -183,6 +195,7 @@ class LocalEmulation:
         if container is None:
             raise RuntimeError("no local container configured: call configure_container() first")
         environment = {**os.environ, **container.environment, **_override_environment(overrides)}
+        command = _override_command(overrides) or container.command
         log_path = None
         log_file: Any = subprocess.DEVNULL
         if container.log_dir is not None:
@@ -191,7 +204,7 @@ class LocalEmulation:
             log_file = log_path.open("wb")
         try:
             process = subprocess.Popen(
-                container.command,
+                command,
                 env=environment,
                 cwd=container.cwd,
                 stdin=subprocess.DEVNULL,
