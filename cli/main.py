@@ -30,6 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cli import drill as drill_cli
 from cli import operate as operate_cli
 from cli import restore_github as cli_restore_github
 from ghbackup.credentials import DEFAULT_API_URL, Credentials, RedactingFilter, redact
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=_restore)
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
+    drill_cli.add_commands(sub)
     return parser
 
 

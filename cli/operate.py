@@ -353,7 +353,8 @@ def _runs(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no runs in s3://{bucket}")
         return 0
-    table = Table("run", "started", "status", "ok", "failed", "bytes", "class", "run zip")
+    table = Table("run", "started", "status", "ok", "failed", "bytes", "class", "run zip",
+                  "proven")  # fmt: skip
     for row in rows:
         archive = row["archive"]
         if row["readable_until"]:
@@ -361,6 +362,7 @@ def _runs(args: argparse.Namespace) -> int:
         table.add_row(
             row["run_id"], (row["started_at"] or "")[:16].replace("T", " "), row["status"], _num(row["succeeded"]),
             _num(row["failed"]), _num(row["bytes"]), row["storage_class"] or "", archive,
+            (row.get("proven_at") or "never")[:16].replace("T", " "),
         )  # fmt: skip
     Console(soft_wrap=True).print(table)
     return 0

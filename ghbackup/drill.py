@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ghbackup import s3 as s3io
+from ghbackup.deployment import aws_errors
 from ghbackup.errors import (
     ArchiveCorrupt,
+    ConfigurationError,
     InvalidInput,
     RestoreInProgress,
     StorageError,
@@ -338,3 +340,63 @@ def parse_request(data: Any) -> DrillRequest:
         return DrillRequest.from_json(data if data is not None else {})
     except ValueError as exc:
         raise InvalidInput(f"drill input: {exc}") from None
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def drill_state_machine_arn(backup_state_machine_arn: str | None, given: str | None = None) -> str:
+    """The drill state machine: ``given`` (a flag, GHBACKUP_DRILL_STATE_MACHINE_ARN or the
+    config file), else the backup machine's ARN with ``-drill`` appended, as the Terraform
+    module names it."""
+    if given:
+        return given
+    if not backup_state_machine_arn:
+        raise ConfigurationError(
+            "which drill state machine? pass --drill-state-machine, set "
+            "GHBACKUP_DRILL_STATE_MACHINE_ARN, or configure the backup state machine"
+        )
+    return f"{backup_state_machine_arn}-drill"
+
+
+def default_drill_id(now: datetime | None = None) -> str:
+    """``drill-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
+    return (now or _now()).strftime("drill-%Y%m%dT%H%M%SZ")
+
+
+def start_drill(sfn: Any, machine_arn: str, request: DrillRequest, drill_id: str) -> str:
+    """Start one drill execution named ``drill_id``; returns its ARN."""
+    check_run_id(drill_id)
+    given = request.model_dump(exclude_unset=True, exclude_none=True)
+    with aws_errors("StartExecution"):
+        started = sfn.start_execution(
+            stateMachineArn=machine_arn, name=drill_id, input=json.dumps(given)
+        )
+    return str(started["executionArn"])
+
+
+def wait_for_drill(
+    sfn: Any,
+    s3: S3Client,
+    bucket: str,
+    execution_arn: str,
+    *,
+    sleep: Callable[[float], None],
+    poll_seconds: float = 60.0,
+    report: Callable[[str], None] = lambda _: None,
+) -> tuple[str, DrillReport | None]:
+    """Poll the execution until it ends; (its status, the drill's stored report)."""
+    drill_id = execution_arn.rsplit(":", 1)[-1]
+    last = ""
+    while True:
+        with aws_errors("DescribeExecution"):
+            status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        if status != "RUNNING":
+            break
+        if status != last:
+            report(f"drill {drill_id}: {status.lower()}")
+            last = status
+        sleep(poll_seconds)
+    with aws_errors(f"GetObject s3://{bucket}/{drill_report_key(drill_id)}"):
+        data = s3io.read_json(s3, bucket, drill_report_key(drill_id))
+    return status, DrillReport.from_json(data) if data is not None else None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cli import main as cli
 from ghbackup.records import DrillItemResult, DrillResults, drill_results_key
 from tests.drill_runs import build_local_run
 from workflow.emulation import EMULATION
@@ -113,19 +114,18 @@ def test_real_drill_restores_the_sample_and_leaves_only_the_report(tmp_path):
     assert stored["status"] == "SUCCEEDED"
 
 
-def test_a_bundle_damaged_in_the_stored_run_zip_is_caught_by_the_drill(tmp_path):
+def test_a_bundle_damaged_in_the_stored_run_zip_is_caught_by_the_drill(tmp_path, capsys):
     runs = tmp_path / "runs"
     build_local_run(runs, "run-bad", ["acme/api", "acme/web"], damaged="acme/web")
-    outcome = run_local_drill(
-        {"run": "run-bad", "items": 2}, out_dir=runs, drill_id="drill-bad", retry_delay_scale=0.0
-    )
-    assert outcome.status == "FAILED"
-    report = outcome.report
-    assert report is not None
-    by_key = {item.item_key: item for item in report.items}
-    assert by_key["repository/acme/api"].status == "passed"
+    argv = ["drill", "--local", "--out", str(runs), "--run", "run-bad", "--items", "2",
+            "--drill-id", "drill-bad", "--json"]  # fmt: skip
+    assert cli.main(argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "FAILED"
+    by_key = {item["item_key"]: item for item in report["items"]}
+    assert by_key["repository/acme/api"]["status"] == "passed"
     damaged = by_key["repository/acme/web"]
     # Every checksum agrees (the zip's, the entry's CRC and SHA-256): git finds the damage.
-    assert damaged.status == "failed" and damaged.check == "verify"
-    assert "acme/web/repository.bundle" in (damaged.error or "")
-    assert "repository/acme/web: verify" in (outcome.notification.message or "")
+    assert damaged["status"] == "failed" and damaged["check"] == "verify"
+    assert "acme/web/repository.bundle" in damaged["error"]
+    assert (runs / "drills" / "drill-bad" / "report.json").is_file()

@@ -18,13 +18,13 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
 from ghbackup import s3 as s3io
+from ghbackup.drill import default_drill_id
 from ghbackup.errors import ConfigurationError, RunAlreadyExists
 from ghbackup.records import MANIFEST_NAME, Notification, run_archive_key, run_manifest_key
 from ghbackup.records.drills import DrillReport, drill_report_key
@@ -71,11 +71,6 @@ class LocalDrillOutcome:
     notification: Notification | None
     path: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def default_drill_id(now: datetime | None = None) -> str:
-    """``drill-YYYYmmddTHHMMSSZ`` in UTC: a valid execution name that sorts by time."""
-    return (now or datetime.now(UTC)).strftime("drill-%Y%m%dT%H%M%SZ")
 
 
 def local_runs(out_dir: Path) -> dict[str, Path]:
