@@ -113,6 +113,7 @@ def deploy_drill(local: Any, deployment: LocalDeployment) -> str:
     keep = ("cluster_arn", "task_definition_arn", "container_name", "subnet_ids",
             "security_group_ids", "assign_public_ip", "topic_arn", "bucket")  # fmt: skip
     values = {name: deployment.placeholders[name] for name in keep} | arns
+    values["drill_task_role_arn"] = role_arn
     definition = fill_placeholders(DRILL_DEFINITION_PATH.read_text(), values)
     return str(
         sfn.create_state_machine(
