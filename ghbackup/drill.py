@@ -27,8 +27,8 @@ from ghbackup.errors import (
     UnknownRun,
 )
 from ghbackup.glacier import archive_state, check_tier, request_restore
-from ghbackup.operate import check_run_id, list_run_ids, load_manifest
-from ghbackup.records import RunManifest, parse_timestamp, utc_timestamp
+from ghbackup.operate import check_run_id, list_run_ids
+from ghbackup.records import RunManifest, parse_timestamp, run_manifest_key, utc_timestamp
 from ghbackup.records.drills import (
     DRILLS_PREFIX,
     DrillItemResult,
@@ -74,17 +74,16 @@ def choose_run(
     run started ``min_age_days`` or more ago (the newest when none is that old). Only runs
     with a run zip count; UnknownRun when there is none."""
     if request.run and request.run != "newest":
-        manifest = load_manifest(s3, bucket, check_run_id(request.run))
+        manifest = _manifest(s3, bucket, check_run_id(request.run))
+        if manifest is None:
+            raise UnknownRun(f"no run {request.run} in s3://{bucket}")
         if manifest.archive is None:
             raise UnknownRun(f"run {request.run} has no run zip: none of its items succeeded")
         return manifest
     candidates: list[RunManifest] = []
     for run_id in list_run_ids(s3, bucket)[:MAX_CANDIDATE_RUNS]:
-        try:
-            manifest = load_manifest(s3, bucket, run_id)
-        except UnknownRun:
-            continue  # running, or failed before Finalize
-        if manifest.archive is not None:
+        manifest = _manifest(s3, bucket, run_id)  # None: running, or failed before Finalize
+        if manifest is not None and manifest.archive is not None:
             candidates.append(manifest)
             if request.run == "newest":
                 break
@@ -95,6 +94,13 @@ def choose_run(
     cutoff = now - timedelta(days=request.min_age_days)
     old = [m for m in candidates if parse_timestamp(m.started_at) <= cutoff]
     return rng.choice(old) if old else max(candidates, key=lambda m: m.started_at)
+
+
+def _manifest(s3: S3Client, bucket: str, run_id: str) -> RunManifest | None:
+    """The run's manifest, None when it has none. (Only ``runs/`` is read: the drill's
+    roles may list nothing else.)"""
+    data = s3io.read_json(s3, bucket, run_manifest_key(run_id))
+    return RunManifest.from_json(data) if data is not None else None
 
 
 def sample_items(manifest: RunManifest, count: int, rng: random.Random) -> list[str]:
