@@ -104,9 +104,11 @@ def _drill(args: argparse.Namespace) -> int:
     machine = drill.drill_state_machine_arn(deployment.state_machine_arn, given)
     sfn = deployment.client("stepfunctions")
     arn = drill.start_drill(sfn, machine, request, drill_id)
-    print(drill_id)
     console.print(f"started drill [bold]{drill_id}[/bold]\n  {console_url(arn)}")
     if not args.wait:
+        # stdout is the drill id, or with --json one object a script can parse.
+        started = {"drill_id": drill_id, "execution_arn": arn, "console_url": console_url(arn)}
+        print(json.dumps(started) if args.json else drill_id)
         return 0
     bucket = deployment.require_bucket()
     status, report = drill.wait_for_drill(

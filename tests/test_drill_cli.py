@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from cli import drill as drill_cli
 from cli import main as cli
+from ghbackup import drill
 from ghbackup.records import drill_report_key, run_manifest_key
 from tests.test_drill import _manifest
 
@@ -88,3 +89,23 @@ def test_drill_starts_the_drill_machine_with_the_given_input(aws, capsys):
 def test_drill_refuses_a_sample_size_outside_its_bounds(aws, capsys):
     assert cli.main(["drill", "--items", "0"]) == 2
     assert "items" in capsys.readouterr().err
+
+
+def test_drill_wait_follows_the_execution_and_exits_with_the_drills_result(aws, capsys):
+    class Executions:
+        def __init__(self) -> None:
+            self.answers = ["RUNNING", "RUNNING", "FAILED"]
+
+        def describe_execution(self, executionArn):
+            return {"status": self.answers.pop(0)}
+
+    _report(aws, "drill-w", "run-1", "FAILED", "2026-12-05T10:00:00Z")
+    slept: list[float] = []
+    status, report = drill.wait_for_drill(
+        Executions(), aws, BUCKET, "arn:aws:states:us-east-1:1:execution:ghbackup-drill:drill-w",
+        sleep=slept.append,
+    )  # fmt: skip
+    assert status == "FAILED" and slept == [60.0, 60.0]
+    assert report is not None and report.failures() == [
+        "repository/acme/a: verify: acme/a/repository.bundle: git fsck failed"
+    ]
