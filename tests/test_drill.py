@@ -141,6 +141,8 @@ def test_a_bad_input_is_invalid_input_naming_the_field():
         drill.parse_request({"items": 0})
     with pytest.raises(InvalidInput, match="tier"):
         drill.parse_request({"tier": "Fast"})
+    with pytest.raises(InvalidInput, match="item"):
+        drill.parse_request({"item": 3})
 
 
 def test_report_keeps_only_the_report_and_names_each_failed_item(s3):

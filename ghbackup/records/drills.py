@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ghbackup.records.base import Record
 
@@ -45,7 +45,10 @@ def drill_results_key(drill_id: str) -> str:
 class DrillRequest(Record):
     """The drill's execution input (its schema: ``docs/schemas/drill-request.schema.json``):
     ``run`` a run id, or "newest"; absent, a random run older than ``min_age_days`` (the
-    newest when none is that old)."""
+    newest when none is that old). Unknown fields are refused: a typo must not run a
+    drill other than the one asked for."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run: str | None = Field(default=None, min_length=1, max_length=80)
     items: int = Field(default=DEFAULT_DRILL_ITEMS, ge=1, le=MAX_DRILL_ITEMS)
