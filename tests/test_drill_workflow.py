@@ -6,6 +6,8 @@ archives built from real git repositories, one of them damaged after the fact.""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,34 @@ def test_a_bundle_damaged_in_the_stored_run_zip_is_caught_by_the_drill(tmp_path,
     assert damaged["status"] == "failed" and damaged["check"] == "verify"
     assert "acme/web/repository.bundle" in damaged["error"]
     assert (runs / "drills" / "drill-bad" / "report.json").is_file()
+
+
+def test_real_drill_looks_again_while_s3_restores_then_restores_the_sample(tmp_path):
+    """No mock: the check Lambda sees S3's ongoing-request="true" until restores are
+    released, and the state machine's Retry looks again (its half hour scaled down)."""
+    runs = tmp_path / "runs"
+    build_local_run(runs, "run-slow", ["acme/api"])
+    before = len(EMULATION.retry_delays())
+    done = threading.Event()
+
+    def release_after_two_looks() -> None:
+        while not done.is_set():
+            if EMULATION.retry_delays()[before:].count(1800) >= 2:
+                EMULATION.hold_restores(False)
+                return
+            time.sleep(0.05)
+
+    EMULATION.hold_restores(True)
+    watcher = threading.Thread(target=release_after_two_looks, daemon=True)
+    watcher.start()
+    try:
+        outcome = run_local_drill(
+            {"run": "run-slow"}, out_dir=runs, drill_id="drill-slow", retry_delay_scale=0.0005
+        )
+    finally:
+        done.set()
+        EMULATION.hold_restores(False)
+    assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause)
+    assert EMULATION.retry_delays()[before:].count(1800) >= 2
+    assert outcome.report is not None and outcome.report.restore == "requested"
+    assert [item.status for item in outcome.report.items] == ["passed"]
