@@ -24,6 +24,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ghbackup.credentials import redact
 from ghbackup.drill_task import drill_items
@@ -77,7 +78,7 @@ def main(env: MutableMapping[str, str] | None = None) -> int:
         key = drill_results_key(drill_id)
         try:
             s3.put_object(Bucket=bucket, Key=key, Body=results.to_bytes())
-        except Exception as exc:  # noqa: BLE001 - one line, and a retry
+        except (ClientError, BotoCoreError) as exc:  # one line, and the state machine retries
             raise StorageError(f"PutObject s3://{bucket}/{key} failed: {exc}") from None
     except BackupError as exc:
         print(f"drill: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr, flush=True)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ghbackup import s3 as s3io
 from ghbackup.deployment import aws_errors
 from ghbackup.errors import (
@@ -36,6 +38,7 @@ from ghbackup.records.drills import (
     DrillReport,
     DrillRequest,
     DrillResults,
+    RestoreAsked,
     drill_report_key,
     drill_results_key,
 )
@@ -56,6 +59,12 @@ FIRST_LOOK_SECONDS: dict[tuple[str, str], int] = {
 }
 MAX_ERROR_CHARS = 1000
 MAX_SUBJECT_CHARS = 100
+# What the plan says of a run zip's state before it asks for anything.
+_RESTORE_OF_STATE: dict[str, RestoreAsked] = {
+    "readable": "not needed",
+    "restoring": "in progress",
+    "restored": "restored",
+}
 
 Clock = Callable[[], datetime]
 
@@ -141,8 +150,7 @@ def plan_drill(
         raise UnknownRun(
             f"run {manifest.run_id}: its run zip s3://{bucket}/{key} does not exist"
         ) from None
-    restore: Any = {"readable": "not needed", "restoring": "in progress", "restored": "restored"}
-    restore = restore.get(state.state)
+    restore = _RESTORE_OF_STATE.get(state.state, "not needed")
     if state.state == "archived":
         check_tier(state, request.tier)
         asked = request_restore(s3, bucket, state, tier=request.tier, days=request.days)
@@ -252,7 +260,8 @@ def report_drill(
     )
     try:
         s3.delete_object(Bucket=bucket, Key=results_key)
-    except Exception as exc:  # noqa: BLE001 - the report stands; say what is left
+    except (ClientError, BotoCoreError) as exc:
+        # The report stands; the Retry deletes again (writing the same report is harmless).
         raise StorageError(f"DeleteObject s3://{bucket}/{results_key} failed: {exc}") from None
     return report
 

@@ -20,6 +20,7 @@ DEFAULT_DRILL_TIER: Final = "Bulk"  # free for GLACIER (Flexible Retrieval)
 DEFAULT_DRILL_DAYS = 1  # the restored copy expires by itself the next day
 
 DrillStatus = Literal["SUCCEEDED", "FAILED"]
+RestoreAsked = Literal["not needed", "requested", "in progress", "restored"]
 DrillCheck = Literal["listed", "read", "zip_sha256", "verify", "restore", "refs", "files"]
 """The check an item failed: ``listed`` (not a succeeded item of the run), ``read`` (its
 byte ranges could not be read), ``zip_sha256`` (the rebuilt item zip differs from the run
@@ -67,7 +68,7 @@ class DrillPlan(Record):
     storage_class: str
     tier: str
     days: int
-    restore: Literal["not needed", "requested", "in progress", "restored"]
+    restore: RestoreAsked
     started_at: str
     items: list[str]
     # Seconds to wait before the first look at the restore: the tier's shortest time.
