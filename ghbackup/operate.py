@@ -102,7 +102,7 @@ def list_run_ids(s3: S3Client, bucket: str) -> list[str]:
     return sorted(ids, reverse=True)
 
 
-GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/")
+GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/", "drills/")
 
 
 def check_ghbackup_bucket(s3: S3Client, bucket: str) -> None:

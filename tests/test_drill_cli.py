@@ -109,3 +109,11 @@ def test_drill_wait_follows_the_execution_and_exits_with_the_drills_result(aws, 
     assert report is not None and report.failures() == [
         "repository/acme/a: verify: acme/a/repository.bundle: git fsck failed"
     ]
+
+
+def test_a_bucket_whose_runs_expired_but_keeps_drill_reports_is_still_a_ghbackup_bucket(
+    aws, capsys
+):
+    _report(aws, "drill-1", "run-1", "SUCCEEDED", "2026-11-05T10:00:00Z")
+    assert cli.main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
