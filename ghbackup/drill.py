@@ -239,7 +239,7 @@ def report_drill(
     report = DrillReport(
         drill_id=drill_id,
         status="FAILED",
-        started_at=started_at,
+        started_at=utc_timestamp(parse_timestamp(started_at)),  # the execution's, in any form
         finished_at=utc_timestamp(clock()),
     )
     if plan is not None:
