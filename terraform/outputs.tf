@@ -143,3 +143,11 @@ output "drill_function_arns" {
   description = "The restore drill's functions, by step (plan, check, report)."
   value       = { for k, fn in aws_lambda_function.drill : k => fn.arn }
 }
+
+output "drill_role_arns" {
+  description = "IAM roles of the restore drill: its state machine, its task and its functions."
+  value = merge(
+    { state_machine = aws_iam_role.drill_state_machine.arn, task = aws_iam_role.drill_task.arn },
+    { for k, role in aws_iam_role.drill_lambda : k => role.arn },
+  )
+}
