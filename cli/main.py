@@ -32,6 +32,7 @@ from rich.progress import (
 
 from cli import common as cli_common
 from cli import contents as cli_contents
+from cli import drill as drill_cli
 from cli import local_run
 from cli import operate as operate_cli
 from cli import restore_github as cli_restore_github
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     operate_cli.add_restore_arguments(restore)
     operate_cli.add_commands(sub)
     cli_contents.add_commands(sub)
+    drill_cli.add_commands(sub)
     for command in sub.choices.values():
         cli_common.add_verbosity(command, top_level=False)
     return parser

@@ -422,7 +422,7 @@ def _runs(args: argparse.Namespace) -> int:
         tables.Column("run"), tables.Column("started", keep=60), tables.Column("status"),
         tables.Column("ok", keep=70, right=True), tables.Column("failed", keep=80, right=True),
         tables.Column("bytes", keep=50, right=True), tables.Column("class", keep=40),
-        tables.Column("run zip", keep=30, wrap=True),
+        tables.Column("run zip", keep=30, wrap=True), tables.Column("proven", keep=45),
     )  # fmt: skip
     lines = []
     for row in rows:
@@ -433,6 +433,7 @@ def _runs(args: argparse.Namespace) -> int:
             row["run_id"], (row["started_at"] or "")[:16].replace("T", " "), row["status"],
             _num(row["succeeded"]), _num(row["failed"]), _num(row["bytes"]),
             row["storage_class"] or "", archive,
+            (row.get("proven_at") or "never")[:16].replace("T", " "),
         ])  # fmt: skip
     tables.print_rows(columns, lines)
     return 0

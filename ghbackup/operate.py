@@ -102,7 +102,7 @@ def list_run_ids(s3: S3Client, bucket: str) -> list[str]:
     return sorted(ids, reverse=True)
 
 
-GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/")
+GHBACKUP_PREFIXES = ("runs/", "staging/", "latest/", "drills/")
 
 
 def check_ghbackup_bucket(s3: S3Client, bucket: str) -> None:
@@ -306,11 +306,16 @@ def parse_s3_run_url(url: str) -> tuple[str, str]:
 
 
 def run_rows(s3: S3Client, bucket: str, *, limit: int) -> list[dict[str, Any]]:
-    """One record per run, newest first: what ``ghbackup runs`` prints."""
+    """One record per run, newest first: what ``ghbackup runs`` prints. ``proven_at``: when
+    a restore drill last proved the run restorable (None: never)."""
+    from ghbackup.drill import last_proven, list_reports  # drill builds on this module
+
     rows = []
     run_ids = list_run_ids(s3, bucket)
     if not run_ids:
         check_ghbackup_bucket(s3, bucket)
+    with aws_errors(f"ListObjectsV2 s3://{bucket}/drills/"):
+        proven = last_proven(list_reports(s3, bucket))
     for run_id in run_ids[:limit]:
         try:
             manifest = load_manifest(s3, bucket, run_id)
@@ -318,7 +323,8 @@ def run_rows(s3: S3Client, bucket: str, *, limit: int) -> list[dict[str, Any]]:
             rows.append({"run_id": run_id, "status": "NO MANIFEST", "started_at": None,
                          "succeeded": None, "failed": None, "bytes": None,
                          "storage_class": None, "archive": "no manifest (running, or "
-                         "failed before Finalize)", "readable_until": None})  # fmt: skip
+                         "failed before Finalize)", "readable_until": None,
+                         "proven_at": None})  # fmt: skip
             continue
         row: dict[str, Any] = {
             "run_id": run_id,
@@ -330,6 +336,7 @@ def run_rows(s3: S3Client, bucket: str, *, limit: int) -> list[dict[str, Any]]:
             "storage_class": None,
             "archive": "no run zip",
             "readable_until": None,
+            "proven_at": proven.get(run_id),
         }
         if manifest.archive is not None:
             try:

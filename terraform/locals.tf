@@ -49,6 +49,7 @@ locals {
   module_log_group_names = concat(
     [local.task_log_group_name, local.state_machine_log_group_name],
     values(local.lambda_log_group_names),
+    values(local.drill_log_group_names),
     local.vpc_flow_logs && local.create_vpc ? [local.flow_log_group_name] : [],
   )
 

@@ -128,3 +128,26 @@ output "role_arns" {
     scheduler      = aws_iam_role.scheduler.arn
   }
 }
+
+output "drill_state_machine_arn" {
+  description = "The restore drill's state machine (ghbackup drill, or aws stepfunctions start-execution)."
+  value       = aws_sfn_state_machine.drill.arn
+}
+
+output "drill_schedule_arn" {
+  description = "EventBridge Scheduler schedule that starts the restore drill."
+  value       = aws_scheduler_schedule.drill.arn
+}
+
+output "drill_function_arns" {
+  description = "The restore drill's functions, by step (plan, check, report)."
+  value       = { for k, fn in aws_lambda_function.drill : k => fn.arn }
+}
+
+output "drill_role_arns" {
+  description = "IAM roles of the restore drill: its state machine, its task and its functions."
+  value = merge(
+    { state_machine = aws_iam_role.drill_state_machine.arn, task = aws_iam_role.drill_task.arn },
+    { for k, role in aws_iam_role.drill_lambda : k => role.arn },
+  )
+}

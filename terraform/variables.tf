@@ -605,3 +605,61 @@ variable "notification_emails" {
     error_message = "notification_emails must be email addresses."
   }
 }
+
+# --- Restore drill -------------------------------------------------------------------------
+
+variable "drill_schedule_expression" {
+  description = "EventBridge Scheduler expression for the restore drill (default: 10:00 on the 5th of every month, a few days after the default backup)."
+  type        = string
+  default     = "cron(0 10 5 * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron\\(.+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|at\\(.+\\))$", var.drill_schedule_expression))
+    error_message = "drill_schedule_expression must be cron(...), rate(N unit) or at(...)."
+  }
+}
+
+variable "drill_schedule_enabled" {
+  description = "Whether the schedule starts restore drills (false keeps it but pauses it; `ghbackup drill` still works)."
+  type        = bool
+  default     = true
+}
+
+variable "drill_items" {
+  description = "Items a restore drill restores from the chosen run (the largest always among them)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.drill_items >= 1 && var.drill_items <= 25 && floor(var.drill_items) == var.drill_items
+    error_message = "drill_items must be a whole number from 1 to 25."
+  }
+}
+
+variable "drill_retrieval_tier" {
+  description = "Glacier retrieval tier of the drill's restore: Bulk (free from GLACIER, 5-12 h), Standard or Expedited (GLACIER only, run zips under 250 MB)."
+  type        = string
+  default     = "Bulk"
+
+  validation {
+    condition     = contains(["Bulk", "Standard", "Expedited"], var.drill_retrieval_tier)
+    error_message = "drill_retrieval_tier must be Bulk, Standard or Expedited."
+  }
+}
+
+variable "drill_min_age_days" {
+  description = "A scheduled drill picks a random run at least this old (the newest when none is)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.drill_min_age_days >= 0 && var.drill_min_age_days <= 3650
+    error_message = "drill_min_age_days must be from 0 to 3650."
+  }
+}
+
+variable "drill_definition_path" {
+  description = "Path of the drill state machine's ASL template (default: workflow/drill.asl.json of this repository)."
+  type        = string
+  default     = null
+}

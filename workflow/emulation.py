@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -27,6 +28,7 @@ from typing import Any
 # Handlers a local run may call in-process, by their module.
 LOCAL_HANDLER_MODULES = frozenset(
     {"tasks.validate_input", "tasks.list_items", "tasks.finalize_run"}
+    | {"tasks.drill_plan", "tasks.drill_check", "tasks.drill_report"}
 )
 
 
@@ -144,6 +146,16 @@ def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if not k.startswith(_NOT_INHERITED_PREFIXES)}
 
 
+def _override_command(overrides: Mapping[str, Any] | None) -> list[str] | None:
+    """A container override's command (it replaces the image's CMD, as on ECS); its
+    ``python`` is this interpreter."""
+    for container in (overrides or {}).get("containerOverrides", []) or []:
+        command = [str(part) for part in container.get("command") or []]
+        if command:
+            return [sys.executable if command[0] == "python" else command[0], *command[1:]]
+    return None
+
+
 def _override_environment(overrides: Mapping[str, Any] | None) -> dict[str, str]:
     environment: dict[str, str] = {}
     for container in (overrides or {}).get("containerOverrides", []) or []:
@@ -202,6 +214,7 @@ class LocalEmulation:
             **container.environment,
             **_override_environment(overrides),
         }
+        command = _override_command(overrides) or container.command
         log_path = None
         log_file: Any = subprocess.DEVNULL
         if container.log_dir is not None:
@@ -210,7 +223,7 @@ class LocalEmulation:
             log_file = log_path.open("wb")
         try:
             process = subprocess.Popen(
-                container.command,
+                command,
                 env=environment,
                 cwd=container.cwd,
                 stdin=subprocess.DEVNULL,

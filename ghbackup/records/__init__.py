@@ -19,6 +19,15 @@ from ghbackup.records.base import (
     RecordInvalid,
 )
 from ghbackup.records.batches import BatchPointer
+from ghbackup.records.drills import (
+    DrillItemResult,
+    DrillPlan,
+    DrillReport,
+    DrillRequest,
+    DrillResults,
+    drill_report_key,
+    drill_results_key,
+)
 from ghbackup.records.items import (
     BackupItem,
     ItemKind,
@@ -89,4 +98,6 @@ __all__ = [
     "write_schemas", "STATE_FORMAT", "CaptureMode", "ItemState", "ProbeAnswer", "Validators",
     "item_validators_key", "latest_state_key", "latest_zip_key", "ReusedItems",
     "reused_items_key", "CachedPage", "PageCache", "item_pages_key", "latest_pages_key",
+    "DrillItemResult", "DrillPlan", "DrillReport", "DrillRequest", "DrillResults",
+    "drill_report_key", "drill_results_key",
 ]  # fmt: skip

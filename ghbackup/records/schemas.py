@@ -8,6 +8,7 @@ from typing import Any
 
 from ghbackup.records.base import Record
 from ghbackup.records.batches import BatchPointer
+from ghbackup.records.drills import DrillReport, DrillRequest
 from ghbackup.records.items import ITEM_LIST, BackupItem
 from ghbackup.records.results import ItemManifest, ItemResult, ReusedItems
 from ghbackup.records.runs import RunManifest, RunSummary
@@ -26,6 +27,8 @@ SCHEMAS: dict[str, type[Record]] = {
     "item-validators": Validators,
     "reused-items": ReusedItems,
     "page-cache": PageCache,
+    "drill-request": DrillRequest,
+    "drill-report": DrillReport,
 }
 
 

@@ -545,6 +545,9 @@ run "key_policy_scopes_each_service_to_this_deployment" {
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-validate",
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-list",
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-finalize",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-drill-plan",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-drill-check",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ghbackup-drill-report",
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ghbackup-flow-logs", # hardened: flow logs on
     ])]
     error_message = "CloudWatch Logs may use the key for the module's own log groups only."

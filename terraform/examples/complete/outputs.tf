@@ -62,3 +62,8 @@ output "kms_key_arn" {
   description = "Key encrypting everything."
   value       = module.ghbackup.kms_key_arn
 }
+
+output "drill_state_machine_arn" {
+  description = "Start a restore drill by hand (ghbackup drill)."
+  value       = module.ghbackup.drill_state_machine_arn
+}
