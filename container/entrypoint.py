@@ -118,6 +118,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
             progress=_log_progress,
             git=git,
             before_capture=_observer(destination, run_id, one, client),
+            # The execution input's verify_items, carried by the batch pointer.
+            verify=pointer.verify_items if pointer else True,
         )
         captured = result.status == "succeeded" and result.capture != "reused"
         if captured and isinstance(destination, S3Destination):
@@ -129,6 +131,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str]) -> int:
                 "status": result.status,
                 "zip_bytes": result.zip_bytes,
                 "github_requests": result.github_requests,
+                "verified": result.verified,
+                "verify_seconds": result.verify_seconds,
                 "counts": result.counts,
                 "skipped": result.skipped,
             },

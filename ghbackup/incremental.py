@@ -298,6 +298,7 @@ def _stage_warm_copy(
         zip_key=target, zip_bytes=state.zip_bytes, zip_sha256=state.zip_sha256,
         github_requests=decision.seen.requests if decision.seen else 0,
         capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
+        verified=state.verified,  # these bytes passed verify at write in state.run_id
     )  # fmt: skip
 
 
@@ -444,5 +445,6 @@ def promote(
         probes=validators.probes,
         refs=validators.refs,
         remotes=validators.remotes,
+        verified=result.verified,
     )
     _put(s3, bucket, latest_state_key(item), state.to_bytes())

@@ -105,16 +105,24 @@ class RestoreReport:
 
 
 def verify_archive(
-    zip_path: Path, *, repo: str | None = None, progress: Progress | None = None
+    zip_path: Path,
+    *,
+    repo: str | None = None,
+    progress: Progress | None = None,
+    scratch: Path | None = None,
 ) -> VerifyReport:
     """Check an item zip or run zip (or only the item ``repo``, ``owner/name`` or an item
-    key) against its manifests, fetching every bundle into a throwaway repository. Raises
-    ArchiveCorrupt naming the first failing path; ConfigurationError when ``repo`` is not
-    in the archive."""
+    key) against its manifests, fetching every bundle into a throwaway repository (made in
+    ``scratch``, default the temporary folder). Raises ArchiveCorrupt naming the first
+    failing path; ConfigurationError when ``repo`` is not in the archive."""
     zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
-    with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
+    # A throwaway folder that cannot be removed must not fail a verify that passed.
+    work = tempfile.TemporaryDirectory(
+        prefix="ghbackup-verify-", dir=scratch, ignore_cleanup_errors=True
+    )
+    with work as tmp, open_zip(zip_path) as zf:
         manifests = select_items(zf, zip_path, repo)
         checker = _Checker(
             zf, Path(tmp), progress, total_bytes(zf, manifests, restoring=False), "Verifying"

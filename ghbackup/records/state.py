@@ -78,6 +78,9 @@ class ItemState(Record):
     # this condition, so a zip replaced by an interrupted update is never staged as this
     # state's. (States written before it was kept have none: their zip is checked by HEAD.)
     zip_etag: str | None = None
+    # Whether the warm copy passed verify at write when its run wrote it; a run reusing it
+    # records the same (the copy is conditional on zip_etag, so the bytes are those).
+    verified: bool = False
 
 
 PAGES_FORMAT: Final = "ghbackup-pages/1"
