@@ -5,6 +5,8 @@ Figures, not pass/fail. On a generated 200-repository organisation served by the
 - ``ghbackup run --local`` with its defaults (the real state machine on moto, batches of up
   to 25 items, up to 10 batch tasks at a time as the Terraform module's default, 4 items
   at a time in each);
+- the same with the execution input's ``verify_items`` false, right after it: what verifying
+  each item zip as it is written costs (ratios within this run, per repository);
 - python-github-backup in one process with every metadata flag;
 - raw ``git clone --mirror``, 8 at a time: the floor;
 each with wall time, CPU-seconds (this process's children: user + system) per repository and
@@ -45,13 +47,15 @@ def _children_cpu() -> float:
 
 
 def _measured(gh, label: str, repositories: int, run) -> dict:
-    """Run ``run() -> (ok, note)`` from a fresh request log and rate-limit budget."""
+    """Run ``run() -> (ok, note[, extra fields])`` from a fresh request log and rate-limit
+    budget."""
     gh.reset_request_log()
     gh.reset_rate_limits()
     cpu, start = _children_cpu(), time.monotonic()
-    ok, note = run()
+    ok, note, *extra = run()
     wall, cpu = time.monotonic() - start, _children_cpu() - cpu
     return {
+        **(extra[0] if extra else {}),
         "tool": label,
         "repositories": repositories,
         "wall_s": round(wall, 1),
@@ -69,10 +73,15 @@ def _tls_env(gh) -> dict[str, str]:
     return {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca, "GIT_SSL_CAINFO": ca}
 
 
-def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
+def run_ghbackup_local(gh, out: Path, *, verify: bool = True) -> tuple[bool, str, dict]:
     env = {**_tls_env(gh), "GITHUB_TOKEN": gh.token, "LOG_LEVEL": "WARNING"}
+    selection = ["--org", gh.owner]
+    if not verify:
+        out.mkdir(parents=True)
+        (out / "input.json").write_text(json.dumps({"orgs": [gh.owner], "verify_items": False}))
+        selection = ["--input", str(out / "input.json")]
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "run", "--local", "--org", gh.owner]
+        [sys.executable, "-m", "cli.main", "run", "--local", *selection]
         + ["--out", str(out), "--api-url", gh.api_url, "--run-id", "bench"],
         cwd=ROOT,
         env=env,
@@ -90,7 +99,22 @@ def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
     note = f"exit {proc.returncode}, status {summary.get('status')}, counts {counts}"
     if proc.returncode not in (0, 3):
         note += f", stderr: {proc.stderr.strip()[-300:]}"
-    return proc.returncode == 0, note
+    return proc.returncode == 0, note, _verification(out / "bench" / "manifest.json")
+
+
+def _verification(manifest_path: Path) -> dict:
+    """Items verified at write, and the seconds the tasks spent verifying (each item's
+    ``verify_seconds``, summed: wall time inside the tasks, items overlapping)."""
+    try:
+        items = json.loads(manifest_path.read_text())["items"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    seconds = [i["verify_seconds"] for i in items if i.get("verify_seconds") is not None]
+    return {
+        "verified": sum(1 for i in items if i.get("verified")),
+        "verify_s_sum": round(sum(seconds), 1),
+        "verify_s_mean": round(sum(seconds) / len(seconds), 3) if seconds else 0.0,
+    }
 
 
 def run_python_github_backup(gh, out: Path) -> tuple[bool, str]:
@@ -167,10 +191,11 @@ def compare(root: Path, repositories: int, content: bool) -> list[dict]:
         names = gh.repository_names()
         for tool, run in (
             ("ghbackup run --local", run_ghbackup_local),
+            ("ghbackup, verify off", lambda gh, out: run_ghbackup_local(gh, out, verify=False)),
             ("python-github-backup", run_python_github_backup),
             ("git clone --mirror x8", lambda gh, out: run_raw_clones(gh, out, names)),
         ):
-            out = root / f"out-{label}-{tool.split()[0]}"
+            out = root / f"out-{label}-{tool.replace(' ', '_').replace(',', '')}"
             row = _measured(gh, tool, len(names), lambda run=run, out=out: run(gh, out))
             row["account"] = label
             row["stored_mb"] = round(tree_bytes(out) / 1e6, 1) if out.exists() else 0
@@ -232,6 +257,16 @@ def _table(rows: list[dict]) -> None:
     for account in dict.fromkeys(r["account"] for r in rows):
         by_tool = {r["tool"]: r for r in rows if r["account"] == account}
         ours, theirs = by_tool["ghbackup run --local"], by_tool["python-github-backup"]
+        off = by_tool["ghbackup, verify off"]
+        repos = ours["repositories"]
+        print(
+            f"{account}: verify at write, on / off: wall {ours['wall_s'] / off['wall_s']:.2f}x "
+            f"({(ours['wall_s'] - off['wall_s']) / repos * 1000:+.0f} ms per repository), "
+            f"CPU {ours['cpu_s'] / max(off['cpu_s'], 1e-9):.2f}x "
+            f"({(ours['cpu_s'] - off['cpu_s']) / repos * 1000:+.0f} ms per repository); "
+            f"{ours.get('verified', 0)} items verified, "
+            f"{ours.get('verify_s_mean', 0) * 1000:.0f} ms each inside the tasks"
+        )
         print(
             f"{account}: ghbackup / python-github-backup: wall {ours['wall_s'] / theirs['wall_s']:.2f}x "
             f"(target <= 0.5x), CPU per repository "

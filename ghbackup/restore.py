@@ -61,7 +61,14 @@ from ghbackup.archive_rules import (
     select_items,
     total_bytes,
 )
-from ghbackup.confined_git import fsck, git, init_repository, is_object_store_path, ref_diff
+from ghbackup.confined_git import (
+    fsck,
+    git,
+    init_repository,
+    is_object_store_path,
+    pristine_repository,
+    ref_diff,
+)
 from ghbackup.credentials import Credentials, safe_url
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
 from ghbackup.gitmirror import parse_refs
@@ -118,8 +125,7 @@ def verify_archive(
     zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
-    # A throwaway folder that cannot be removed must not fail a verify that passed.
-    work = tempfile.TemporaryDirectory(
+    work = tempfile.TemporaryDirectory(  # one that cannot be removed fails no verify
         prefix="ghbackup-verify-", dir=scratch, ignore_cleanup_errors=True
     )
     with work as tmp, open_zip(zip_path) as zf:
@@ -257,7 +263,6 @@ class _Checker:
         self.files = self.bytes = self.bundles = self.lfs_objects = 0
         self.mirrors: list[_Mirror] = []
         self._repos = 0
-        self._pristine: Path | None = None
         names = zf.namelist()
         if len(names) != len(set(names)):
             dup = next(n for n in names if names.count(n) > 1)
@@ -474,12 +479,10 @@ class _Checker:
     def _check_pristine(self, name: str, repo: Path) -> None:
         """``repo`` holds only what ``git init --bare`` and a fetch create: the same config
         as a fresh repository, no alternates, hooks, info, shallow or other extra files."""
-        if self._pristine is None:
-            self._pristine = self.work / "pristine.git"
-            init_repository(self._pristine)
-        if (repo / "config").read_bytes() != (self._pristine / "config").read_bytes():
+        config, top = pristine_repository(self.work)
+        if (repo / "config").read_bytes() != config:
             raise ArchiveCorrupt(f"{name}: the restored repository's config was changed")
-        allowed_top = {p.name for p in self._pristine.iterdir()} | {"packed-refs"}
+        allowed_top = top | {"packed-refs"}
         for path in sorted(repo.rglob("*")):
             rel = path.relative_to(repo).parts
             ok = not path.is_symlink() and (
