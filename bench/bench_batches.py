@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_engine import PGB_CAPTURE_FLAGS, peak_rss_mb_of, tree_bytes  # noqa: E402
+from ghbackup.archive import manifests_in  # noqa: E402
 from ghbackup.credentials import Credentials, git_credential_environment  # noqa: E402
+from ghbackup.restore import verify_archive  # noqa: E402
 from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
 
 
@@ -115,6 +118,42 @@ def _verification(manifest_path: Path) -> dict:
         "verify_s_sum": round(sum(seconds), 1),
         "verify_s_mean": round(sum(seconds) / len(seconds), 3) if seconds else 0.0,
     }
+
+
+def verify_cost(run_zip: Path, work: Path) -> dict:
+    """Verify at write on its own: the run zip split back into its item zips, then one
+    process verifying them one after another as a task does (``verify_archive``, git
+    included). Its CPU (with its git children) and wall per item: the cost without the
+    noise of the 40 captures running beside it in a run."""
+    folder = work / "item-zips"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(run_zip) as src:
+        roots = [m.root for m in manifests_in(src)]
+        entries = src.infolist()
+        for n, root in enumerate(roots):
+            with zipfile.ZipFile(folder / f"{n:05}.zip", "w") as dst:
+                for info in entries:
+                    if info.filename.startswith(root):
+                        dst.writestr(info, src.read(info))
+    cpu, start = _children_cpu(), time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "bench.bench_batches", "--verify-zips", str(folder)],
+        cwd=ROOT,
+        check=True,
+        timeout=3600,
+    )
+    wall, cpu = time.monotonic() - start, _children_cpu() - cpu
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "verify_alone_items": len(roots),
+        "verify_alone_cpu_per_item_s": round(cpu / max(len(roots), 1), 3),
+        "verify_alone_wall_per_item_s": round(wall / max(len(roots), 1), 3),
+    }
+
+
+def _verify_zips(folder: Path) -> None:
+    for path in sorted(folder.glob("*.zip")):
+        verify_archive(path)
 
 
 def run_python_github_backup(gh, out: Path) -> tuple[bool, str]:
@@ -199,6 +238,9 @@ def compare(root: Path, repositories: int, content: bool) -> list[dict]:
             row = _measured(gh, tool, len(names), lambda run=run, out=out: run(gh, out))
             row["account"] = label
             row["stored_mb"] = round(tree_bytes(out) / 1e6, 1) if out.exists() else 0
+            run_zip = out / "bench" / "ghbackup-bench.zip"
+            if tool == "ghbackup run --local" and run_zip.exists():
+                row.update(verify_cost(run_zip, root))
             rows.append(row)
             print(json.dumps(row), flush=True)
             shutil.rmtree(out, ignore_errors=True)
@@ -267,6 +309,15 @@ def _table(rows: list[dict]) -> None:
             f"{ours.get('verified', 0)} items verified, "
             f"{ours.get('verify_s_mean', 0) * 1000:.0f} ms each inside the tasks"
         )
+        if "verify_alone_cpu_per_item_s" in ours:
+            alone = ours["verify_alone_cpu_per_item_s"]
+            print(
+                f"{account}: verify at write alone, one item after another: "
+                f"{alone * 1000:.0f} ms CPU and "
+                f"{ours['verify_alone_wall_per_item_s'] * 1000:.0f} ms wall per repository, "
+                f"{alone / max(off['cpu_per_repo_s'], 1e-9):.2f}x of the run's CPU per "
+                "repository without it"
+            )
         print(
             f"{account}: ghbackup / python-github-backup: wall {ours['wall_s'] / theirs['wall_s']:.2f}x "
             f"(target <= 0.5x), CPU per repository "
@@ -279,7 +330,11 @@ def main() -> None:
     parser.add_argument("--repositories", type=int, default=200)
     parser.add_argument("--asset-mb", type=int, default=1024)
     parser.add_argument("--skip-compare", action="store_true")
+    parser.add_argument("--verify-zips", type=Path, help=argparse.SUPPRESS)  # verify_cost's child
     args = parser.parse_args()
+    if args.verify_zips:
+        _verify_zips(args.verify_zips)
+        return
     root = Path(tempfile.mkdtemp(prefix="ghbackup-bench-batches-"))
     print(f"machine: {os.cpu_count()} cores, shared with other work while this ran", flush=True)
     try:
