@@ -5,6 +5,8 @@ Figures, not pass/fail. On a generated 200-repository organisation served by the
 - ``ghbackup run --local`` with its defaults (the real state machine on moto, batches of up
   to 25 items, up to 10 batch tasks at a time as the Terraform module's default, 4 items
   at a time in each);
+- the same with the execution input's ``verify_items`` false, right after it: what verifying
+  each item zip as it is written costs (ratios within this run, per repository);
 - python-github-backup in one process with every metadata flag;
 - raw ``git clone --mirror``, 8 at a time: the floor;
 each with wall time, CPU-seconds (this process's children: user + system) per repository and
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,8 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_engine import PGB_CAPTURE_FLAGS, peak_rss_mb_of, tree_bytes  # noqa: E402
+from ghbackup.archive import manifests_in  # noqa: E402
 from ghbackup.credentials import Credentials  # noqa: E402
 from ghbackup.git_credential import GitCredential, git_credential_access  # noqa: E402
+from ghbackup.restore import verify_archive  # noqa: E402
 from tests.standin import AccountSpec, GitHubStandIn  # noqa: E402
 
 
@@ -46,13 +51,15 @@ def _children_cpu() -> float:
 
 
 def _measured(gh, label: str, repositories: int, run) -> dict:
-    """Run ``run() -> (ok, note)`` from a fresh request log and rate-limit budget."""
+    """Run ``run() -> (ok, note[, extra fields])`` from a fresh request log and rate-limit
+    budget."""
     gh.reset_request_log()
     gh.reset_rate_limits()
     cpu, start = _children_cpu(), time.monotonic()
-    ok, note = run()
+    ok, note, *extra = run()
     wall, cpu = time.monotonic() - start, _children_cpu() - cpu
     return {
+        **(extra[0] if extra else {}),
         "tool": label,
         "repositories": repositories,
         "wall_s": round(wall, 1),
@@ -70,10 +77,15 @@ def _tls_env(gh) -> dict[str, str]:
     return {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca, "GIT_SSL_CAINFO": ca}
 
 
-def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
+def run_ghbackup_local(gh, out: Path, *, verify: bool = True) -> tuple[bool, str, dict]:
     env = {**_tls_env(gh), "GITHUB_TOKEN": gh.token, "LOG_LEVEL": "WARNING"}
+    selection = ["--org", gh.owner]
+    if not verify:
+        out.mkdir(parents=True)
+        (out / "input.json").write_text(json.dumps({"orgs": [gh.owner], "verify_items": False}))
+        selection = ["--input", str(out / "input.json")]
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "run", "--local", "--org", gh.owner]
+        [sys.executable, "-m", "cli.main", "run", "--local", *selection]
         + ["--out", str(out), "--api-url", gh.api_url, "--run-id", "bench"],
         cwd=ROOT,
         env=env,
@@ -91,7 +103,58 @@ def run_ghbackup_local(gh, out: Path) -> tuple[bool, str]:
     note = f"exit {proc.returncode}, status {summary.get('status')}, counts {counts}"
     if proc.returncode not in (0, 3):
         note += f", stderr: {proc.stderr.strip()[-300:]}"
-    return proc.returncode == 0, note
+    return proc.returncode == 0, note, _verification(out / "bench" / "manifest.json")
+
+
+def _verification(manifest_path: Path) -> dict:
+    """Items verified at write, and the seconds the tasks spent verifying (each item's
+    ``verify_seconds``, summed: wall time inside the tasks, items overlapping)."""
+    try:
+        items = json.loads(manifest_path.read_text())["items"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    seconds = [i["verify_seconds"] for i in items if i.get("verify_seconds") is not None]
+    return {
+        "verified": sum(1 for i in items if i.get("verified")),
+        "verify_s_sum": round(sum(seconds), 1),
+        "verify_s_mean": round(sum(seconds) / len(seconds), 3) if seconds else 0.0,
+    }
+
+
+def verify_cost(run_zip: Path, work: Path) -> dict:
+    """Verify at write on its own: the run zip split back into its item zips, then one
+    process verifying them one after another as a task does (``verify_archive``, git
+    included). Its CPU (with its git children) and wall per item: the cost without the
+    noise of the 40 captures running beside it in a run."""
+    folder = work / "item-zips"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(run_zip) as src:
+        roots = [m.root for m in manifests_in(src)]
+        entries = src.infolist()
+        for n, root in enumerate(roots):
+            with zipfile.ZipFile(folder / f"{n:05}.zip", "w") as dst:
+                for info in entries:
+                    if info.filename.startswith(root):
+                        dst.writestr(info, src.read(info))
+    cpu, start = _children_cpu(), time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "bench.bench_batches", "--verify-zips", str(folder)],
+        cwd=ROOT,
+        check=True,
+        timeout=3600,
+    )
+    wall, cpu = time.monotonic() - start, _children_cpu() - cpu
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "verify_alone_items": len(roots),
+        "verify_alone_cpu_per_item_s": round(cpu / max(len(roots), 1), 3),
+        "verify_alone_wall_per_item_s": round(wall / max(len(roots), 1), 3),
+    }
+
+
+def _verify_zips(folder: Path) -> None:
+    for path in sorted(folder.glob("*.zip")):
+        verify_archive(path)
 
 
 def run_python_github_backup(gh, out: Path) -> tuple[bool, str]:
@@ -170,13 +233,17 @@ def compare(root: Path, repositories: int, content: bool) -> list[dict]:
         names = gh.repository_names()
         for tool, run in (
             ("ghbackup run --local", run_ghbackup_local),
+            ("ghbackup, verify off", lambda gh, out: run_ghbackup_local(gh, out, verify=False)),
             ("python-github-backup", run_python_github_backup),
             ("git clone --mirror x8", lambda gh, out: run_raw_clones(gh, out, names)),
         ):
-            out = root / f"out-{label}-{tool.split()[0]}"
+            out = root / f"out-{label}-{tool.replace(' ', '_').replace(',', '')}"
             row = _measured(gh, tool, len(names), lambda run=run, out=out: run(gh, out))
             row["account"] = label
             row["stored_mb"] = round(tree_bytes(out) / 1e6, 1) if out.exists() else 0
+            run_zip = out / "bench" / "ghbackup-bench.zip"
+            if tool == "ghbackup run --local" and run_zip.exists():
+                row.update(verify_cost(run_zip, root))
             rows.append(row)
             print(json.dumps(row), flush=True)
             shutil.rmtree(out, ignore_errors=True)
@@ -235,6 +302,25 @@ def _table(rows: list[dict]) -> None:
     for account in dict.fromkeys(r["account"] for r in rows):
         by_tool = {r["tool"]: r for r in rows if r["account"] == account}
         ours, theirs = by_tool["ghbackup run --local"], by_tool["python-github-backup"]
+        off = by_tool["ghbackup, verify off"]
+        repos = ours["repositories"]
+        print(
+            f"{account}: verify at write, on / off: wall {ours['wall_s'] / off['wall_s']:.2f}x "
+            f"({(ours['wall_s'] - off['wall_s']) / repos * 1000:+.0f} ms per repository), "
+            f"CPU {ours['cpu_s'] / max(off['cpu_s'], 1e-9):.2f}x "
+            f"({(ours['cpu_s'] - off['cpu_s']) / repos * 1000:+.0f} ms per repository); "
+            f"{ours.get('verified', 0)} items verified, "
+            f"{ours.get('verify_s_mean', 0) * 1000:.0f} ms each inside the tasks"
+        )
+        if "verify_alone_cpu_per_item_s" in ours:
+            alone = ours["verify_alone_cpu_per_item_s"]
+            print(
+                f"{account}: verify at write alone, one item after another: "
+                f"{alone * 1000:.0f} ms CPU and "
+                f"{ours['verify_alone_wall_per_item_s'] * 1000:.0f} ms wall per repository, "
+                f"{alone / max(off['cpu_per_repo_s'], 1e-9):.2f}x of the run's CPU per "
+                "repository without it"
+            )
         print(
             f"{account}: ghbackup / python-github-backup: wall {ours['wall_s'] / theirs['wall_s']:.2f}x "
             f"(target <= 0.5x), CPU per repository "
@@ -247,7 +333,11 @@ def main() -> None:
     parser.add_argument("--repositories", type=int, default=200)
     parser.add_argument("--asset-mb", type=int, default=1024)
     parser.add_argument("--skip-compare", action="store_true")
+    parser.add_argument("--verify-zips", type=Path, help=argparse.SUPPRESS)  # verify_cost's child
     args = parser.parse_args()
+    if args.verify_zips:
+        _verify_zips(args.verify_zips)
+        return
     root = Path(tempfile.mkdtemp(prefix="ghbackup-bench-batches-"))
     print(f"machine: {os.cpu_count()} cores, shared with other work while this ran", flush=True)
     try:

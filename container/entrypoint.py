@@ -126,6 +126,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str], given: dict[str, st
             progress=_log_progress,
             git=git,
             before_capture=_observer(destination, run_id, one, client),
+            # The execution input's verify_items, carried by the batch pointer.
+            verify=pointer.verify_items if pointer else True,
         )
         captured = result.status == "succeeded" and result.capture != "reused"
         if captured and isinstance(destination, S3Destination):
@@ -137,6 +139,8 @@ def _main(env: MutableMapping[str, str] | Mapping[str, str], given: dict[str, st
                 "status": result.status,
                 "zip_bytes": result.zip_bytes,
                 "github_requests": result.github_requests,
+                "verified": result.verified,
+                "verify_seconds": result.verify_seconds,
                 "counts": result.counts,
                 "skipped": result.skipped,
             },

@@ -49,13 +49,15 @@ def plan_batches(
     *,
     max_items: int = DEFAULT_BATCH_MAX_ITEMS,
     max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
+    verify_items: bool = True,
 ) -> list[BatchPointer]:
     """Group items, given in the order of ``items.json`` by their size in bytes (None when
     unknown, counted as 0), into contiguous batches.
 
     An item of ``max_bytes`` or more runs alone; smaller ones fill a batch in order until
     the next would exceed ``max_items`` or ``max_bytes``. Contiguous ranges keep a batch a
-    pointer and the run's item order unchanged.
+    pointer and the run's item order unchanged. Every pointer carries ``verify_items``
+    (the execution input's) to its task.
     """
     if max_items < 1 or max_bytes < 1:
         raise ValueError("max_items and max_bytes must be positive")
@@ -65,7 +67,11 @@ def plan_batches(
     def close() -> None:
         nonlocal first, count, total
         if count:
-            batches.append(BatchPointer(batch=len(batches), first=first, count=count))
+            batches.append(
+                BatchPointer(
+                    batch=len(batches), first=first, count=count, verify_items=verify_items
+                )
+            )
         first, count, total = first + count, 0, 0
 
     for size in sizes:

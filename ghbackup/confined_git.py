@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from ghbackup.errors import ArchiveCorrupt, GitCommandFailed
@@ -63,6 +64,22 @@ def init_repository(repo: Path) -> None:
     repo.parent.mkdir(parents=True, exist_ok=True)
     repo.mkdir()
     git(repo, ["init", "--quiet", "--bare", "--template="], timeout=120)
+
+
+_PRISTINE: tuple[bytes, frozenset[str]] | None = None
+
+
+def pristine_repository(work: Path) -> tuple[bytes, frozenset[str]]:
+    """The config and top-level names of a repository fresh from ``init_repository`` (made
+    under ``work`` once per process, then removed: the same git makes the same), so a task
+    verifying item after item does not init one more repository for each."""
+    global _PRISTINE
+    if _PRISTINE is None:
+        repo = work / "pristine.git"
+        init_repository(repo)
+        _PRISTINE = ((repo / "config").read_bytes(), frozenset(p.name for p in repo.iterdir()))
+        shutil.rmtree(repo, ignore_errors=True)
+    return _PRISTINE
 
 
 def is_object_store_path(rel: tuple[str, ...], is_dir: bool) -> bool:

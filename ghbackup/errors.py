@@ -144,6 +144,13 @@ class CredentialsUnavailable(BackupError):
     retryable = True
 
 
+class VerifyAtWriteFailed(StorageError):
+    """An item zip just written failed the checks of ``ghbackup verify`` (a checksum, a
+    bundle that git will not fetch or fsck, refs other than the manifest's), so it was not
+    stored. Retried as a storage fault is: what the capture wrote is damaged (a disk, memory,
+    a process cut short), not what GitHub holds, so capturing again can succeed."""
+
+
 class UnexpectedError(BackupError):
     """Not an error we raise on purpose: a bug. Recorded so the run still reports the item."""
 

@@ -299,6 +299,7 @@ def _stage_warm_copy(
         counts=state.counts, skipped=state.skipped,
         github_requests=decision.seen.requests if decision.seen else 0,
         capture="reused", capture_reason=decision.reason, reused_from=state.run_id,
+        verified=state.verified,  # these bytes passed verify at write in state.run_id
     )  # fmt: skip
 
 
@@ -447,5 +448,6 @@ def promote(
         remotes=validators.remotes,
         counts=result.counts,
         skipped=result.skipped,
+        verified=result.verified,
     )
     _put(s3, bucket, latest_state_key(item), state.to_bytes())

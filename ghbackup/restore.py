@@ -62,7 +62,14 @@ from ghbackup.archive_rules import (
     select_items,
     total_bytes,
 )
-from ghbackup.confined_git import fsck, git, init_repository, is_object_store_path, ref_diff
+from ghbackup.confined_git import (
+    fsck,
+    git,
+    init_repository,
+    is_object_store_path,
+    pristine_repository,
+    ref_diff,
+)
 from ghbackup.credentials import Credentials, safe_url
 from ghbackup.errors import ArchiveCorrupt, ConfigurationError, GitCommandFailed, StorageError
 from ghbackup.gitmirror import parse_refs
@@ -80,20 +87,28 @@ _LFS_OBJECT = re.compile(r"^lfs/objects/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64
 
 
 def verify_archive(
-    zip_path: Path, *, repo: str | None = None, progress: Progress | None = None
+    zip_path: Path,
+    *,
+    repo: str | None = None,
+    progress: Progress | None = None,
+    scratch: Path | None = None,
 ) -> VerifyReport:
     """Check an item zip or run zip (or only the item ``repo``, ``owner/name`` or an item
-    key) against its manifests, fetching every bundle into a throwaway repository: the
-    checks ``restore_archive`` makes. Every item is checked, even after one fails; then
-    ArchiveDamaged (an ArchiveCorrupt naming the first failing path) carries the report of
-    which items are damaged and which intact. Damage to the zip as a whole (its directory,
-    duplicate or unsafe entries, two items claiming one path) is an ArchiveCorrupt at once.
-    NotAnArchive when the path is no archive; ConfigurationError when ``repo`` is not in it.
+    key) against its manifests, fetching every bundle into a throwaway repository (made in
+    ``scratch``, default the temporary folder): the checks ``restore_archive`` makes. Every
+    item is checked, even after one fails; then ArchiveDamaged (an ArchiveCorrupt naming the
+    first failing path) carries the report of which items are damaged and which intact.
+    Damage to the zip as a whole (its directory, duplicate or unsafe entries, two items
+    claiming one path) is an ArchiveCorrupt at once. NotAnArchive when the path is no
+    archive; ConfigurationError when ``repo`` is not in it.
     """
     zip_path = Path(zip_path).resolve()
     started = time.monotonic()
     report = VerifyReport(zip_path=zip_path)
-    with tempfile.TemporaryDirectory(prefix="ghbackup-verify-") as tmp, open_zip(zip_path) as zf:
+    work = tempfile.TemporaryDirectory(  # one that cannot be removed fails no verify
+        prefix="ghbackup-verify-", dir=scratch, ignore_cleanup_errors=True
+    )
+    with work as tmp, open_zip(zip_path) as zf:
         # The whole archive: an item whose manifest is damaged is reported with the others.
         manifests = select_items(zf, zip_path, repo, report.damaged if repo is None else None)
         checker = _Checker(
@@ -228,7 +243,6 @@ class _Checker:
         self.files = self.bytes = self.bundles = self.lfs_objects = 0
         self.mirrors: list[_Mirror] = []
         self._repos = self._bundle_files = 0
-        self._pristine: Path | None = None
         names = zf.namelist()
         if len(names) != len(set(names)):
             dup = next(n for n in names if names.count(n) > 1)
@@ -448,12 +462,10 @@ class _Checker:
     def _check_pristine(self, name: str, repo: Path) -> None:
         """``repo`` holds only what ``git init --bare`` and a fetch create: the same config
         as a fresh repository, no alternates, hooks, info, shallow or other extra files."""
-        if self._pristine is None:
-            self._pristine = self.work / "pristine.git"
-            init_repository(self._pristine)
-        if (repo / "config").read_bytes() != (self._pristine / "config").read_bytes():
+        config, top = pristine_repository(self.work)
+        if (repo / "config").read_bytes() != config:
             raise ArchiveCorrupt(f"{name}: the restored repository's config was changed")
-        allowed_top = {p.name for p in self._pristine.iterdir()} | {"packed-refs"}
+        allowed_top = top | {"packed-refs"}
         for path in sorted(repo.rglob("*")):
             rel = path.relative_to(repo).parts
             ok = not path.is_symlink() and (

@@ -3,7 +3,8 @@
 Event ``{"run_id", "selection"}``; writes ``staging/<run_id>/items.json`` (a JSON array of
 BackupItem records, every item of the run) and ``staging/<run_id>/batches.json`` (a JSON
 array of BatchPointer records, one per Map item: a range of items.json grouped by the
-repositories' sizes under the selection's ``batch_max_items`` and ``batch_max_bytes``) and
+repositories' sizes under the selection's ``batch_max_items`` and ``batch_max_bytes``, each
+carrying the selection's ``verify_items`` to its task) and
 returns ``{"bucket", "key", "count", "batches_key", "batch_count"}``. Before batching, items
 whose every signal says unchanged since their last capture are staged from their warm copy
 (ghbackup/incremental.py) and get no batch. GitHub credentials come from
@@ -92,6 +93,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         [sizes.get(item.key) for item in plan.capture],
         max_items=int(settings.get("batch_max_items") or DEFAULT_BATCH_MAX_ITEMS),
         max_bytes=int(settings.get("batch_max_bytes") or DEFAULT_BATCH_MAX_BYTES),
+        verify_items=bool(settings.get("verify_items", True)),
     )
     key, batches_key = items_list_key(run_id), batches_list_key(run_id)
     # items.json first: a batch points into it.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -12,8 +14,9 @@ import pytest
 from moto import mock_aws
 
 from ghbackup import backup, store
+from ghbackup.archive import ItemArchiveWriter
 from ghbackup.capture import CaptureReport
-from ghbackup.errors import NotFound, StorageError
+from ghbackup.errors import NotFound, StorageError, exit_code_for, is_retryable
 from ghbackup.records import BackupItem, ItemResult, item_result_key, item_zip_key
 from ghbackup.store import DirectoryDestination, S3Destination
 
@@ -58,10 +61,17 @@ def test_scratch_space_running_out_is_a_storage_error(monkeypatch, tmp_path, cod
     assert "scratch" in result.error and os.strerror(code) in result.error
 
 
-def _captured(zip_bytes: bytes = b"PK-new"):
+def _write_item_zip(zip_path: Path, item: BackupItem = ITEM) -> CaptureReport:
+    """A small, whole item zip (no git), so verify at write passes it."""
+    with ItemArchiveWriter(zip_path, item) as writer:
+        writer.add_json("repository.json", {"name": "api"})
+        summary = writer.close({"complete": True})
+    return CaptureReport(zip_path=zip_path, zip_bytes=summary.size, zip_sha256=summary.sha256)
+
+
+def _captured():
     def capture(item, client, *, zip_path, **kwargs):
-        zip_path.write_bytes(zip_bytes)
-        return CaptureReport(zip_path=zip_path, zip_bytes=len(zip_bytes), zip_sha256="0" * 64)
+        return _write_item_zip(zip_path)
 
     return capture
 
@@ -96,7 +106,7 @@ def test_when_even_the_result_cannot_be_written_the_error_says_so(monkeypatch, t
 
 
 def test_a_failed_recapture_removes_the_older_zip(monkeypatch, tmp_path):
-    monkeypatch.setattr(backup, "capture_item", _captured(b"PK-old"))
+    monkeypatch.setattr(backup, "capture_item", _captured())
     first = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
     assert first.status == "succeeded"
     monkeypatch.setattr(backup, "capture_item", _no_space)
@@ -160,7 +170,8 @@ def test_a_scratch_folder_that_cannot_be_removed_keeps_the_items_own_outcome(mon
     class Unremovable(real):
         def __exit__(self, *exc_info):
             super().__exit__(*exc_info)
-            raise OSError(errno.EBUSY, "Device or resource busy")
+            if "-verify-" not in self.name:  # the item's own scratch folder
+                raise OSError(errno.EBUSY, "Device or resource busy")
 
     monkeypatch.setattr(backup.tempfile, "TemporaryDirectory", Unremovable)
     monkeypatch.setattr(backup, "capture_item", _captured())
@@ -185,8 +196,7 @@ def test_github_requests_counts_this_items_requests_only(monkeypatch, tmp_path, 
         client.requests_made += 12
         if fails:
             raise NotFound("repository acme/api not found", 404)
-        zip_path.write_bytes(b"zip")
-        return CaptureReport(zip_path=zip_path, zip_bytes=3, zip_sha256="0" * 64)
+        return _write_item_zip(zip_path)
 
     monkeypatch.setattr(backup, "capture_item", capture)
     result = backup.backup_item(ITEM, client, DirectoryDestination(tmp_path), run_id="r1")
@@ -208,3 +218,78 @@ def test_a_result_decided_before_the_capture_is_stored_instead_of_capturing(monk
     assert result == reused
     stored = ItemResult.from_json((tmp_path / item_result_key("", ITEM)).read_bytes())
     assert (stored.status, stored.capture, stored.reused_from) == ("succeeded", "reused", "r0")
+
+
+# -- verify at write ------------------------------------------------------------------------
+
+
+def _ticking(step_seconds: float = 1.5):
+    """A fake clock: each call is ``step_seconds`` after the previous one."""
+    ticks = iter(range(1000))
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    return lambda: start + timedelta(seconds=step_seconds * next(ticks))
+
+
+def _damaged(zip_path: Path, item: BackupItem = ITEM) -> CaptureReport:
+    """A zip whose repository.json (same size, good CRC) no longer has the SHA-256 its
+    manifest records."""
+    report = _write_item_zip(zip_path, item)
+    tampered = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("repository.json"):
+                data = data.replace(b'"api"', b'"ap1"')
+            dst.writestr(info, data)
+    tampered.replace(zip_path)
+    return report
+
+
+def test_a_verified_item_records_verified_and_how_long_the_checks_took(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup, "capture_item", _captured())
+    result = backup.backup_item(
+        ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1", now=_ticking()
+    )
+    assert (result.status, result.verified, result.verify_seconds) == ("succeeded", True, 1.5)
+    stored = ItemResult.from_json((tmp_path / item_result_key("", ITEM)).read_bytes())
+    assert (stored.verified, stored.verify_seconds) == (True, 1.5)
+
+
+def test_a_zip_failing_verification_is_not_stored_and_fails_the_item_for_a_retry(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(
+        backup, "capture_item", lambda item, client, *, zip_path, **kw: _damaged(zip_path)
+    )
+    result = backup.backup_item(
+        ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1", now=_ticking()
+    )
+    assert (result.status, result.error_type) == ("failed", "VerifyAtWriteFailed")
+    assert result.error == "verify at write: acme/api/repository.json: sha256 mismatch"
+    assert (result.verified, result.verify_seconds, result.zip_key) == (False, 1.5, None)
+    assert is_retryable(result.error_type) and exit_code_for(result.error_type) == 5
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+def test_a_zip_holding_another_item_fails_verification(monkeypatch, tmp_path):
+    other = BackupItem(kind="repository", full_name="acme/other")
+    monkeypatch.setattr(
+        backup,
+        "capture_item",
+        lambda item, client, *, zip_path, **kw: _write_item_zip(zip_path, other),
+    )
+    result = backup.backup_item(ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1")
+    assert result.error_type == "VerifyAtWriteFailed"
+    assert "holds repository/acme/other, not only repository/acme/api" in result.error
+
+
+def test_with_verification_off_a_damaged_zip_is_stored_unverified(monkeypatch, tmp_path):
+    """What turning it off loses: the damage is found only by a later verify or restore."""
+    monkeypatch.setattr(
+        backup, "capture_item", lambda item, client, *, zip_path, **kw: _damaged(zip_path)
+    )
+    result = backup.backup_item(
+        ITEM, Client(), DirectoryDestination(tmp_path), run_id="r1", verify=False
+    )
+    assert (result.status, result.verified, result.verify_seconds) == ("succeeded", False, None)
+    assert (tmp_path / item_zip_key("", ITEM)).exists()

@@ -61,6 +61,13 @@ def test_ten_thousand_items_stay_a_short_pointer_each():
     assert max(len(json.dumps(b.to_json())) for b in batches) < 64
 
 
+def test_turning_verification_off_reaches_every_pointer_and_round_trips():
+    batches = plan_batches([None] * 30, verify_items=False)
+    assert [b.to_json()["verify_items"] for b in batches] == [False, False]
+    assert all(not BatchPointer.from_json(json.dumps(b.to_json())).verify_items for b in batches)
+    assert BatchPointer.from_json('{"batch": 0, "first": 0, "count": 1}').verify_items
+
+
 def test_a_pointer_round_trips_and_selects_its_range():
     items = [BackupItem(kind="repository", full_name=f"acme/r{n}") for n in range(5)]
     pointer = BatchPointer.from_json('{"batch": 1, "first": 2, "count": 3}')

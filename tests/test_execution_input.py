@@ -77,6 +77,7 @@ def test_every_documented_field_is_accepted():
         "batch_max_bytes": 512 * 1024 * 1024,
         "full": True,
         "full_capture_after_days": 7,
+        "verify_items": False,
     }
     assert normalise_input(full, {}) == full
     assert set(json.loads(SCHEMA_PATH.read_text())["properties"]) == set(full)

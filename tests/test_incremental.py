@@ -78,7 +78,8 @@ def _capture_and_promote(s3, client, run_id, items):
         s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata={"sha256": sha})
         result = ItemResult(item=item, status="succeeded", run_id=run_id, zip_key=key,
                             zip_bytes=len(body), zip_sha256=sha, counts=CAPTURED_COUNTS,
-                            skipped=CAPTURED_SKIPPED)  # fmt: skip
+                            skipped=CAPTURED_SKIPPED, verified=True,
+                            verify_seconds=0.2)  # fmt: skip
         validators = incremental.read_validators(s3, BUCKET, run_id, item)
         assert validators is not None
         incremental.promote(s3, BUCKET, result, validators)
@@ -185,6 +186,8 @@ def test_an_unchanged_item_is_reused_from_its_warm_copy_without_a_capture(s3, cl
         assert (result.status, result.capture, result.reused_from) == ("succeeded", "reused", "r1")
         # It reports what its capture recorded, as the run that captured it did.
         assert (result.counts, result.skipped) == (CAPTURED_COUNTS, CAPTURED_SKIPPED)
+        # Verified when r1 wrote these bytes; nothing was verified (or spent) in r2.
+        assert (result.verified, result.verify_seconds) == (True, None)
         staged = s3.get_object(Bucket=BUCKET, Key=result.zip_key)["Body"].read()
         assert staged == f"zip of {item.key} in r1".encode()
         assert hashlib.sha256(staged).hexdigest() == result.zip_sha256

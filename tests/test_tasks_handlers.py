@@ -156,6 +156,16 @@ def test_list_handler_batches_by_the_repositories_sizes_and_the_input_limits(mon
     assert result["batch_count"] == 4
 
 
+def test_list_handler_hands_verify_items_off_to_every_task(monkeypatch):
+    items = [BackupItem(kind="repository", full_name=f"acme/r{n}") for n in range(3)]
+    selection = {"orgs": ["acme"], "batch_max_items": 2, "verify_items": False}
+    result, stored = _list(monkeypatch, items, {}, selection)
+    assert stored(result["batches_key"]) == [
+        {"batch": 0, "first": 0, "count": 2, "verify_items": False},
+        {"batch": 1, "first": 2, "count": 1, "verify_items": False},
+    ]
+
+
 def _finalize(monkeypatch):
     from ghbackup.records import RunSummary
     from tasks import finalize_run

@@ -19,7 +19,9 @@ class BatchPointer(Record):
     ``items.json`` (``batches.json`` holds one per batch; ghbackup/batch.py groups them).
 
     JSON ``{"batch": 3, "first": 75, "count": 25}``; ``batch`` numbers the batches from 0.
-    A pointer, not the items: ECS container overrides are capped at 8 KiB.
+    ``verify_items`` is the execution input's: whether the task verifies each item zip
+    before storing it; written only when false (absent: true). A pointer, not the items: ECS
+    container overrides are capped at 8 KiB.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
@@ -28,6 +30,7 @@ class BatchPointer(Record):
     batch: int = Field(ge=0)
     first: int = Field(ge=0)
     count: int = Field(ge=1)
+    verify_items: bool = True
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
@@ -36,6 +39,12 @@ class BatchPointer(Record):
                 f"batch pointer is {len(data)} characters, more than {MAX_POINTER_CHARS}"
             )
         return super().from_json(data)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.verify_items:
+            del data["verify_items"]  # the default: the pointer stays under 64 characters
+        return data
 
     def select(self, items: list[BackupItem]) -> list[BackupItem]:
         """The batch's items out of the run's item list."""

@@ -43,6 +43,12 @@ class ItemResult(Record):
     capture: CaptureMode | None = None
     capture_reason: str | None = None
     reused_from: str | None = None
+    # Verify at write: the zip passed the checks of ``ghbackup verify`` before it was stored
+    # (a reused item's zip: when the run it is reused from wrote it). ``verify_seconds``: how
+    # long the checks took in this run (None when they did not run here; older writers omit
+    # both, which reads as not verified).
+    verified: bool = False
+    verify_seconds: float | None = Field(default=None, ge=0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -82,6 +82,9 @@ class ItemState(Record):
     # reuses the warm copy reports the item as its capture did. Older states have neither.
     counts: dict[str, int] = Field(default_factory=dict)
     skipped: dict[str, str] = Field(default_factory=dict)
+    # Whether the warm copy passed verify at write when its run wrote it; a run reusing it
+    # records the same (the copy is conditional on zip_etag, so the bytes are those).
+    verified: bool = False
 
 
 PAGES_FORMAT: Final = "ghbackup-pages/1"
