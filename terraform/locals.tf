@@ -20,10 +20,6 @@ locals {
   credentials_arn       = local.use_secrets_manager ? aws_secretsmanager_secret.github[0].arn : aws_ssm_parameter.github[0].arn
   credentials_reference = local.use_secrets_manager ? aws_secretsmanager_secret.github[0].arn : aws_ssm_parameter.github[0].name
 
-  # The task reads the secret into one variable: the whole value (a bare token) in token mode,
-  # the private_key field of the JSON secret in App mode (Secrets Manager JSON-key selection).
-  task_secret_name       = local.github_app_mode ? "GITHUB_APP_PRIVATE_KEY" : "GITHUB_TOKEN"
-  task_secret_value_from = local.github_app_mode ? "${local.credentials_arn}:private_key::" : local.credentials_arn
 
   bucket_name = coalesce(var.bucket_name, "${var.name}-backups-${local.account_id}-${local.region}")
 

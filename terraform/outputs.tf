@@ -10,7 +10,7 @@ output "bucket_arn" {
 
 output "kms_key_arn" {
   description = "The module's customer managed key (backups, logs, topic, executions, credential, images), or null when the cost profile uses AWS-managed keys."
-  value       = local.kms_key_arn
+  value       = local.module_key_arn
 }
 
 output "ecr_repository_url" {
@@ -127,4 +127,14 @@ output "role_arns" {
     state_machine  = aws_iam_role.state_machine.arn
     scheduler      = aws_iam_role.scheduler.arn
   }
+}
+
+output "operator_policy_arn" {
+  description = "Least-privilege IAM policy for the people who run ghbackup runs/show/get/restore --run/start/watch/cost (attached to operator_principal_arns unless attach_operator_policy is false)."
+  value       = aws_iam_policy.operator.arn
+}
+
+output "operator_policy_json" {
+  description = "The operator policy's document, to review or to attach elsewhere."
+  value       = data.aws_iam_policy_document.operator.json
 }
