@@ -26,6 +26,9 @@ mock_provider "aws" {
   mock_resource "aws_s3_bucket" {
     defaults = { arn = "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1", id = "ghbackup-backups-123456789012-eu-west-1" }
   }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/ghbackup-operator" }
+  }
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/ghbackup-mock" }
   }
