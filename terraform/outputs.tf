@@ -9,7 +9,7 @@ output "bucket_arn" {
 }
 
 output "kms_key_arn" {
-  description = "The module's customer managed key (backups, logs, topic, executions, credential, images), or null when the cost profile uses AWS-managed keys."
+  description = "The module's customer managed key: the credential's in every profile but personal, and the backups', logs', topic's, executions' and images' in hardened; null in personal."
   value       = local.module_key_arn
 }
 
