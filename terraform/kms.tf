@@ -31,6 +31,9 @@ locals {
   )
   # The roles that read the credential: the list function and the task (which fetches it itself).
   credentials_reader_role_arns = [aws_iam_role.lambda["list"].arn, aws_iam_role.task.arn]
+  # Who runs Terraform: the provider's refresh of aws_ssm_parameter calls GetParameter with
+  # decryption (and of the secret version GetSecretValue), then drops the value.
+  credentials_deployer_arns = coalesce(var.credentials_deployer_arns, [data.aws_iam_session_context.current.issuer_arn])
   # Step Functions' vended log delivery names the account's log delivery as the source.
   log_delivery_source_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:*"
   # Key administration, named: no encrypt/decrypt, and no CreateGrant (a grant could give
@@ -165,6 +168,32 @@ data "aws_iam_policy_document" "kms" {
       principals {
         type        = "AWS"
         identifiers = local.credentials_reader_role_arns
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.credentials_via_service]
+      }
+      condition {
+        test     = local.credentials_context_test
+        variable = local.credentials_context_key
+        values   = [local.credentials_context_value]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.credentials_module_key ? [1] : []
+    content {
+      sid = "TerraformRefreshesTheCredential"
+      # The AWS provider reads the parameter (or secret version) decrypted on every refresh
+      # and keeps no value; without this every plan fails. The same principals administer the
+      # stack (and this key policy) anyway.
+      actions   = ["kms:Decrypt"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = local.credentials_deployer_arns
       }
       condition {
         test     = "StringEquals"

@@ -169,6 +169,12 @@ variable "operator_principal_arns" {
   }
 }
 
+variable "credentials_deployer_arns" {
+  description = "IAM roles or users that run terraform apply/plan for this stack. The AWS provider reads the credential's parameter (or secret version) decrypted on every refresh and discards the value, so the key policy must let them decrypt it too. Null: the role or user running terraform now (a different one next time changes the key policy: set it to your deployment role)."
+  type        = list(string)
+  default     = null
+}
+
 variable "attach_operator_policy" {
   description = "Attach the module's operator policy (output operator_policy_arn) to every role and user in operator_principal_arns. Off: attach it (or your own) yourself."
   type        = bool

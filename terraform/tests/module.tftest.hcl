@@ -11,6 +11,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_iam_session_context" {
+    defaults = { issuer_arn = "arn:aws:iam::123456789012:role/deployer" }
+  }
   mock_data "aws_availability_zones" {
     defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
   }
@@ -620,11 +623,15 @@ run "key_policy_scopes_each_service_to_this_deployment" {
   }
   assert {
     condition = (
-      [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten([for p in s.principals : tolist(p.identifiers)])) if contains(s.actions, "kms:Decrypt") && contains(s.condition[*].variable, "kms:EncryptionContext:PARAMETER_ARN")]
+      [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten([for p in s.principals : tolist(p.identifiers)])) if contains(s.actions, "kms:Decrypt") && contains(s.condition[*].variable, "kms:EncryptionContext:PARAMETER_ARN") && s.sid != "TerraformRefreshesTheCredential"]
       == [toset([aws_iam_role.lambda["list"].arn, aws_iam_role.task.arn])]
       && alltrue([for s in data.aws_iam_policy_document.kms[0].statement : !contains(flatten([for c in s.condition : tolist(c.values)]), "ssm.eu-west-1.amazonaws.com") || !contains(s.actions, "kms:Decrypt") || contains(s.condition[*].variable, "kms:EncryptionContext:PARAMETER_ARN")])
     )
     error_message = "Only the list function's role and the task role may decrypt the credential (SSM, this parameter)."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten([for p in s.principals : tolist(p.identifiers)])) if s.sid == "TerraformRefreshesTheCredential"] == [toset(["arn:aws:iam::123456789012:role/deployer"])]
+    error_message = "The principal running Terraform may decrypt the parameter (the provider's refresh reads it decrypted): the role, not its session."
   }
   assert {
     condition = (
