@@ -31,7 +31,10 @@ resource "aws_cloudwatch_log_group" "task" {
 }
 
 resource "aws_ecs_task_definition" "backup" {
-  family                   = local.task_family
+  family = local.task_family
+  # A new image registers a new revision; the old one stays active, so the batches a run in
+  # progress has not started yet still start (the state machine role may run every revision).
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = tostring(local.task_cpu)
@@ -86,16 +89,19 @@ resource "aws_ecs_task_definition" "backup" {
           { name = "TMPDIR", value = local.scratch_path },
           { name = "HOME", value = local.scratch_path },
         ],
+        # Where the credential is, never the credential: the container fetches it with the task
+        # role (the list function reads the same variables). ECS-injected `secrets` would sit in
+        # the environment of PID 1 (the init process) for the task's life.
+        local.use_secrets_manager ? [
+          { name = "GITHUB_CREDENTIALS_SECRET", value = local.credentials_reference },
+          ] : [
+          { name = "GITHUB_CREDENTIALS_PARAMETER", value = local.credentials_reference },
+        ],
         local.github_app_mode ? [
           { name = "GITHUB_APP_ID", value = var.github_app_id },
           { name = "GITHUB_APP_INSTALLATION_ID", value = var.github_app_installation_id },
         ] : [],
       )
-      # The credential is injected by ECS from SSM / Secrets Manager at start; it never appears
-      # in the task definition.
-      secrets = [
-        { name = local.task_secret_name, valueFrom = local.task_secret_value_from },
-      ]
       linuxParameters = {
         initProcessEnabled = true
         # git, git-lfs and Python need no Linux capability: drop every one Docker grants.

@@ -1,7 +1,8 @@
 # One role per piece, each allowed only what its piece touches. Where a statement has "*" as
 # resource the comment says why AWS requires it. KMS statements exist only with the module's key
-# (local.kms_key_arns): AWS-managed keys (aws/s3, aws/ssm) let this account's roles use them
-# through their service by key policy alone.
+# and name the service (kms:ViaService) and the resource (encryption context) each use is for:
+# AWS-managed keys (aws/s3, aws/ssm) let this account's roles use them through their service by
+# key policy alone.
 
 locals {
   bucket_arn          = aws_s3_bucket.backups.arn
@@ -22,7 +23,11 @@ locals {
   map_results_objects_arn = "${aws_s3_bucket.backups.arn}/${local.staging_prefix}*/map-results/*"
   runs_objects_arn        = "${aws_s3_bucket.backups.arn}/${local.runs_prefix}*"
   task_log_group_arn      = "${aws_cloudwatch_log_group.task.arn}:*"
-  credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameters"
+  credentials_read_action = local.use_secrets_manager ? "secretsmanager:GetSecretValue" : "ssm:GetParameter"
+  # S3 asks KMS for SSE-KMS objects with the object's ARN in the encryption context, or the
+  # bucket's when S3 Bucket Keys are on (they are, with the module's key).
+  s3_kms_context_values      = [local.bucket_arn, "${local.bucket_arn}/*"]
+  task_definition_family_arn = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.task_family}:*"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -48,7 +53,7 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
-# --- ECS task execution role: pull the image, write logs, read the credential for `secrets` --
+# --- ECS task execution role: pull the image and write logs (the task reads the credential) --
 
 resource "aws_iam_role" "task_execution" {
   name               = "${var.name}-task-execution"
@@ -72,19 +77,6 @@ data "aws_iam_policy_document" "task_execution" {
     sid       = "WriteTaskLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = [local.task_log_group_arn]
-  }
-  statement {
-    sid       = "ReadTheGithubCredential"
-    actions   = [local.credentials_read_action]
-    resources = [local.credentials_arn]
-  }
-  dynamic "statement" {
-    for_each = local.credentials_key == "module-key" ? local.kms_key_arns : []
-    content {
-      sid       = "DecryptTheGithubCredential"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
   }
 }
 
@@ -145,6 +137,41 @@ data "aws_iam_policy_document" "task" {
       # SSE-KMS uploads ask for a data key; multipart uploads and HeadObject also decrypt it.
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = local.s3_kms_context_values
+      }
+    }
+  }
+  statement {
+    sid = "ReadTheGithubCredential"
+    # The container fetches the credential itself (GITHUB_CREDENTIALS_PARAMETER/_SECRET): the
+    # task definition holds no secret, so no process environment ever does.
+    actions   = [local.credentials_read_action]
+    resources = [local.credentials_arn]
+  }
+  dynamic "statement" {
+    for_each = local.credentials_module_key ? [local.module_key_arn] : []
+    content {
+      sid       = "DecryptTheGithubCredential"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.credentials_via_service]
+      }
+      condition {
+        test     = local.credentials_context_test
+        variable = local.credentials_context_key
+        values   = [local.credentials_context_value]
+      }
     }
   }
 }
@@ -208,13 +235,53 @@ data "aws_iam_policy_document" "list" {
     actions   = ["s3:PutObject"]
     resources = [local.staged_item_objects_arn]
   }
+  statement {
+    sid = "TellMissingObjectsFromForbiddenOnes"
+    # Without ListBucket S3 answers GetObject of a missing key with 403, not 404: a missing
+    # latest/ state would read as "state unreadable" instead of "no earlier capture".
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.latest_prefix}*"]
+    }
+  }
   dynamic "statement" {
     for_each = local.kms_key_arns
     content {
-      sid = "UseTheKeyForTheCredentialAndTheItemList"
-      # Decrypt: the SecureString; GenerateDataKey: the SSE-KMS upload of items.json.
+      sid = "UseTheBucketKey"
+      # Decrypt: the warm copies; GenerateDataKey: the SSE-KMS upload of items.json.
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = local.s3_kms_context_values
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.credentials_module_key ? [local.module_key_arn] : []
+    content {
+      sid       = "DecryptTheGithubCredential"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.credentials_via_service]
+      }
+      condition {
+        test     = local.credentials_context_test
+        variable = local.credentials_context_key
+        values   = [local.credentials_context_value]
+      }
     }
   }
 }
@@ -242,7 +309,7 @@ data "aws_iam_policy_document" "finalize" {
     resources = [local.latest_objects_arn]
   }
   dynamic "statement" {
-    for_each = var.object_lock_mode == null ? [] : [1]
+    for_each = local.object_lock_mode == null ? [] : [1]
     content {
       sid = "LockTheRunArchive"
       # ObjectLockMode and ObjectLockRetainUntilDate on an upload need this permission.
@@ -263,13 +330,14 @@ data "aws_iam_policy_document" "finalize" {
     resources = [local.bucket_arn]
   }
   statement {
-    sid       = "ListStagingAndRuns"
+    sid = "ListStagingRunsAndWarmCopies"
+    # Also makes a missing key a 404 rather than a 403 (a warm copy not yet kept).
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.staging_prefix}*", "${local.runs_prefix}*"]
+      values   = ["${local.staging_prefix}*", "${local.runs_prefix}*", "${local.latest_prefix}*"]
     }
   }
   dynamic "statement" {
@@ -280,6 +348,16 @@ data "aws_iam_policy_document" "finalize" {
       # manifest. Nothing calls kms:Encrypt.
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = local.s3_kms_context_values
+      }
     }
   }
 }
@@ -326,9 +404,9 @@ data "aws_iam_policy_document" "state_machine" {
   statement {
     sid     = "RunBackupTasks"
     actions = ["ecs:RunTask"]
-    # The exact revision the definition names. A new revision gets a new ARN, unknown at plan
-    # time; Terraform then updates this policy and the state machine in the same apply.
-    resources = [aws_ecs_task_definition.backup.arn]
+    # Every revision of the family: a run started before an image change still names the old
+    # revision (kept: skip_destroy) for the batches it has not started yet. Only in this cluster.
+    resources = [local.task_definition_family_arn]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -375,10 +453,71 @@ data "aws_iam_policy_document" "state_machine" {
   dynamic "statement" {
     for_each = local.kms_key_arns
     content {
-      sid = "UseTheKeyForBucketTopicAndExecutions"
-      # Decrypt/GenerateDataKey: S3 objects, the SNS topic and the encrypted execution data.
+      sid = "UseTheBucketKey"
+      # The Distributed Map's ItemReader and ResultWriter.
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = local.s3_kms_context_values
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid       = "PublishToTheEncryptedTopic"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sns.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:sns:topicArn"
+        values   = [local.topic_arn]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid       = "EncryptTheExecutions"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["states.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+        values   = [local.state_machine_arn]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.kms_key_arns
+    content {
+      sid = "EncryptTheLogsItDelivers"
+      # AWS's documented policy for Step Functions logging to a log group under a customer
+      # managed key: a data key whose context names the log delivery.
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:SourceArn"
+        values   = [local.log_delivery_source_arn]
+      }
     }
   }
   statement {
@@ -437,6 +576,11 @@ data "aws_iam_policy_document" "scheduler" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = ["states.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+        values   = [local.state_machine_arn]
       }
     }
   }

@@ -24,8 +24,8 @@ locals {
   )
 
   # Finalize locks each run archive and manifest itself (staging/ is never locked).
-  object_lock_environment = var.object_lock_mode == null ? {} : {
-    RUN_ARCHIVE_OBJECT_LOCK_MODE = var.object_lock_mode
+  object_lock_environment = local.object_lock_mode == null ? {} : {
+    RUN_ARCHIVE_OBJECT_LOCK_MODE = local.object_lock_mode
     RUN_ARCHIVE_OBJECT_LOCK_DAYS = tostring(var.object_lock_days)
   }
 }

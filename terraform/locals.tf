@@ -1,6 +1,10 @@
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
+# The role (not the session) running Terraform: see local.credentials_deployer_arns.
+data "aws_iam_session_context" "current" {
+  arn = data.aws_caller_identity.current.arn
+}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
@@ -20,10 +24,6 @@ locals {
   credentials_arn       = local.use_secrets_manager ? aws_secretsmanager_secret.github[0].arn : aws_ssm_parameter.github[0].arn
   credentials_reference = local.use_secrets_manager ? aws_secretsmanager_secret.github[0].arn : aws_ssm_parameter.github[0].name
 
-  # The task reads the secret into one variable: the whole value (a bare token) in token mode,
-  # the private_key field of the JSON secret in App mode (Secrets Manager JSON-key selection).
-  task_secret_name       = local.github_app_mode ? "GITHUB_APP_PRIVATE_KEY" : "GITHUB_TOKEN"
-  task_secret_value_from = local.github_app_mode ? "${local.credentials_arn}:private_key::" : local.credentials_arn
 
   bucket_name = coalesce(var.bucket_name, "${var.name}-backups-${local.account_id}-${local.region}")
 

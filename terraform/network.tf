@@ -90,7 +90,37 @@ resource "aws_vpc_endpoint" "s3" {
   service_name      = "com.amazonaws.${local.region}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.public[0].id]
+  policy            = data.aws_iam_policy_document.s3_endpoint[0].json
   tags              = merge(local.tags, { Name = "${var.name}-s3" })
+}
+
+# The endpoint reaches only the backup bucket and the buckets ECR serves image layers from
+# (AWS documents prod-<region>-starport-layer-bucket for pulls through an S3 gateway endpoint);
+# a task cannot use it to copy data to another bucket.
+data "aws_iam_policy_document" "s3_endpoint" {
+  count = local.create_vpc ? 1 : 0
+  statement {
+    sid = "TheBackupBucket"
+    # What the task calls: Get/Head/Put/Copy objects, multipart uploads, ListBucket.
+    actions = [
+      "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+      "s3:ListBucket",
+    ]
+    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+  statement {
+    sid       = "EcrImageLayers"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::prod-${local.region}-starport-layer-bucket/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
 }
 
 # --- Optional VPC flow logs (vpc_flow_logs) ------------------------------------------------

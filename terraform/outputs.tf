@@ -9,8 +9,8 @@ output "bucket_arn" {
 }
 
 output "kms_key_arn" {
-  description = "The module's customer managed key (backups, logs, topic, executions, credential, images), or null when the cost profile uses AWS-managed keys."
-  value       = local.kms_key_arn
+  description = "The module's customer managed key: the credential's in every profile but personal, and the backups', logs', topic's, executions' and images' in hardened; null in personal."
+  value       = local.module_key_arn
 }
 
 output "ecr_repository_url" {
@@ -150,4 +150,14 @@ output "drill_role_arns" {
     { state_machine = aws_iam_role.drill_state_machine.arn, task = aws_iam_role.drill_task.arn },
     { for k, role in aws_iam_role.drill_lambda : k => role.arn },
   )
+}
+
+output "operator_policy_arn" {
+  description = "Least-privilege IAM policy for the people who run ghbackup runs/show/get/restore --run/start/watch/cost (attached to operator_principal_arns unless attach_operator_policy is false)."
+  value       = aws_iam_policy.operator.arn
+}
+
+output "operator_policy_json" {
+  description = "The operator policy's document, to review or to attach elsewhere."
+  value       = data.aws_iam_policy_document.operator.json
 }

@@ -1,13 +1,17 @@
 # cost_profile sets the cost-relevant choices together; each has a variable that overrides it
 # (null = the profile's value). README "Cost profiles" says what each costs and why.
 # In every profile the credential is a SecureString (KMS-encrypted at rest), every call uses TLS,
-# the bucket is private, versioned and TLS-only, and Object Lock stays available.
+# the bucket is private, versioned, TLS-only and readable only by the module's roles and
+# operator_principal_arns, and Object Lock can be turned on later. minimal, standard and hardened
+# keep the credential under the module's key, whose policy lets only the two roles that use it
+# decrypt it ($1 a month); personal (an account nobody else uses) drops that key.
 
 locals {
   profiles = {
     minimal = {
       encryption         = "sse-s3"
-      credentials_key    = "aws-managed"
+      credentials_key    = "module-key"
+      object_lock_mode   = "OFF"
       failure_alarm      = false
       log_retention_days = 30
       ecr_keep_images    = 3
@@ -19,7 +23,8 @@ locals {
     }
     standard = {
       encryption         = "aws-managed-kms"
-      credentials_key    = "aws-managed"
+      credentials_key    = "module-key"
+      object_lock_mode   = "OFF"
       failure_alarm      = true
       log_retention_days = 90
       ecr_keep_images    = 5
@@ -32,6 +37,7 @@ locals {
     hardened = {
       encryption         = "customer-managed-kms"
       credentials_key    = "module-key"
+      object_lock_mode   = "GOVERNANCE"
       failure_alarm      = true
       log_retention_days = 365
       ecr_keep_images    = 10
@@ -40,6 +46,20 @@ locals {
       use_fargate_spot   = true
       vpc_flow_logs      = true
       s3_access_logging  = true
+    }
+    # minimal without the key: for an account where nobody else could read aws/ssm parameters.
+    personal = {
+      encryption         = "sse-s3"
+      credentials_key    = "aws-managed"
+      object_lock_mode   = "OFF"
+      failure_alarm      = false
+      log_retention_days = 30
+      ecr_keep_images    = 3
+      task_cpu           = 512
+      task_memory        = 1024
+      use_fargate_spot   = true
+      vpc_flow_logs      = false
+      s3_access_logging  = false
     }
   }
   profile = local.profiles[var.cost_profile]
@@ -54,19 +74,27 @@ locals {
   use_fargate_spot   = coalesce(var.use_fargate_spot, local.profile.use_fargate_spot)
   vpc_flow_logs      = coalesce(var.vpc_flow_logs, local.profile.vpc_flow_logs)
   s3_access_logging  = coalesce(var.s3_access_logging, local.profile.s3_access_logging)
+  # "OFF" (a value, so that null can mean "the profile's") turns Object Lock off.
+  object_lock_choice = coalesce(var.object_lock_mode, local.profile.object_lock_mode)
+  object_lock_mode   = local.object_lock_choice == "OFF" ? null : local.object_lock_choice
 
-  # The customer managed key exists when the bucket or the credential is to use it; everything
-  # else that can be encrypted with it (logs, topic, executions, images, function settings)
-  # then is. Without it those use AWS-owned or AWS-managed keys, at no key-month fee.
+  # The customer managed key exists when the bucket or the credential is to use it. With
+  # customer-managed-kms everything else that can be encrypted with it (logs, topic, executions,
+  # images, function settings) is too (local.kms_key_arn); otherwise those use AWS-owned or
+  # AWS-managed keys, and the key only guards the credential.
   create_kms_key = local.encryption == "customer-managed-kms" || local.credentials_key == "module-key"
-  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : null
-  kms_key_arns   = local.create_kms_key ? [aws_kms_key.this[0].arn] : []
+  key_for_data   = local.encryption == "customer-managed-kms"
+  module_key_arn = local.create_kms_key ? aws_kms_key.this[0].arn : null
+  kms_key_arn    = local.key_for_data ? local.module_key_arn : null
+  kms_key_arns   = local.key_for_data ? [local.module_key_arn] : []
+  # The key of the credential, when it is the module's (its policy names who may decrypt it).
+  credentials_module_key = local.credentials_key == "module-key"
 
   # What S3 applies when an upload names no encryption, and what the bucket policy accepts.
   bucket_sse_algorithm = local.encryption == "sse-s3" ? "AES256" : "aws:kms"
-  bucket_kms_key_arn   = local.encryption == "customer-managed-kms" ? local.kms_key_arn : null
+  bucket_kms_key_arn   = local.kms_key_arn
   # The AWS-managed aws/ssm key when the credential does not use the module's key.
-  credentials_kms_key_id = local.credentials_key == "module-key" ? local.kms_key_arn : "alias/aws/ssm"
+  credentials_kms_key_id = local.credentials_module_key ? local.module_key_arn : "alias/aws/ssm"
 
   # Fargate's CPU/memory pairs (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
   valid_task_size = (

@@ -1,10 +1,34 @@
 resource "aws_s3_bucket" "backups" {
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles the storage cost; GitHub itself is the other copy (enable it in the calling configuration if required).
   #checkov:skip=CKV2_AWS_62:Run notifications go through the state machine's SNS topic, not bucket events.
-  bucket              = local.bucket_name
-  force_destroy       = var.force_destroy
-  object_lock_enabled = var.object_lock_mode != null
-  tags                = local.tags
+  bucket = local.bucket_name
+  # Never force_destroy: S3 refuses to delete a bucket that holds any object version.
+  force_destroy = false
+  tags          = local.tags
+
+  lifecycle {
+    # The backups: no variable change (bucket_name, name) and no destroy may delete or replace
+    # the bucket. lifecycle arguments cannot come from a variable, so the guard is always on;
+    # README "Deleting the stack" says how to delete it on purpose.
+    prevent_destroy = true
+    # Object Lock is turned on by aws_s3_bucket_object_lock_configuration below, which S3
+    # allows on an existing versioned bucket. Stacks made by earlier versions created the
+    # bucket with object_lock_enabled = true: the state keeps that value (the argument is
+    # computed) and this keeps a later change of it from replacing the bucket.
+    ignore_changes = [object_lock_enabled]
+  }
+}
+
+# Object Lock on the bucket, with no default retention: a default would also pin staging/,
+# which Finalize deletes after each run. Finalize locks runs/ objects one by one
+# (RUN_ARCHIVE_OBJECT_LOCK_MODE / _DAYS). On in hardened from the start, in any profile later;
+# once on, S3 keeps it on (destroying this resource only drops it from the state).
+resource "aws_s3_bucket_object_lock_configuration" "backups" {
+  count               = local.object_lock_mode == null ? 0 : 1
+  bucket              = aws_s3_bucket.backups.id
+  object_lock_enabled = "Enabled"
+  # S3 enables Object Lock only on a versioned bucket.
+  depends_on = [aws_s3_bucket_versioning.backups]
 }
 
 resource "aws_s3_bucket_ownership_controls" "backups" {
@@ -41,7 +65,66 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "backups" {
   }
 }
 
+locals {
+  # Who may read and write the backups: the module's roles that touch objects, and the people
+  # who run ghbackup get/restore (operator_principal_arns). validate, the scheduler, the task
+  # execution role and the drill's state machine never touch an object.
+  bucket_object_principals = concat(
+    [
+      aws_iam_role.task.arn,
+      aws_iam_role.lambda["list"].arn,
+      aws_iam_role.lambda["finalize"].arn,
+      aws_iam_role.state_machine.arn,
+      # The restore drill (drill.tf): its functions choose the run, ask for its restore and
+      # write the report; its task reads the sampled items by byte range.
+      aws_iam_role.drill_task.arn,
+    ],
+    [for role in aws_iam_role.drill_lambda : role.arn],
+    var.operator_principal_arns,
+  )
+  # Every action on an object (read, write, delete, restore, retention, ACL, tags).
+  bucket_object_actions = [
+    "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:ReplicateObject",
+    "s3:BypassGovernanceRetention",
+  ]
+}
+
 data "aws_iam_policy_document" "bucket" {
+  statement {
+    sid = "DenyObjectsToEveryoneElse"
+    # Private code: an IAM policy with a broad s3:GetObject (ReadOnlyAccess, a data team's
+    # role) must not be enough. aws:PrincipalArn is the role's ARN for its sessions. Bucket
+    # actions (list, policy) stay with IAM: an administrator can still change this policy.
+    effect    = "Deny"
+    actions   = local.bucket_object_actions
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.bucket_object_principals
+    }
+  }
+  statement {
+    sid       = "DenyCustomerProvidedKeys"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    # SSE-C: an object only its uploader's key can read, which restore would not have.
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-customer-algorithm"
+      values   = ["false"]
+    }
+  }
   statement {
     sid       = "DenyUploadsEncryptedOtherwise"
     effect    = "Deny"
@@ -170,10 +253,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   # Versioning must be on before noncurrent-version rules are accepted.
   depends_on = [aws_s3_bucket_versioning.backups]
 }
-
-# Object Lock has no bucket-default retention here: a default would also pin staging/, which
-# Finalize deletes after each run. Finalize locks runs/ objects one by one
-# (RUN_ARCHIVE_OBJECT_LOCK_MODE / _DAYS).
 
 # --- Optional server access logs (s3_access_logging) ---------------------------------------
 

@@ -46,9 +46,9 @@ resource "aws_sfn_state_machine" "this" {
   # The definition and every execution's input, output and history under the module's key.
   # (Step Functions' own AWS-owned key when the module has none.)
   encryption_configuration {
-    type                              = local.create_kms_key ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
+    type                              = local.key_for_data ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
     kms_key_id                        = local.kms_key_arn
-    kms_data_key_reuse_period_seconds = local.create_kms_key ? 300 : null
+    kms_data_key_reuse_period_seconds = local.key_for_data ? 300 : null
   }
 
   tracing_configuration {

@@ -23,13 +23,13 @@ variable "tags" {
 # --- Cost profile (profiles.tf) ----------------------------------------------------------------
 
 variable "cost_profile" {
-  description = "Preset of the cost-relevant choices: minimal (SSE-S3, credential under aws/ssm, no alarm, 30-day logs, 3 images, 0.5 vCPU/1 GB Spot), standard (SSE-KMS with the AWS-managed aws/s3 key, alarm, 90-day logs), hardened (customer managed key for everything, alarm, 365-day logs, flow and access logs). Each choice has its own variable that overrides the profile."
+  description = "Preset of the cost-relevant choices: minimal (SSE-S3, credential under the module's key, no alarm, 30-day logs, 3 images, 0.5 vCPU/1 GB Spot), standard (SSE-KMS with the AWS-managed aws/s3 key, alarm, 90-day logs), hardened (customer managed key for everything, Object Lock GOVERNANCE on runs/, alarm, 365-day logs, flow and access logs), personal (minimal without the key: the credential under aws/ssm, for an account no one else uses). Each choice has its own variable that overrides the profile."
   type        = string
   default     = "minimal"
 
   validation {
-    condition     = contains(["minimal", "standard", "hardened"], var.cost_profile)
-    error_message = "cost_profile must be minimal, standard or hardened."
+    condition     = contains(["minimal", "standard", "hardened", "personal"], var.cost_profile)
+    error_message = "cost_profile must be minimal, standard, hardened or personal."
   }
 }
 
@@ -125,13 +125,13 @@ variable "run_archive_storage_class" {
 }
 
 variable "object_lock_mode" {
-  description = "S3 Object Lock retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, or null for no Object Lock. Finalize sets it on each run archive and manifest (runs/); staging/ is never locked. Object Lock can only be enabled when the bucket is created."
+  description = "S3 Object Lock retention mode for ransomware-proof backups: GOVERNANCE, COMPLIANCE, OFF, or null for the cost profile's (GOVERNANCE in hardened, OFF otherwise). Finalize sets it on each run archive and manifest (runs/); staging/ is never locked. It can be turned on for an existing bucket (the bucket is kept); once on, S3 never turns Object Lock off on the bucket, OFF only stops locking new runs."
   type        = string
   default     = null
 
   validation {
-    condition     = var.object_lock_mode == null || contains(["GOVERNANCE", "COMPLIANCE"], coalesce(var.object_lock_mode, "-"))
-    error_message = "object_lock_mode must be GOVERNANCE, COMPLIANCE or null."
+    condition     = var.object_lock_mode == null || contains(["GOVERNANCE", "COMPLIANCE", "OFF"], coalesce(var.object_lock_mode, "-"))
+    error_message = "object_lock_mode must be GOVERNANCE, COMPLIANCE, OFF or null."
   }
 }
 
@@ -153,9 +153,32 @@ variable "s3_access_logging" {
 }
 
 variable "force_destroy" {
-  description = "Let terraform destroy delete the bucket and the image repository even when they hold backups or images. Keep false outside tests."
+  description = "Let terraform destroy delete the access-log bucket and the image repository even when they hold logs or images. Never applies to the backup bucket, the credential or the key: they are guarded (README \"Deleting the stack\")."
   type        = bool
   default     = false
+}
+
+variable "operator_principal_arns" {
+  description = "IAM principals (users or roles) who run ghbackup runs/show/get/restore/start/watch: the bucket policy lets them read backups (besides the module's roles), and the module attaches its operator policy to each role or user listed. Everyone else is denied the objects, whatever their IAM policies say."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.operator_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "operator_principal_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<name> or :user/<name>)."
+  }
+}
+
+variable "credentials_deployer_arns" {
+  description = "IAM roles or users that run terraform apply/plan for this stack. The AWS provider reads the credential's parameter (or secret version) decrypted on every refresh and discards the value, so the key policy must let them decrypt it too. Null: the role or user running terraform now (a different one next time changes the key policy: set it to your deployment role)."
+  type        = list(string)
+  default     = null
+}
+
+variable "attach_operator_policy" {
+  description = "Attach the module's operator policy (output operator_policy_arn) to every role and user in operator_principal_arns. Off: attach it (or your own) yourself."
+  type        = bool
+  default     = true
 }
 
 variable "kms_deletion_window_days" {

@@ -11,6 +11,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_iam_session_context" {
+    defaults = { issuer_arn = "arn:aws:iam::123456789012:role/deployer" }
+  }
   mock_data "aws_availability_zones" {
     defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
   }
@@ -25,6 +28,9 @@ mock_provider "aws" {
   }
   mock_resource "aws_s3_bucket" {
     defaults = { arn = "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1", id = "ghbackup-backups-123456789012-eu-west-1" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/ghbackup-operator" }
   }
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/ghbackup-mock" }
@@ -135,8 +141,8 @@ run "bucket_is_encrypted_private_tls_only_and_expires" {
     error_message = "runs/ must expire after 365 days by default."
   }
   assert {
-    condition     = !aws_s3_bucket.backups.object_lock_enabled && !contains(keys(aws_lambda_function.this["finalize"].environment[0].variables), "RUN_ARCHIVE_OBJECT_LOCK_MODE")
-    error_message = "Object Lock is off unless asked for."
+    condition     = length(aws_s3_bucket_object_lock_configuration.backups) == 1 && aws_lambda_function.this["finalize"].environment[0].variables["RUN_ARCHIVE_OBJECT_LOCK_MODE"] == "GOVERNANCE" && aws_lambda_function.this["finalize"].environment[0].variables["RUN_ARCHIVE_OBJECT_LOCK_DAYS"] == "30"
+    error_message = "hardened turns Object Lock on at creation: governance mode, 30 days (object_lock_days) on runs/."
   }
   assert {
     condition     = aws_kms_key.this[0].enable_key_rotation
@@ -151,8 +157,12 @@ run "object_lock_is_applied_by_finalize_to_runs_only" {
     object_lock_days = 400
   }
   assert {
-    condition     = aws_s3_bucket.backups.object_lock_enabled
-    error_message = "Object Lock must be enabled on the bucket."
+    condition     = one(aws_s3_bucket_object_lock_configuration.backups).object_lock_enabled == "Enabled" && length(one(aws_s3_bucket_object_lock_configuration.backups).rule) == 0
+    error_message = "Object Lock is turned on through its own resource (possible on an existing bucket), with no default retention that would pin staging/."
+  }
+  assert {
+    condition     = aws_s3_bucket.backups.object_lock_enabled == null || !aws_s3_bucket.backups.force_destroy
+    error_message = "The bucket itself never sets object_lock_enabled (a change would replace it) nor force_destroy."
   }
   assert {
     condition = (
@@ -202,10 +212,36 @@ run "task_runs_as_non_root_with_read_only_root_and_secret_credentials" {
     error_message = "No credential may be in the plain environment."
   }
   assert {
-    condition = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].secrets == [
-      { name = "GITHUB_TOKEN", valueFrom = aws_ssm_parameter.github[0].arn },
-    ]
-    error_message = "GITHUB_TOKEN must come from the SSM parameter through secrets."
+    condition     = !contains(keys(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0]), "secrets")
+    error_message = "ECS must inject no credential: `secrets` would stay in PID 1's environment."
+  }
+  assert {
+    condition = contains(
+      jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment,
+      { name = "GITHUB_CREDENTIALS_PARAMETER", value = aws_ssm_parameter.github[0].name },
+    )
+    error_message = "The task is told where the credential is (GITHUB_CREDENTIALS_PARAMETER = the parameter's name)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].linuxParameters.initProcessEnabled
+    error_message = "The init process stays (it holds no token now)."
+  }
+  assert {
+    condition = (
+      [for s in data.aws_iam_policy_document.task.statement : toset(s.resources) if contains(s.actions, "ssm:GetParameter")] == [toset([aws_ssm_parameter.github[0].arn])]
+      && anytrue([for s in data.aws_iam_policy_document.task.statement :
+        toset(s.actions) == toset(["kms:Decrypt"]) && toset(s.resources) == toset([aws_kms_key.this[0].arn])
+        && anytrue([for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["ssm.eu-west-1.amazonaws.com"])])
+        && anytrue([for c in s.condition : c.variable == "kms:EncryptionContext:PARAMETER_ARN" && toset(c.values) == toset(["arn:aws:ssm:eu-west-1:123456789012:parameter/ghbackup/github-credentials"])])
+      ])
+    )
+    error_message = "The task role reads exactly the parameter and decrypts it through SSM for that parameter only."
+  }
+  assert {
+    condition = length([for s in data.aws_iam_policy_document.task_execution.statement : s if anytrue([
+      for a in s.actions : startswith(a, "ssm:") || startswith(a, "secretsmanager:") || startswith(a, "kms:")
+    ])]) == 0
+    error_message = "The execution role no longer reads the credential."
   }
   assert {
     condition     = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].logConfiguration.logDriver == "awslogs"
@@ -247,10 +283,12 @@ run "github_app_credentials_use_the_private_key_field_of_the_secret" {
     ephemeral_storage_gib      = 200
   }
   assert {
-    condition = jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].secrets == [
-      { name = "GITHUB_APP_PRIVATE_KEY", valueFrom = "${aws_secretsmanager_secret.github[0].arn}:private_key::" },
-    ]
-    error_message = "The App private key must come from the secret's private_key field."
+    condition = (
+      !contains(keys(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0]), "secrets")
+      && contains(jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].environment, { name = "GITHUB_CREDENTIALS_SECRET", value = aws_secretsmanager_secret.github[0].arn })
+      && [for s in data.aws_iam_policy_document.task.statement : toset(s.resources) if contains(s.actions, "secretsmanager:GetSecretValue")] == [toset([aws_secretsmanager_secret.github[0].arn])]
+    )
+    error_message = "The task reads the App secret itself (GITHUB_CREDENTIALS_SECRET = the secret's ARN, GetSecretValue on it)."
   }
   assert {
     condition = alltrue([
@@ -299,7 +337,7 @@ run "functions_share_one_zip_and_follow_the_design_contract" {
     condition = alltrue([for k, f in aws_lambda_function.this : keys(f.environment[0].variables) == sort(concat([
       "BACKUP_BUCKET", "DEFAULT_INPUT", "GITHUB_API_URL", "GITHUB_CREDENTIALS_PARAMETER",
       "POWERTOOLS_SERVICE_NAME", "RUN_ARCHIVE_KMS_KEY_ID", "RUN_ARCHIVE_STORAGE_CLASS",
-    ], k == "finalize" ? ["LATEST_STORAGE_CLASS"] : []))])
+    ], k == "finalize" ? ["LATEST_STORAGE_CLASS", "RUN_ARCHIVE_OBJECT_LOCK_DAYS", "RUN_ARCHIVE_OBJECT_LOCK_MODE"] : []))])
     error_message = "The function environment must match docs/design.md."
   }
   assert {
@@ -321,8 +359,13 @@ run "state_machine_role_names_every_resource_it_touches" {
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
-    toset(s.actions) == toset(["ecs:RunTask"]) && toset(s.resources) == toset([aws_ecs_task_definition.backup.arn])])
-    error_message = "ecs:RunTask must be limited to the backup task definition's own revision."
+      toset(s.actions) == toset(["ecs:RunTask"]) && toset(s.resources) == toset(["arn:aws:ecs:eu-west-1:123456789012:task-definition/ghbackup:*"])
+    && anytrue([for c in s.condition : c.variable == "ecs:cluster" && toset(c.values) == toset([aws_ecs_cluster.this.arn])])])
+    error_message = "ecs:RunTask must allow every revision of the backup family (a run in progress names the old one), in this cluster only."
+  }
+  assert {
+    condition     = aws_ecs_task_definition.backup.skip_destroy
+    error_message = "A new image must not deregister the revision a running execution still names."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
@@ -367,6 +410,7 @@ run "state_machine_role_names_every_resource_it_touches" {
       "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*"]
       && toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.actions])) == toset([
         "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "kms:GenerateDataKey", "kms:Decrypt",
+        "ssm:GetParameter",
       ])
     )
     error_message = "The task may only write under staging/R/items/ (and read its item list)."
@@ -502,14 +546,15 @@ run "each_function_has_its_own_role_with_only_what_it_calls" {
   }
   assert {
     condition = (
-      toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")]])) == toset([
+      toset(flatten([for s in data.aws_iam_policy_document.list.statement : [for r in s.resources : r if startswith(r, "arn:aws:s3")] if !contains(s.actions, "s3:ListBucket")])) == toset([
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/batches.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/reused.json",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/staging/*/items/*",
         "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*",
       ])
-      && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject", "s3:GetObject"])
+      && toset(flatten([for s in data.aws_iam_policy_document.list.statement : s.actions if anytrue([for r in s.resources : startswith(r, "arn:aws:s3")])])) == toset(["s3:PutObject", "s3:GetObject", "s3:ListBucket"])
+      && anytrue([for s in data.aws_iam_policy_document.list.statement : toset(s.actions) == toset(["s3:ListBucket"]) && anytrue([for c in s.condition : c.variable == "s3:prefix" && toset(c.values) == toset(["latest/*"])])])
       && alltrue([for s in data.aws_iam_policy_document.list.statement : !contains(s.actions, "s3:GetObject") || toset(s.resources) == toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/latest/*"])])
       && anytrue([for s in data.aws_iam_policy_document.list.statement : contains(s.actions, "ssm:GetParameter") && toset(s.resources) == toset([aws_ssm_parameter.github[0].arn])])
     )
@@ -554,18 +599,61 @@ run "key_policy_scopes_each_service_to_this_deployment" {
   }
   assert {
     condition = alltrue([for s in data.aws_iam_policy_document.kms[0].statement :
-      contains(s.condition[*].variable, "kms:ViaService") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:logs:arn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:sns:topicArn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:states:stateMachineArn")
+      contains(s.condition[*].variable, "kms:ViaService") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:logs:arn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:sns:topicArn") || contains(s.condition[*].variable, "kms:EncryptionContext:aws:states:stateMachineArn") || contains(s.condition[*].variable, "kms:EncryptionContext:SourceArn")
       if length(setintersection(toset(s.actions), toset(["kms:Decrypt", "kms:Decrypt*", "kms:GenerateDataKey", "kms:GenerateDataKey*"]))) > 0
     ])
     error_message = "Every statement that lets someone decrypt or get a data key must be conditioned on a service or this deployment's resource."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
-      contains(s.condition[*].variable, "kms:ViaService") && toset(flatten(s.condition[*].values)) == toset([
-        "s3.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com", "secretsmanager.eu-west-1.amazonaws.com", "sns.eu-west-1.amazonaws.com",
+      s.sid == "AccountUsesTheKeyThroughTheStoringServices" && contains(s.condition[*].variable, "kms:ViaService") && toset(flatten(s.condition[*].values)) == toset([
+        "s3.eu-west-1.amazonaws.com", "sns.eu-west-1.amazonaws.com",
         "ecr.eu-west-1.amazonaws.com", "lambda.eu-west-1.amazonaws.com", "states.eu-west-1.amazonaws.com", "123456789012",
     ])])
-    error_message = "The account uses the key only through the storing services."
+    error_message = "The account uses the key for the data only through the storing services (not SSM: the credential has its own statements)."
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.kms[0].statement :
+      !anytrue([for a in s.actions : a == "kms:*" || a == "kms:Create*" || a == "kms:Decrypt" || a == "kms:Decrypt*" || a == "kms:Encrypt" || a == "kms:CreateGrant"])
+    if s.sid == "AccountAdministersTheKey"])
+    error_message = "The administrators' statement names management actions only: no crypto, no CreateGrant (kms:Create* would include it)."
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.kms[0].statement :
+      anytrue([for c in s.condition : c.variable == "kms:GrantIsForAWSResource" && toset(c.values) == toset(["true"])])
+    if contains(s.actions, "kms:CreateGrant")])
+    error_message = "CreateGrant only for an AWS resource (kms:GrantIsForAWSResource)."
+  }
+  assert {
+    condition = (
+      [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten([for p in s.principals : tolist(p.identifiers)])) if contains(s.actions, "kms:Decrypt") && contains(s.condition[*].variable, "kms:EncryptionContext:PARAMETER_ARN") && s.sid != "TerraformRefreshesTheCredential"]
+      == [toset([aws_iam_role.lambda["list"].arn, aws_iam_role.task.arn])]
+      && alltrue([for s in data.aws_iam_policy_document.kms[0].statement : !contains(flatten([for c in s.condition : tolist(c.values)]), "ssm.eu-west-1.amazonaws.com") || !contains(s.actions, "kms:Decrypt") || contains(s.condition[*].variable, "kms:EncryptionContext:PARAMETER_ARN")])
+    )
+    error_message = "Only the list function's role and the task role may decrypt the credential (SSM, this parameter)."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.kms[0].statement : toset(flatten([for p in s.principals : tolist(p.identifiers)])) if s.sid == "TerraformRefreshesTheCredential"] == [toset(["arn:aws:iam::123456789012:role/deployer"])]
+    error_message = "The principal running Terraform may decrypt the parameter (the provider's refresh reads it decrypted): the role, not its session."
+  }
+  assert {
+    condition = (
+      anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
+        contains(flatten([for p in s.principals : tolist(p.identifiers)]), "delivery.logs.amazonaws.com")
+        && anytrue([for c in s.condition : c.variable == "kms:EncryptionContext:SourceArn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:123456789012:*"])])
+      ])
+      && anytrue([for s in data.aws_iam_policy_document.state_machine.statement :
+        contains(s.actions, "kms:GenerateDataKey") && anytrue([for c in s.condition : c.variable == "kms:EncryptionContext:SourceArn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:123456789012:*"])])
+      ])
+    )
+    error_message = "Step Functions log delivery follows AWS's policy: SourceArn = the account's logs, for delivery.logs and the state machine role's GenerateDataKey."
+  }
+  assert {
+    condition = alltrue(flatten([for d in [data.aws_iam_policy_document.list, data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task, data.aws_iam_policy_document.state_machine, data.aws_iam_policy_document.scheduler, data.aws_iam_policy_document.operator] : [
+      for s in d.statement : anytrue([for c in s.condition : startswith(c.variable, "kms:EncryptionContext:")])
+      if anytrue([for a in s.actions : startswith(a, "kms:")])
+    ]]))
+    error_message = "Every role's KMS statement names the resource it is for (encryption context)."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.kms[0].statement :
@@ -664,8 +752,8 @@ run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
     cost_profile = "minimal"
   }
   assert {
-    condition     = length(aws_kms_key.this) == 0 && length(aws_kms_alias.this) == 0
-    error_message = "minimal creates no customer managed key ($1 a month)."
+    condition     = length(aws_kms_key.this) == 1 && aws_ssm_parameter.github[0].key_id == aws_kms_key.this[0].arn
+    error_message = "minimal pays for the key ($1 a month) that keeps the credential to its two readers, and only the credential uses it."
   }
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.executions_failed) == 0 && aws_cloudwatch_event_target.run_failed.arn == aws_sns_topic.notifications.arn
@@ -688,8 +776,20 @@ run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
     error_message = "Every profile keeps the bucket private, versioned and TLS-only."
   }
   assert {
-    condition     = aws_ssm_parameter.github[0].type == "SecureString" && aws_ssm_parameter.github[0].key_id == "alias/aws/ssm"
-    error_message = "minimal keeps the credential a SecureString under the AWS-managed aws/ssm key."
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:GetObject*") && contains(s.actions, "s3:PutObject*")
+      && anytrue([for c in s.condition : c.test == "ArnNotEquals" && c.variable == "aws:PrincipalArn" && toset(c.values) == toset([
+        aws_iam_role.task.arn, aws_iam_role.lambda["list"].arn, aws_iam_role.lambda["finalize"].arn, aws_iam_role.state_machine.arn,
+      ])])
+    ])
+    error_message = "Every profile denies the objects to every principal but the module's roles (and operator_principal_arns)."
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && contains(s.actions, "s3:PutObject")
+      && anytrue([for c in s.condition : c.test == "Null" && c.variable == "s3:x-amz-server-side-encryption-customer-algorithm" && toset(c.values) == toset(["false"])])
+    ])
+    error_message = "Uploads with customer-provided keys (SSE-C) are denied."
   }
   assert {
     condition = (
@@ -699,8 +799,8 @@ run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
     error_message = "minimal runs 0.5 vCPU / 1 GB tasks on Fargate Spot."
   }
   assert {
-    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[1].selection.countNumber == 3 && aws_ecr_repository.this.encryption_configuration[0].encryption_type == "AES256"
-    error_message = "minimal keeps the last 3 images, encrypted with ECR's default."
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.countNumber == 3 && aws_ecr_repository.this.encryption_configuration[0].encryption_type == "KMS"
+    error_message = "minimal keeps the last 3 images; the repository keeps the encryption it was created with (KMS: the hardened runs before this one created it), since a change would replace it."
   }
   assert {
     condition     = aws_cloudwatch_log_group.task.retention_in_days == 30 && aws_cloudwatch_log_group.task.kms_key_id == null
@@ -715,9 +815,9 @@ run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
     error_message = "Without the module's key Finalize names no key: the bucket default applies."
   }
   assert {
-    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.list, data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
+    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
     [for s in d.statement : anytrue([for a in s.actions : startswith(a, "kms:")])]]))
-    error_message = "Without the module's key no role has a KMS statement."
+    error_message = "With the key only for the credential, only its readers have a KMS statement."
   }
 }
 
@@ -728,8 +828,8 @@ run "minimal_profile_keeps_object_lock_available" {
     object_lock_mode = "GOVERNANCE"
   }
   assert {
-    condition     = aws_s3_bucket.backups.object_lock_enabled
-    error_message = "Object Lock is available in every profile."
+    condition     = length(aws_s3_bucket_object_lock_configuration.backups) == 1 && one(aws_s3_bucket_object_lock_configuration.backups).object_lock_enabled == "Enabled"
+    error_message = "Object Lock is available in every profile, without touching the bucket resource."
   }
 }
 
@@ -747,8 +847,8 @@ run "standard_profile_uses_the_aws_managed_s3_key_with_bucket_keys_and_an_alarm"
     error_message = "standard uses SSE-KMS with aws/s3 and bucket keys."
   }
   assert {
-    condition     = length(aws_kms_key.this) == 0 && length(aws_cloudwatch_metric_alarm.executions_failed) == 1
-    error_message = "standard has the alarm but no key-month fee."
+    condition     = length(aws_kms_key.this) == 1 && length(aws_cloudwatch_metric_alarm.executions_failed) == 1 && aws_sfn_state_machine.this.encryption_configuration[0].type == "AWS_OWNED_KEY"
+    error_message = "standard has the alarm and the credential's key, used for nothing else."
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
@@ -872,5 +972,80 @@ run "warm_copies_are_kept_in_their_class_and_read_by_the_list_step" {
   assert {
     condition     = contains([for r in aws_s3_bucket_lifecycle_configuration.backups.rule : r.id], "expire-replaced-warm-copies")
     error_message = "Replaced warm copies must expire."
+  }
+}
+
+run "personal_profile_drops_the_key_and_keeps_the_credential_under_aws_ssm" {
+  command = apply
+  variables {
+    cost_profile = "personal"
+  }
+  # The runs before created the parameter under the module's key. Terraform keeps it there
+  # (rewriting it would put an empty value or the placeholder) and the check says how to move
+  # the token. (The real module also refuses to delete the key: prevent_destroy.)
+  expect_failures = [check.credential_key]
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && aws_ssm_parameter.github[0].key_id == "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" && aws_ssm_parameter.github[0].value_wo_version == 1
+    error_message = "A change of the credential's key leaves the parameter (and the operator's token) as it is."
+  }
+  assert {
+    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.list, data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
+    [for s in d.statement : anytrue([for a in s.actions : startswith(a, "kms:")])]]))
+    error_message = "Without the module's key no role has a KMS statement."
+  }
+}
+
+run "operator_principals_read_the_backups_and_get_the_operator_policy" {
+  command = apply
+  variables {
+    operator_principal_arns = ["arn:aws:iam::123456789012:role/admins/backup-operator", "arn:aws:iam::123456789012:user/alice"]
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.bucket.statement :
+      s.sid == "DenyObjectsToEveryoneElse" && anytrue([for c in s.condition : contains(c.values, "arn:aws:iam::123456789012:role/admins/backup-operator") && contains(c.values, "arn:aws:iam::123456789012:user/alice")])
+    ])
+    error_message = "operator_principal_arns are let through the bucket policy."
+  }
+  assert {
+    condition     = keys(aws_iam_role_policy_attachment.operator) == ["arn:aws:iam::123456789012:role/admins/backup-operator"] && aws_iam_role_policy_attachment.operator["arn:aws:iam::123456789012:role/admins/backup-operator"].role == "backup-operator" && aws_iam_user_policy_attachment.operator["arn:aws:iam::123456789012:user/alice"].user == "alice"
+    error_message = "The operator policy is attached to each operator role and user by name."
+  }
+  assert {
+    condition = (
+      toset(flatten([for s in data.aws_iam_policy_document.operator.statement : s.actions])) == toset([
+        "s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "states:StartExecution", "states:DescribeExecution", "kms:Decrypt", "kms:GenerateDataKey",
+      ])
+      && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "s3:RestoreObject")] == [toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/runs/*"])]
+      && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "states:StartExecution")] == [toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup"])]
+    )
+    error_message = "The operator policy allows what runs/show/get/restore --run/start/watch/cost call, on this deployment only; nothing writes or deletes objects."
+  }
+}
+
+run "image_in_use_is_never_expired_and_the_endpoint_reaches_only_this_bucket_and_ecr_layers" {
+  command = apply
+  variables {
+    image_tag = "1.2.3"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].rulePriority == 1
+      && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].selection.tagPatternList == ["1.2.3"]
+      && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].selection.countNumber >= 1
+      && [for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : r.rulePriority if r.selection.tagStatus == "any"] == [3]
+    )
+    error_message = "The first lifecycle rule claims the tag in use, so the keep-N rule can never expire it."
+  }
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.s3_endpoint[0].statement : s.resources])) == toset([
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1",
+      "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/*",
+      "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+    ]) && aws_vpc_endpoint.s3[0].policy != null
+    error_message = "The S3 gateway endpoint reaches only the backup bucket and ECR's layer bucket."
+  }
+  assert {
+    condition     = contains(keys(aws_ecr_repository.this.encryption_configuration[0]), "encryption_type") && one(aws_s3_bucket.backups[*].force_destroy) == false
+    error_message = "The bucket never has force_destroy."
   }
 }

@@ -20,6 +20,7 @@ def test_example_declares_only_what_every_user_supplies():
         "default_selection",
         "notification_emails",
         "image_tag",
+        "operator_principal_arns",
     }
 
 

@@ -21,9 +21,10 @@ module "ghbackup" {
 
   name = "ghbackup"
 
-  # What it costs: minimal (about $0.05 a month for a personal account), standard or hardened
-  # (customer managed key, alarm, flow and access logs). See the module README's cost tables;
-  # every choice in a profile has its own variable, e.g. failure_alarm = true.
+  # What it costs: minimal (about $1.05 a month: the key that keeps the token to the two roles
+  # that use it), standard, hardened (the key for everything, Object Lock, alarm, flow and
+  # access logs) or personal (no key: for an account no one else uses). See the module
+  # README's tables; every choice in a profile has its own variable, e.g. failure_alarm = true.
   cost_profile = "minimal"
 
   # What to back up and who hears about failures.
@@ -38,7 +39,8 @@ module "ghbackup" {
   schedule_timezone   = "UTC"
 
   # Run archives: 365 days in S3 Glacier Flexible Retrieval. For ransomware-proof archives, set
-  # object_lock_mode = "GOVERNANCE" (or "COMPLIANCE") when the bucket is first created.
+  # object_lock_mode = "GOVERNANCE" (or "COMPLIANCE"), now or later: the bucket is kept.
+  # null takes the profile's (GOVERNANCE in hardened).
   run_retention_days        = 365
   run_archive_storage_class = "GLACIER"
   object_lock_mode          = null
@@ -51,8 +53,9 @@ module "ghbackup" {
   # GitHub Enterprise Server: "https://HOST/api/v3".
   github_api_url = "https://api.github.com"
 
-  # Keep false: with true, terraform destroy deletes the bucket with every backup in it.
-  force_destroy = false
+  # Who runs ghbackup get/restore/start/watch: the bucket lets only them and the module's roles
+  # read the backups, and the module attaches its operator policy to them.
+  operator_principal_arns = var.operator_principal_arns
 
   # Optional: run the tasks in your own network instead of the minimal VPC the module creates
   # (subnet_ids and security_group_ids together; assign_public_ip for public subnets).

@@ -19,3 +19,9 @@ variable "image_tag" {
   description = "Tag of the container image pushed to the module's ECR repository (README step 3)."
   type        = string
 }
+
+variable "operator_principal_arns" {
+  description = "IAM roles or users who run ghbackup get/restore/start/watch (they alone, besides the module's roles, may read the backups)."
+  type        = list(string)
+  default     = []
+}
