@@ -358,15 +358,15 @@ def test_an_execution_of_the_deployed_state_machine_succeeds(
     trust_standin = {"REQUESTS_CA_BUNDLE": ca_bundle, "SSL_CERT_FILE": ca_bundle}
     for name, value in {**local_aws.environment, **trust_standin}.items():
         monkeypatch.setenv(name, value)
-    # ECS injects GITHUB_TOKEN from the parameter through the task definition's secrets;
-    # the local container gets it the same way a task would see it: in its environment.
+    # As on AWS, the task definition names the parameter and the task reads it with its role:
+    # no credential in the container's environment.
     EMULATION.configure_container(
         emulation.LocalContainer(
             command=[sys.executable, "-m", "container.entrypoint"],
             environment={
                 **local_aws.environment,
                 "GITHUB_API_URL": gh.api_url,
-                "GITHUB_TOKEN": gh.token,
+                "GITHUB_CREDENTIALS_PARAMETER": stack.output("credentials_parameter_name"),
                 "PYTHONPATH": str(REPO_ROOT),
                 **trust_standin,
                 "GIT_SSL_CAINFO": ca_bundle,
