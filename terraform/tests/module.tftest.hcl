@@ -1013,12 +1013,13 @@ run "operator_principals_read_the_backups_and_get_the_operator_policy" {
   assert {
     condition = (
       toset(flatten([for s in data.aws_iam_policy_document.operator.statement : s.actions])) == toset([
-        "s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "states:StartExecution", "states:DescribeExecution", "kms:Decrypt", "kms:GenerateDataKey",
+        "s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "states:StartExecution", "states:DescribeExecution", "states:DescribeStateMachine", "lambda:GetFunctionConfiguration", "kms:Decrypt", "kms:GenerateDataKey",
       ])
       && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "s3:RestoreObject")] == [toset(["arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/runs/*"])]
-      && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "states:StartExecution")] == [toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup"])]
+      && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "states:StartExecution")] == [toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup", "arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup-drill"])]
+      && [for s in data.aws_iam_policy_document.operator.statement : toset(s.resources) if contains(s.actions, "states:DescribeStateMachine")] == [toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:ghbackup", aws_lambda_function.this["validate"].arn])]
     )
-    error_message = "The operator policy allows what runs/show/get/restore --run/start/watch/cost call, on this deployment only; nothing writes or deletes objects."
+    error_message = "The operator policy allows what runs/show/get/restore --run/start/watch/cost/drill call, on this deployment only; nothing writes or deletes objects."
   }
 }
 
