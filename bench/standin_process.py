@@ -79,6 +79,11 @@ class StandInProcess:
             self._process.kill()
             self._process.join(timeout=10)
 
+    @property
+    def pid(self) -> int | None:
+        """The stand-in process's id (a benchmark leaves its memory out of the run's)."""
+        return self._process.pid
+
     def __getattr__(self, name: str) -> Any:
         if name in ("api_url", "token", "owner", "ca_bundle_path"):
             return self._ready[name]
