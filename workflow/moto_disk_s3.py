@@ -169,7 +169,10 @@ class StoredValue:
         return self._position
 
     def read(self, size: int = -1) -> bytes:
-        length = self.size - self._position if size is None or size < 0 else size
+        # A sized read returns at most a chunk (as a raw file may): moto's ETag reads 16 MiB
+        # at a time, in as many request threads as there are parts being uploaded.
+        rest = self.size - self._position
+        length = rest if size is None or size < 0 else min(size, CHUNK_BYTES)
         block = self.read_range(self._position, length)
         self._position += len(block)
         return block
