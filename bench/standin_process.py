@@ -24,6 +24,7 @@ _QUESTIONS = (
     "reset_rate_limits",
     "repository_names",
     "bare_repo_path",
+    "graphql_points",
 )
 
 

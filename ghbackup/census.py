@@ -4,15 +4,15 @@ For each repository it asks what a change to anything a capture stores moves: th
 own fields, the newest-updated issue, pull request and discussion (an edit, a comment, a
 label or a review bumps ``updatedAt``), every release, label and milestone (releases sort only
 by creation, so an edited release needs the list; a renamed label moves nothing else) and the
-topics. The answer of each repository is reduced to a signature (a SHA-256 of its canonical
+topics, and the asset count of the five newest releases. The answer of each repository is reduced to a signature (a SHA-256 of its canonical
 JSON) that the list step stores with the item's state, next to the git refs from ``info/refs``
 (``ghbackup.probes.remote_refs``, no API rate limit): equal signature and equal refs mean
 unchanged, with no REST request at all.
 
 GitHub's documented cost: every connection counts as if its ``first`` were full, the sum of
-the requests they would need, divided by 100. Seven connections per repository, 100
-repositories per query: 7 points per query, 700 for 10,000 repositories
-(/work/shared/notes/change-detection.md). Each query also asks ``rateLimit { cost remaining }``
+the requests they would need, divided by 100. Eight connections per repository and the assets
+of its five newest releases, 100 repositories per query: 13 points per query, 1,300 for
+10,000 repositories (/work/shared/notes/change-detection.md). Each query also asks ``rateLimit { cost remaining }``
 so the cost is measured, not assumed.
 
 What the census cannot see (deletions, cross-references, webhooks) the periodic full capture
@@ -38,8 +38,12 @@ log = logging.getLogger(__name__)
 # Repositories described by one query (GitHub's documented maximum for ``first`` is 100, and
 # the cost formula's division by 100 makes 100 the cheapest batch).
 BATCH = 100
-# Seven connections per repository, each counted as one request (see the module docstring).
-CONNECTIONS_PER_REPOSITORY = 7
+# Whose assets the census counts: an asset added to a release may not move the release's
+# updatedAt, and each release's asset connection costs a request of its own.
+RECENT_RELEASES = 5
+# Eight connections per repository and one asset connection per recent release, each
+# counted as one request (see the module docstring).
+REQUESTS_PER_REPOSITORY = 8 + RECENT_RELEASES
 
 _NEWEST = "first: 1, orderBy: {field: UPDATED_AT, direction: DESC}"
 FRAGMENT = f"""fragment Census on Repository {{
@@ -62,8 +66,13 @@ FRAGMENT = f"""fragment Census on Repository {{
   releases(first: 100, orderBy: {{field: CREATED_AT, direction: DESC}}) {{
     totalCount nodes {{ tagName updatedAt }}
   }}
+  recentReleases: releases(first: {RECENT_RELEASES}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{
+    nodes {{ tagName releaseAssets(first: 1) {{ totalCount }} }}
+  }}
   labels(first: 100) {{ totalCount nodes {{ name color description }} }}
-  milestones(first: 100, states: [OPEN, CLOSED]) {{ totalCount nodes {{ number updatedAt }} }}
+  milestones(first: 100, states: [OPEN, CLOSED]) {{
+    totalCount nodes {{ number state updatedAt }}
+  }}
   repositoryTopics(first: 100) {{ totalCount nodes {{ topic {{ name }} }} }}
 }}"""
 
@@ -122,7 +131,7 @@ def expected_points(repositories: int) -> int:
     """What GitHub's documented formula charges for a census of ``repositories``."""
     full, rest = divmod(repositories, BATCH)
     per_query = [BATCH] * full + ([rest] if rest else [])
-    return sum(max(1, (count * CONNECTIONS_PER_REPOSITORY) // 100) for count in per_query)
+    return sum(max(1, round(count * REQUESTS_PER_REPOSITORY / 100)) for count in per_query)
 
 
 def take_census(client: GitHubClient, full_names: Sequence[str]) -> Census:

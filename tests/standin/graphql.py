@@ -134,7 +134,11 @@ def _repository(repo: Repo | None) -> dict[str, Any] | None:
         "discussions": _connection([]),
         "releases": _connection(
             [
-                {"tagName": r.tag, "updatedAt": ts(r.created + 30)}
+                {
+                    "tagName": r.tag,
+                    "updatedAt": ts(r.created + 30),
+                    "releaseAssets": _connection([{"name": a.name} for a in r.assets]),
+                }
                 for r in sorted(repo.releases, key=lambda r: -r.created)
             ]
         ),
@@ -142,7 +146,10 @@ def _repository(repo: Repo | None) -> dict[str, Any] | None:
             [{"name": x.name, "color": x.color, "description": x.description} for x in repo.labels]
         ),
         "milestones": _connection(
-            [{"number": m.number, "updatedAt": ts(m.created + 10)} for m in repo.milestones]
+            [
+                {"number": m.number, "state": m.state.upper(), "updatedAt": ts(m.created + 10)}
+                for m in repo.milestones
+            ]
         ),
         "repositoryTopics": _connection([{"topic": {"name": t}} for t in repo.topics]),
     }
