@@ -5,7 +5,8 @@ Two shapes, each one ``run_local`` into an empty output folder:
   branch of their own, so the zips, the copies and the run zip are all that large);
 - ``small``: an organisation of 1,000 generated repositories (the stand-in's usual mix).
 
-The figure is the peak, over the run, of the summed resident memory (VmRSS) of this process
+The figure is the peak, over the run, of the summed resident memory (VmRSS; and, beside it,
+the summed PSS, which counts shared library pages once) of this process
 (the local runner, moto's server and the in-process Lambda handlers) and every process it
 starts (the ECS task processes and their git), sampled every 0.1 s from /proc. The stand-in
 runs in a process of its own (bench/standin_process.py) and is not counted: GitHub's memory is
@@ -67,6 +68,19 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages (libpython, the git binaries) divided among the
+    processes that share them, so a sum over processes counts them once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class PeakMemory:
     """Samples the summed RSS of this process and its descendants, leaving out the subtree
     of ``excluded`` (the stand-in), until stopped; ``peak_mb`` and ``peak_processes``."""
@@ -74,8 +88,10 @@ class PeakMemory:
     def __init__(self, excluded: int | None) -> None:
         self.excluded = excluded
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self.peak_self_kb = 0
         self.peak_processes = 0
+        self.series: list[tuple[float, int, int, int]] = []  # (s, runner MB, total MB, processes)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
 
@@ -89,6 +105,7 @@ class PeakMemory:
 
     def _sample(self) -> None:
         me = os.getpid()
+        started = time.monotonic()
         while not self._stop.is_set():
             tree = _children()
             pids, todo = [], [me]
@@ -100,8 +117,11 @@ class PeakMemory:
                 todo.extend(tree.get(pid, []))
             total = sum(_rss_kb(pid) for pid in pids)
             self.peak_kb = max(self.peak_kb, total)
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(pid) for pid in pids))
             self.peak_self_kb = max(self.peak_self_kb, _rss_kb(me))
             self.peak_processes = max(self.peak_processes, len(pids))
+            mine = _rss_kb(me)
+            self.series.append((time.monotonic() - started, mine // 1024, total // 1024, len(pids)))
             self._stop.wait(SAMPLE_SECONDS)
 
     @property
@@ -144,11 +164,17 @@ def _run(gh, out: Path) -> dict:
         outcome = run_local({"orgs": [gh.owner]}, out_dir=out, github_api_url=gh.api_url,
                             run_id="run-memory")  # fmt: skip
         wall = time.monotonic() - start
+    if os.environ.get("BENCH_MEMORY_SERIES"):
+        # Where the peak falls (capture, Finalize, export): one line every 5 s.
+        step = max(1, len(peak.series) // max(1, int(wall / 5)))
+        for at, mine, total, count in peak.series[::step]:
+            print(f"  {at:6.1f} s runner {mine} MB, all {total} MB, {count} processes", flush=True)
     zips = sorted((out / "run-memory").glob("*.zip"))
     return {
         "status": outcome.status,
         "wall_s": round(wall, 1),
         "peak_rss_mb": peak.peak_mb,
+        "peak_pss_mb": round(peak.peak_pss_kb / 1024, 1),
         "peak_rss_runner_process_mb": round(peak.peak_self_kb / 1024, 1),
         "most_processes_at_once": peak.peak_processes,
         "tasks": len(outcome.iterations),

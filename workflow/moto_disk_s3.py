@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 
 # Objects up to this size stay in memory: JSON records and small zips, where a file per
 # object would cost more than it saves.
-IN_MEMORY_BYTES = 64 * 1024
+IN_MEMORY_BYTES = 16 * 1024
 # PUT bodies up to this size are read by moto as before (an XML body, a small object).
 STREAMED_PUT_BYTES = 256 * 1024
 CHUNK_BYTES = 1024 * 1024
