@@ -129,3 +129,16 @@ def test_a_streamed_put_keeps_the_checksum_the_client_sent(s3):
     expected = base64.b64encode(hashlib.sha256(data).digest()).decode()
     assert answer["ChecksumSHA256"] == expected
     assert s3.get_object(Bucket=BUCKET, Key="summed.bin")["Body"].read() == data
+
+
+def test_mock_aws_in_the_same_process_still_gets_bytes(s3):
+    from moto import mock_aws
+
+    data = _data(MB, "in-process")
+    with mock_aws():
+        local = boto3.client("s3", region_name=REGION)
+        local.create_bucket(Bucket="in-process")
+        local.put_object(Bucket="in-process", Key="k", Body=data)
+        assert local.get_object(Bucket="in-process", Key="k")["Body"].read() == data
+        ranged = local.get_object(Bucket="in-process", Key="k", Range="bytes=10-19")
+        assert ranged["Body"].read() == data[10:20]

@@ -426,11 +426,29 @@ def _streamed_put_body(request: Any) -> tuple[Spool, bytes] | None:
 
 
 def _served(request: Any) -> bool:
-    """Whether the request came through moto's server (a werkzeug request, whose body can
-    be streamed), not through mock_aws in-process."""
-    from werkzeug.wrappers import Request
+    """Whether the request came through moto's server (whose body can be streamed from the
+    socket, and whose answer werkzeug sends in chunks), not through mock_aws in-process,
+    which builds a werkzeug request too and wants bytes back."""
+    return _serving.get(False) and hasattr(request, "stream")
 
-    return isinstance(request, Request)
+
+# Set while moto's server (DomainDispatcherApplication) handles a request in this thread.
+_serving: contextvars.ContextVar[bool] = contextvars.ContextVar("ghbackup_s3_serving")
+
+
+def _patch_server() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original_call = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: Any, start_response: Any) -> Any:
+        token = _serving.set(True)
+        try:
+            return original_call(self, environ, start_response)
+        finally:
+            _serving.reset(token)
+
+    DomainDispatcherApplication.__call__ = call
 
 
 def _checksum_trailer(spool: Spool, algorithm: str) -> bytes:
@@ -537,4 +555,5 @@ def apply() -> None:
             return
         _patch_models()
         _patch_response()
+        _patch_server()
         _applied = True
