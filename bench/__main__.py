@@ -11,6 +11,8 @@ BENCHMARKS = (
     ["bench/bench_finalize.py"],
     ["-m", "bench.bench_aws_model"],
     ["-m", "bench.bench_incremental"],
+    ["-m", "bench.bench_memory"],
+    ["-m", "bench.bench_census"],
 )
 
 

@@ -24,6 +24,7 @@ _QUESTIONS = (
     "reset_rate_limits",
     "repository_names",
     "bare_repo_path",
+    "graphql_points",
 )
 
 
@@ -78,6 +79,11 @@ class StandInProcess:
         if self._process.is_alive():
             self._process.kill()
             self._process.join(timeout=10)
+
+    @property
+    def pid(self) -> int | None:
+        """The stand-in process's id (a benchmark leaves its memory out of the run's)."""
+        return self._process.pid
 
     def __getattr__(self, name: str) -> Any:
         if name in ("api_url", "token", "owner", "ca_bundle_path"):

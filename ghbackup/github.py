@@ -268,6 +268,20 @@ class GitHubClient:
                 body=body if resp.status_code != 304 else b"",
             )
 
+    def graphql(self, url: str, query: str) -> dict[str, Any]:
+        """POST one read-only GraphQL query to ``url`` (GitHub's GraphQL endpoint, on the API
+        host) and return the answer's JSON, ``errors`` included: a partial answer is the
+        caller's to judge. Retried like a GET (a query changes nothing)."""
+        resp = self._send("POST", url, json_body={"query": query})
+        with resp:
+            try:
+                answer = resp.json()
+            except ValueError:
+                raise GitHubError(f"{path_of(url)} returned a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise GitHubError(f"{path_of(url)} returned JSON that is not an object")
+        return answer
+
     # -- internals --------------------------------------------------------------------
 
     def _url(self, path: str) -> str:

@@ -38,6 +38,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ghbackup import s3 as s3io
+from ghbackup.census import Census, take_census
 from ghbackup.credentials import redact
 from ghbackup.errors import (
     ArchiveCorrupt,
@@ -46,7 +47,13 @@ from ghbackup.errors import (
 )
 from ghbackup.github import GitHubClient
 from ghbackup.kept_pages import keep_latest_pages, load_pages
-from ghbackup.probes import PROBE_WORKERS, Observation, observe
+from ghbackup.probes import (
+    CENSUS_PROBE,
+    PROBE_WORKERS,
+    Observation,
+    observe,
+    observe_census,
+)
 from ghbackup.records import (
     ITEM_MANIFEST_FORMAT,
     STATE_FORMAT,
@@ -54,6 +61,7 @@ from ghbackup.records import (
     CaptureMode,
     ItemResult,
     ItemState,
+    ProbeAnswer,
     ReusedItems,
     Validators,
     item_validators_key,
@@ -155,10 +163,13 @@ def decide(
     now: datetime,
     probe: bool = True,
     remember: bool = False,
+    census: str | None = None,
 ) -> Decision:
     """Capture or reuse ``item``, and why (never raises for GitHub's or S3's failures).
     Without ``probe`` (no time left) a trusted state is checked but GitHub is not asked:
-    the item goes to its task, which decides (``prepare_capture``)."""
+    the item goes to its task, which decides (``prepare_capture``). ``census``: the item's
+    census signature (ghbackup/census.py); with a state that holds one, it and the git refs
+    decide, without a REST probe."""
     if item.kind == "account":
         return Decision(item, "captured", "accounts are always captured")
     # Without a state to trust there is nothing to compare with, so no probe here: the task
@@ -176,7 +187,12 @@ def decide(
     if not probe:
         return Decision(item, "captured", NOT_PROBED, state)
     try:
-        seen = observe(client, item, state, remember=remember)
+        if census is not None and CENSUS_PROBE in state.probes:
+            seen = observe_census(client, item, state, census)
+        else:
+            seen = observe(client, item, state, remember=remember)
+            if census is not None:  # kept for the next run, which then needs no REST probe
+                seen.probes[CENSUS_PROBE] = ProbeAnswer(status=200, body_sha256=census)
     except Exception as exc:  # noqa: BLE001 - any doubt, a bug included, means a capture
         if not isinstance(exc, BackupError):
             log.exception("probing %s failed unexpectedly", item.key)
@@ -200,6 +216,7 @@ def plan_run(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     workers: int = PROBE_WORKERS,
     time_left: Callable[[], float] | None = None,
+    use_census: bool = True,
 ) -> IncrementalPlan:
     """Decide every item, stage the reused ones (warm copy + result) and record what was
     seen of the others, ``workers`` items at a time. An item whose warm copy cannot be
@@ -207,16 +224,22 @@ def plan_run(
 
     ``time_left``: seconds the caller may still spend probing (the list step's Lambda time
     less what it needs after this). Once it is spent the remaining items are not probed but
-    captured, which is always correct: the run ends in time and only costs more."""
+    captured, which is always correct: the run ends in time and only costs more.
+
+    ``use_census``: first describe every repository with the GraphQL census (100 per query),
+    so that items whose state holds a census signature are decided without REST probes."""
     now = clock()
     full_after = timedelta(days=full_capture_after_days)
     reused_results: dict[str, ItemResult] = {}
+    census = Census() if full or not use_census else take_census(client, _repositories(items))
 
     def settle(item: BackupItem) -> Decision:
         probe = time_left is None or time_left() > 0
+        entry = census.get(item.full_name) if item.kind == "repository" else None
+        signature = entry.signature if entry else None
         decision = decide(s3, bucket, client, item, full=full, full_after=full_after, now=now,
-                          probe=probe)  # fmt: skip
-        outcome = _settle(s3, bucket, run_id, decision, client, now)
+                          probe=probe, census=signature)  # fmt: skip
+        outcome = _settle(s3, bucket, run_id, decision, client, now, census=signature)
         if isinstance(outcome, ItemResult):
             reused_results[item.key] = outcome
         return decision
@@ -234,9 +257,13 @@ def plan_run(
     return IncrementalPlan(capture, reused, {d.item.key: d for d in decisions})
 
 
+def _repositories(items: Sequence[BackupItem]) -> list[str]:
+    return [item.full_name for item in items if item.kind == "repository" and item.full_name]
+
+
 def _settle(
     s3: S3Client, bucket: str, run_id: str, decision: Decision, client: GitHubClient,
-    now: datetime,
+    now: datetime, census: str | None = None,
 ) -> ItemResult | Validators:  # fmt: skip
     """Carry out a decision: a reused item's warm copy is staged and its result returned;
     any other item (one whose copy failed included) gets its validators recorded, which are
@@ -247,15 +274,21 @@ def _settle(
         except StorageError as exc:
             log.warning("warm copy of %s not staged: %s", decision.item.key, exc)
             decision.mode, decision.reason = _copy_failure(exc)
-    validators = _validators(decision, client, now)
+    validators = _validators(decision, client, now, census)
     key = item_validators_key(staging_prefix(run_id), decision.item)
     _put(s3, bucket, key, validators.to_bytes())
     return validators
 
 
-def _validators(decision: Decision, client: GitHubClient, now: datetime) -> Validators:
-    """What was seen of an item sent to capture (complete only when it was probed)."""
+def _validators(
+    decision: Decision, client: GitHubClient, now: datetime, census: str | None = None
+) -> Validators:
+    """What was seen of an item sent to capture (complete only when it was probed). An item
+    not probed here keeps its census signature, which the task's probes complete."""
     seen = decision.seen
+    probes = dict(seen.probes) if seen else {}
+    if census is not None:
+        probes.setdefault(CENSUS_PROBE, ProbeAnswer(status=200, body_sha256=census))
     return Validators(
         item=decision.item,
         observed_at=utc_timestamp(now),
@@ -263,7 +296,7 @@ def _validators(decision: Decision, client: GitHubClient, now: datetime) -> Vali
         capture=decision.mode,
         capture_reason=decision.reason,
         complete=seen is not None,
-        probes=seen.probes if seen else {},
+        probes=probes,
         refs=seen.refs if seen else {},
         remotes=seen.remotes if seen else {},
     )
@@ -403,7 +436,9 @@ def prepare_capture(
     observed_at = utc_timestamp(clock())
     try:
         seen = observe(client, item, None, remember=True)
-        update = {"observed_at": observed_at, "complete": True, "probes": seen.probes,
+        # The census signature the list step recorded stays beside the REST probes.
+        probes = {**validators.probes, **seen.probes}
+        update = {"observed_at": observed_at, "complete": True, "probes": probes,
                   "refs": seen.refs, "remotes": seen.remotes}  # fmt: skip
         body = validators.model_copy(update=update).to_bytes()
         _put(s3, bucket, item_validators_key(staging_prefix(run_id), item), body)

@@ -21,6 +21,8 @@ from ghbackup.github import ConditionalAnswer, GitHubClient
 from ghbackup.github_http import new_session
 from ghbackup.records import BackupItem, ItemState, ProbeAnswer
 
+# The census answer's name among an item's probes (ghbackup/census.py).
+CENSUS_PROBE = "graphql:census"
 # Probes asked at once by the list step (GitHub allows a token 100 concurrent requests).
 PROBE_WORKERS = 16
 # A list probe follows at most this many pages; a longer list is captured, not probed.
@@ -177,6 +179,26 @@ def observe(
             seen.changed.append(f"{name} refs")
     if state is not None and set(state.refs) != set(seen.refs):
         seen.changed.append("git remotes")
+    return seen
+
+
+def observe_census(
+    client: GitHubClient, item: BackupItem, state: ItemState, signature: str
+) -> Observation:
+    """An item whose state holds a census signature, observed without the REST probes: the
+    census answer (``signature``, from one GraphQL query for up to 100 repositories) and the
+    git refs from ``info/refs`` (no API rate limit). Raises a BackupError when the refs
+    cannot be read: the caller then captures."""
+    seen = Observation()
+    seen.probes[CENSUS_PROBE] = ProbeAnswer(status=200, body_sha256=signature)
+    stored = state.probes.get(CENSUS_PROBE)
+    if stored is None or stored.body_sha256 != signature:
+        seen.changed.append("census")
+    seen.remotes = dict(state.remotes)
+    for name, url in seen.remotes.items():
+        seen.refs[name] = remote_refs(url, client)
+        if state.refs.get(name, {}) != seen.refs[name]:
+            seen.changed.append(f"{name} refs")
     return seen
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -133,17 +134,20 @@ def test_ref_advertisement_is_read_without_head_and_peeled_tags():
         probes.parse_advertisement(adv[:-10])
 
 
-def test_first_run_asks_github_nothing_before_its_tasks(s3, client, standin):
+def test_first_run_asks_github_only_the_census_before_its_tasks(s3, client, standin):
     items = _repositories(standin)
     standin.reset_request_log()
     plan = _plan(s3, client, "r1", items)
     assert plan.capture == items and plan.reused == []
-    assert standin.request_log == [] and standin.git_log == []  # nothing to compare with
+    # One GraphQL query describes them all; no probe: nothing to compare with.
+    assert [(m, p.rsplit("/", 1)[-1]) for m, p, _ in standin.request_log] == [("POST", "graphql")]
+    assert standin.git_log == []
     for item in items:
         seen = _validators(s3, "r1", item)
         assert (seen.capture, seen.capture_reason, seen.complete) == (
             "full", "no earlier capture", False,
         )  # fmt: skip
+        assert set(seen.probes) == {probes.CENSUS_PROBE}  # kept for the next run
 
 
 def test_the_task_probes_before_its_capture_and_the_capture_reuses_their_answers(
@@ -191,8 +195,55 @@ def test_an_unchanged_item_is_reused_from_its_warm_copy_without_a_capture(s3, cl
         staged = s3.get_object(Bucket=BUCKET, Key=result.zip_key)["Body"].read()
         assert staged == f"zip of {item.key} in r1".encode()
         assert hashlib.sha256(staged).hexdigest() == result.zip_sha256
+    # The census and info/refs decide: one GraphQL query for them all, no REST request.
+    asked = [(m, p.rsplit("/", 1)[-1], s) for m, p, s in standin.request_log]
+    assert asked == [("POST", "graphql", 200)]
+
+
+def test_without_the_census_an_unchanged_item_costs_only_free_conditional_requests(
+    s3, client, standin
+):
+    items = _repositories(standin)
+    _plan(s3, client, "r1", items, use_census=False)
+    _capture_and_promote(s3, client, "r1", items)
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r2", items, use_census=False)
+
+    assert plan.capture == [] and plan.reused == items
     statuses = {status for _, _, status in standin.request_log}
     assert statuses == {304}, "an unchanged repository costs only free conditional requests"
+
+
+def test_a_state_without_a_census_signature_is_decided_by_the_rest_probes(s3, client, standin):
+    items = _repositories(standin)
+    _plan(s3, client, "r1", items, use_census=False)  # as before the census existed
+    _capture_and_promote(s3, client, "r1", items)
+    standin.reset_request_log()
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.reused == items
+    rest = [s for m, p, s in standin.request_log if not p.endswith("/graphql")]
+    assert rest and set(rest) == {304}
+
+
+def test_a_new_comment_is_seen_through_the_census(s3, client, standin):
+    items = _repositories(standin, 1)
+    _plan(s3, client, "r1", items)
+    _capture_and_promote(s3, client, "r1", items)
+    name = items[0].full_name
+    headers = {"Authorization": f"Bearer {standin.token}"}
+    issues = requests.get(f"{standin.api_url}/repos/{name}/issues", headers=headers,
+                          params={"state": "all"}, timeout=30).json()  # fmt: skip
+    number = next(i["number"] for i in issues if "pull_request" not in i)
+    requests.post(f"{standin.api_url}/repos/{name}/issues/{number}/comments", headers=headers,
+                  json={"body": "news"}, timeout=30).raise_for_status()  # fmt: skip
+
+    plan = _plan(s3, client, "r2", items)
+
+    assert plan.capture == items
+    assert _validators(s3, "r2", items[0]).capture_reason == "changed: census"
 
 
 def test_a_changed_branch_is_seen_through_the_refs_alone(s3, client, standin):
@@ -295,7 +346,7 @@ def test_a_failing_probe_means_a_capture_and_no_state_from_it(s3, client, standi
     standin.fail_permanently(f"repos/{items[0].full_name}/labels", 500)
     client.policy = type(client.policy)(max_attempts=1, backoff_base=0.0)
 
-    plan = _plan(s3, client, "r2", items)
+    plan = _plan(s3, client, "r2", items, use_census=False)  # the REST probes decide
 
     assert plan.capture == items
     seen = _validators(s3, "r2", items[0])
@@ -445,7 +496,7 @@ def test_a_deleted_repository_costs_one_probe_and_is_sent_to_capture(s3, client,
     standin.fail_permanently(items[0].full_name, status=404)
     standin.reset_request_log()
 
-    plan = _plan(s3, client, "r2", items)
+    plan = _plan(s3, client, "r2", items, use_census=False)  # the REST probes decide
 
     assert plan.capture == items
     assert len(standin.request_log) == 1
@@ -543,7 +594,8 @@ def test_items_left_when_the_probing_time_runs_out_are_captured_not_probed(s3, c
     budget = iter([5.0, 0.0, 0.0])  # time enough for the first item only
     standin.reset_request_log()
 
-    plan = _plan(s3, client, "r2", items, workers=1, time_left=lambda: next(budget))
+    plan = _plan(s3, client, "r2", items, workers=1, time_left=lambda: next(budget),
+                 use_census=False)  # fmt: skip
 
     assert plan.reused == items[:1] and plan.capture == items[1:]
     for item in items[1:]:

@@ -29,6 +29,7 @@ from typing import Any
 
 import moto
 
+from workflow import moto_disk_s3
 from workflow.emulation import EMULATION, invoke_in_process, is_local_handler
 
 EXPECTED_MOTO_VERSION = "5.2.5"
@@ -660,3 +661,4 @@ def apply_all() -> None:
     check_moto_version()
     for fix in ALL_FIXES:
         fix()
+    moto_disk_s3.apply()

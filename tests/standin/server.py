@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from tests.standin import openapi, render, writes
+from tests.standin import graphql, openapi, render, writes
 from tests.standin.faults import PRIMARY_DOCS, SECONDARY_DOCS, SECONDARY_MESSAGE, Faults
 from tests.standin.model import Account, Repo, asset_chunks
 
@@ -110,6 +110,7 @@ class StandInState:
         self._next_id = 5 * 10**11
         self.request_validator: openapi.RequestValidator | None = None
         self.writes_refused = 0
+        self.graphql_points = 0  # every GraphQL point charged (benchmarks read it)
 
     def new_id(self) -> int:
         """An id for a created object (callers hold ``lock``)."""
@@ -361,6 +362,8 @@ class Handler(BaseHTTPRequestHandler):
             m = re.match(r"^/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)$", path)
             if m and not prefix:
                 return self.serve_browser_download(*m.groups())
+            if path in ("/graphql", "/api/graphql") and not prefix:
+                return self.serve_graphql()
             return self.serve_api(prefix, path, query)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -395,6 +398,53 @@ class Handler(BaseHTTPRequestHandler):
         self._body = self.read_body()
         self._pending_log = "api"
         self._serve_api(prefix, path, query)
+
+    def serve_graphql(self) -> None:
+        """GitHub's GraphQL endpoint (tests/standin/graphql.py): points by the documented
+        formula from a budget of their own; a query GitHub would refuse costs nothing."""
+        self._body = self.read_body()
+        self._pending_log = "api"
+        if self.command != "POST":
+            self.send_json(404, {"message": "Not Found"}, {})
+            return
+        try:
+            caller = self.caller()
+        except HttpError as e:
+            self.send_json(e.status, e.body, {})
+            return
+        if caller.token is None:
+            self.send_json(401, {"message": "This endpoint requires you to be authenticated."}, {})
+            return
+        try:
+            document = graphql.parse_and_validate(
+                json.loads(self._body or b"{}").get("query") or ""
+            )
+        except (graphql.GraphQLError, ValueError, AttributeError) as exc:
+            self.send_json(200, {"errors": [{"message": str(exc)}]}, {})
+            return
+        _, points = graphql.cost(document)
+        key = f"graphql:{caller.token}"
+        budget = self.state.budget(key, graphql.GRAPHQL_LIMIT)
+        with self.state.lock:
+            if budget.used + points > budget.limit:
+                refused = True
+            else:
+                refused, budget.used = False, budget.used + points
+                self.state.graphql_points += points
+        headers = {
+            "X-RateLimit-Limit": str(budget.limit),
+            "X-RateLimit-Remaining": str(max(0, budget.limit - budget.used)),
+            "X-RateLimit-Reset": str(budget.reset),
+            "X-RateLimit-Resource": "graphql",
+        }
+        if refused:
+            body = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}
+            self.send_json(200, body, headers)
+            return
+        remaining = max(0, budget.limit - budget.used)
+        self.send_json(
+            200, graphql.execute(document, self.state.account, points, remaining), headers
+        )
 
     def serve_upload(self, path: str, query: dict[str, str]) -> None:
         """The uploads host: only release-asset uploads, with the API's auth and limits."""

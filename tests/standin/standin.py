@@ -136,6 +136,10 @@ class GitHubStandIn:
         with self.state.lock:
             self.state.budgets.clear()
 
+    def graphql_points(self) -> int:
+        """Every GraphQL point charged since the stand-in started (the documented formula)."""
+        return self.state.graphql_points
+
     def repository_names(self) -> list[str]:
         return [r.full_name for r in self.account.repos]
 
