@@ -138,9 +138,10 @@ def _diff(args: argparse.Namespace) -> int:
         for name, old, new in change.refs:
             ref = tables.printable(name)  # a ref name comes from an untrusted manifest
             if old and new:
-                print(f"    {ref} {old[:12]}..{new[:12]}")
+                print(f"    {ref} {tables.printable(old[:12])}..{tables.printable(new[:12])}")
             else:
-                print(f"    {'+' if new else '-'} {ref} {(new or old or '')[:12]}")
+                commit = tables.printable((new or old or "")[:12])
+                print(f"    {'+' if new else '-'} {ref} {commit}")
         if change.content_changed and not change.refs:
             print("    content changed (zip checksum differs)")
     if not (result.added or result.removed or result.changed):

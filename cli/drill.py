@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.tables import printable
 from ghbackup import drill
 from ghbackup.deployment import aws_errors, read_config, resolve_deployment
 from ghbackup.executions import console_url
@@ -94,8 +95,8 @@ def _drill(args: argparse.Namespace) -> int:
             request.model_dump(exclude_unset=True), out_dir=args.out, drill_id=drill_id
         )
         if outcome.report is None:
-            console.print(f"[red]drill {drill_id}: {outcome.status}: {outcome.error}: "
-                          f"{outcome.cause}[/red]")  # fmt: skip
+            why = printable(f"{outcome.status}: {outcome.error}: {outcome.cause}")
+            console.print(f"drill {drill_id}: {why}", style="red", markup=False, highlight=False)
             return 1
         return _print_report(outcome.report, args.json, outcome.report_path)
     deployment = resolve_deployment(args.bucket, args.state_machine)
@@ -132,7 +133,8 @@ def _print_report(report: DrillReport, as_json: bool, path: Path | None) -> int:
             f"{report.bytes_read:,} bytes read"
         )
         for line in report.failures():
-            console.print(f"  failed {line}")
+            # An item's failure quotes names from the archive: shown, never markup or escapes.
+            console.print(f"  failed {printable(line)}", markup=False, highlight=False)
         if path is not None:
             console.print(f"  report: {path}")
     return 0 if report.status == "SUCCEEDED" else 1
@@ -162,7 +164,7 @@ def _drills(args: argparse.Namespace) -> int:
     out.print(table)
     for report in reports:
         for line in report.failures():
-            out.print(f"{report.drill_id} failed: {line}", markup=False, highlight=False)
+            out.print(f"{report.drill_id} failed: {printable(line)}", markup=False, highlight=False)
     return 0
 
 

@@ -33,7 +33,7 @@ from rich.progress import (
 from cli import common as cli_common
 from cli import contents as cli_contents
 from cli import drill as drill_cli
-from cli import local_run
+from cli import local_run, tables
 from cli import operate as operate_cli
 from cli import restore_github as cli_restore_github
 from cli import results as cli_results
@@ -57,14 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackupError as exc:
         if getattr(args, "json", False):
             cli_results.print_failure(exc)  # a script reading stdout learns it failed, and why
-        # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup.
-        message = escape(redact(str(exc)))
+        # Escaped: a message quoting input ("repositories[1]: ...") is not rich markup, and
+        # one quoting an archive's names shows their control characters, never runs them.
+        message = escape(tables.printable(redact(str(exc))))
         console.print(f"[red]ghbackup: {type(exc).__name__}: {message}[/red]")
         return exc.exit_code
     except OSError as exc:
         # A file the core did not expect to fail (disk, permissions): still one line.
         where = f": {exc.filename}" if exc.filename else ""
-        message = escape(redact(f"{exc.strerror or type(exc).__name__}{where}"))
+        message = escape(tables.printable(redact(f"{exc.strerror or type(exc).__name__}{where}")))
         console.print(f"[red]ghbackup: {message}[/red]")
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from cli.tables import printable
 from ghbackup.credentials import redact
 from ghbackup.errors import BackupError
 from ghbackup.restore import RUN_FILES, ArchiveDamaged, RestoreReport, VerifyReport
@@ -67,16 +68,16 @@ def print_damaged(exc: ArchiveDamaged, *, as_json: bool) -> int:
     for key, why in report.damaged.items():
         what = "the run's own files" if key == RUN_FILES else key
         line = why if why.startswith(key) else f"{what}: {why}"  # a damaged manifest's path
-        console.print(f"[red]ghbackup: ArchiveCorrupt: {escape(line)}[/red]")
+        console.print(f"[red]ghbackup: ArchiveCorrupt: {escape(printable(line))}[/red]")
     if not as_json and len(report.damaged) + len(report.items) > 1:
         print(
             f"{report.zip_path}: {counted(len(report.damaged), 'damaged item')}, "
             f"{counted(len(report.items), 'intact item')}"
         )
         for key in report.items:
-            print(f"intact\t{key}")
+            print(f"intact\t{printable(key)}")
         for key in report.damaged:
-            print(f"damaged\t{key}")
+            print(f"damaged\t{printable(key)}")
     return exc.exit_code
 
 

@@ -195,6 +195,18 @@ def test_untrusted_names_cannot_send_escapes_or_split_a_line(capsys):
 # -- selection -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("command", ["verify", "ls"])
+def test_an_archives_names_in_an_error_cannot_send_terminal_escapes(capsys, tmp_path, command):
+    """A hostile entry name quoted in the one-line error is shown, never run by the terminal."""
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a\x1b[31mRED/b/manifest.json", b"{not json")
+    code, out, err = run_cli(capsys, command, str(archive))
+    assert code == exit_codes.ARCHIVE_CORRUPT
+    assert "\x1b" not in out + err
+    assert "a\\x1b[31mRED/b/manifest.json" in err and len(err.splitlines()) == 1
+
+
 def test_selection_flags_are_the_execution_inputs_fields(tmp_path):
     (tmp_path / "in.json").write_text('{"users": ["octocat"], "include": "x"}')
     args = cli._parser().parse_args(
