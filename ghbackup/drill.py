@@ -11,6 +11,7 @@ The drill state machine (workflow/drill.asl.json) calls these through thin Lambd
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,8 @@ _RESTORE_OF_STATE: dict[str, RestoreAsked] = {
 
 Clock = Callable[[], datetime]
 
+log = logging.getLogger(__name__)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -91,7 +94,13 @@ def choose_run(
         return manifest
     candidates: list[RunManifest] = []
     for run_id in list_run_ids(s3, bucket)[:MAX_CANDIDATE_RUNS]:
-        manifest = _manifest(s3, bucket, run_id)  # None: running, or failed before Finalize
+        try:
+            manifest = _manifest(s3, bucket, run_id)  # None: running, or failed before Finalize
+        except ArchiveCorrupt as exc:
+            # One damaged manifest must not stop every drill: that run is left out (and a
+            # drill asked for it by name still fails naming it).
+            log.warning("run %s left out of the drill's choice: %s", run_id, exc)
+            continue
         if manifest is not None and manifest.archive is not None:
             candidates.append(manifest)
             if request.run == "newest":

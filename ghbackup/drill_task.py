@@ -110,6 +110,11 @@ class ItemDrill:
         except _Failed as failure:
             result.status, result.check = "failed", failure.check
             result.error = str(failure)[:MAX_ERROR_CHARS]
+        except (BackupError, OSError) as exc:
+            # git failing on the restored mirror, a full scratch disk: this item failed its
+            # drill, the others are still drilled and the report is still written.
+            result.status, result.check = "failed", "restore"
+            result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         finally:
             shutil.rmtree(work, ignore_errors=True)
         result.seconds = round(time.monotonic() - started, 2)
@@ -122,7 +127,8 @@ class ItemDrill:
             extract_item_from_run(self.s3, self.bucket, self.manifest, item_key, zip_path)
         except BackupError as exc:
             raise _Failed("read", f"{type(exc).__name__}: {exc}") from None
-        assert line.length is not None and line.central_directory_length is not None
+        if line.length is None or line.central_directory_length is None:
+            raise _Failed("listed", f"{item_key}: the run manifest gives no byte range for it")
         self.bytes_read += line.length + line.central_directory_length
         result.bytes_read = line.length + line.central_directory_length
         self.first_byte_at = self.first_byte_at or utc_timestamp(self.clock())

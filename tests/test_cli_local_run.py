@@ -131,6 +131,19 @@ def test_out_that_is_a_file_is_refused_as_a_file(capsys, tmp_path, token):
     assert code == 2 and "notes.txt is a file" in err and "RunAlreadyExists" not in err
 
 
+@pytest.mark.parametrize("option", ["--run-id", "--resume"])
+def test_a_run_id_that_is_a_path_is_refused_before_any_folder_is_made(
+    capsys, tmp_path, token, option
+):
+    out = tmp_path / "out"
+    code, _, err = run(
+        capsys, "run", "--local", "--org", "acme", "--out", str(out), option, "../escaped",
+        "--api-url", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert code == 2 and "'../escaped' is not a run id" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "escaped").exists() and not out.exists()
+
+
 def test_backup_item_refuses_an_out_file_before_capturing(capsys, monkeypatch, tmp_path, token):
     from ghbackup import backup
 

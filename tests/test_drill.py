@@ -99,6 +99,14 @@ def test_default_run_is_one_older_than_a_week_else_the_newest(s3):
     )
 
 
+def test_a_damaged_run_manifest_does_not_stop_the_drill_choosing_another_run(s3):
+    _store(s3, _manifest("run-20261101", "2026-11-01T10:00:00Z", SIZES))
+    _store(s3, _manifest("run-20261201", "2026-12-01T10:00:00Z", SIZES))
+    s3.put_object(Bucket=BUCKET, Key=run_manifest_key("run-20261201"), Body=b"{not json")
+    chosen = drill.choose_run(s3, BUCKET, DrillRequest(run="newest"), now=NOW, rng=random.Random(1))
+    assert chosen.run_id == "run-20261101"
+
+
 def test_an_empty_bucket_has_no_run_to_drill(s3):
     with pytest.raises(UnknownRun, match="no run with a run zip"):
         drill.choose_run(s3, BUCKET, DrillRequest(), now=NOW, rng=random.Random(0))
@@ -199,3 +207,32 @@ def test_the_drill_task_drops_the_github_credentials_before_it_runs(monkeypatch)
     env = {"GITHUB_TOKEN": "ghp_secret", "GITHUB_APP_PRIVATE_KEY": "key", "DRILL_ID": "d"}
     assert drill_container.main(env) == 2  # missing environment: one line, exit 2
     assert "GITHUB_TOKEN" not in env and "GITHUB_APP_PRIVATE_KEY" not in env
+
+
+def test_an_item_whose_drill_breaks_unexpectedly_fails_alone_and_is_reported(monkeypatch, tmp_path):
+    """A git failure on the restored mirror or a full scratch disk fails that item's drill
+    (check "restore"), not the whole drill: the other items are still drilled."""
+    from ghbackup import drill_task
+    from ghbackup.errors import GitCommandFailed
+
+    manifest = _manifest("run-1", "2026-12-01T10:00:00Z", SIZES)
+    drills = drill_task.ItemDrill(None, BUCKET, manifest, tmp_path, lambda: NOW)  # type: ignore[arg-type]
+    failures = iter(
+        [
+            GitCommandFailed("git for-each-ref failed (exit 128)", "fatal: broken"),
+            OSError(28, "full"),
+        ]
+    )
+
+    def breaks(item_key, work, result):
+        raise next(failures)
+
+    monkeypatch.setattr(drills, "_drill", breaks)
+    first, second = drills.run("repository/a"), drills.run("repository/b")
+    assert (first.status, first.check) == ("failed", "restore")
+    assert first.error.startswith("GitCommandFailed")
+    assert (second.status, second.check, second.error) == (
+        "failed",
+        "restore",
+        "OSError: [Errno 28] full",
+    )

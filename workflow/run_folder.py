@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ghbackup.errors import ConfigurationError, RunAlreadyExists, StorageError
+from ghbackup.operate import RUN_ID_PATTERN
 
 
 def run_folder_state(out_dir: Path, run_id: str) -> str:
@@ -28,6 +29,12 @@ def check_run_folder(out_dir: Path, run_id: str, *, resume: bool = False) -> str
     """Refuse, before anything starts, an ``out_dir`` that is not a folder, a run id whose
     run finished (its folder holds the archive), or ``resume`` of a run that never
     started. Returns the folder's state (``run_folder_state``)."""
+    if not RUN_ID_PATTERN.match(run_id or ""):
+        # Checked before the id becomes a path: "../x" must not make or lock a folder.
+        raise ConfigurationError(
+            f"{run_id!r} is not a run id: letters, digits, - and _ only, at most 80 "
+            "(it names the execution and the run's folder)"
+        )
     for place in (out_dir, *out_dir.parents):
         if place.exists():
             if not place.is_dir():
