@@ -297,9 +297,11 @@ data "aws_iam_policy_document" "drill_state_machine" {
     resources = [for fn in aws_lambda_function.drill : fn.arn]
   }
   statement {
-    sid       = "RunTheDrillTask"
-    actions   = ["ecs:RunTask"]
-    resources = [aws_ecs_task_definition.backup.arn]
+    sid     = "RunTheDrillTask"
+    actions = ["ecs:RunTask"]
+    # Any revision of the family: a drill waits hours for its restore, and an image update
+    # meanwhile must not deny the revision the execution started with.
+    resources = [local.task_definition_family_arn]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -364,9 +366,9 @@ resource "aws_sfn_state_machine" "drill" {
   definition = local.drill_state_machine_definition
 
   encryption_configuration {
-    type                              = local.create_kms_key ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
+    type                              = local.key_for_data ? "CUSTOMER_MANAGED_KMS_KEY" : "AWS_OWNED_KEY"
     kms_key_id                        = local.kms_key_arn
-    kms_data_key_reuse_period_seconds = local.create_kms_key ? 300 : null
+    kms_data_key_reuse_period_seconds = local.key_for_data ? 300 : null
   }
 
   tracing_configuration {

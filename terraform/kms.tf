@@ -64,7 +64,7 @@ data "aws_iam_policy_document" "kms" {
   }
 
   dynamic "statement" {
-    for_each = local.key_for_data ? [1] : []
+    for_each = local.create_kms_key ? [1] : []
     content {
       sid = "AccountUsesTheKeyThroughTheStoringServices"
       # IAM policies in this account decide who; this statement decides how: only through S3,
@@ -90,7 +90,7 @@ data "aws_iam_policy_document" "kms" {
   }
 
   dynamic "statement" {
-    for_each = local.key_for_data ? [1] : []
+    for_each = local.create_kms_key ? [1] : []
     content {
       sid = "StoringServicesTakeGrantsForTheirOwnUse"
       # ECR and Lambda keep grants on the key for the images and the functions' settings; a

@@ -94,9 +94,9 @@ resource "aws_vpc_endpoint" "s3" {
   tags              = merge(local.tags, { Name = "${var.name}-s3" })
 }
 
-# The endpoint reaches only the backup bucket and the buckets ECR serves image layers from
-# (AWS documents prod-<region>-starport-layer-bucket for pulls through an S3 gateway endpoint);
-# a task cannot use it to copy data to another bucket.
+# The endpoint reaches only the backup bucket, the buckets ECR serves image layers from (AWS
+# documents prod-<region>-starport-layer-bucket for pulls through an S3 gateway endpoint) and
+# GitHub's LFS storage (read); a task cannot use it to copy data to another bucket.
 data "aws_iam_policy_document" "s3_endpoint" {
   count = local.create_vpc ? 1 : 0
   statement {
@@ -107,6 +107,17 @@ data "aws_iam_policy_document" "s3_endpoint" {
       "s3:ListBucket",
     ]
     resources = [local.bucket_arn, "${local.bucket_arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+  statement {
+    sid = "GitHubLfsStorage"
+    # git lfs fetch downloads from pre-signed github-cloud.s3.amazonaws.com URLs: in
+    # us-east-1 those requests take this endpoint too. Reads only.
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::github-cloud/*"]
     principals {
       type        = "*"
       identifiers = ["*"]

@@ -86,7 +86,11 @@ locals {
   key_for_data   = local.encryption == "customer-managed-kms"
   module_key_arn = local.create_kms_key ? aws_kms_key.this[0].arn : null
   kms_key_arn    = local.key_for_data ? local.module_key_arn : null
-  kms_key_arns   = local.key_for_data ? [local.module_key_arn] : []
+  # The roles' (and the key policy's) use of the key for data, through the storing services,
+  # whenever the key exists: a stack moved off customer-managed-kms still reads what was
+  # written under the key (locked runs cannot be re-encrypted). Only new data follows the
+  # profile (kms_key_arn).
+  kms_key_arns = local.create_kms_key ? [local.module_key_arn] : []
   # The key of the credential, when it is the module's (its policy names who may decrypt it).
   credentials_module_key = local.credentials_key == "module-key"
 

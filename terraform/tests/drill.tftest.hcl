@@ -191,7 +191,7 @@ run "drill_roles_are_allowed_only_what_the_drill_calls" {
     condition = (
       toset(flatten([for s in data.aws_iam_policy_document.drill_state_machine.statement : s.resources if contains(s.actions, "iam:PassRole")])) == toset([aws_iam_role.task_execution.arn, aws_iam_role.drill_task.arn])
       && toset(flatten([for s in data.aws_iam_policy_document.drill_state_machine.statement : s.resources if contains(s.actions, "lambda:InvokeFunction")])) == toset([for f in aws_lambda_function.drill : f.arn])
-      && toset(flatten([for s in data.aws_iam_policy_document.drill_state_machine.statement : s.resources if contains(s.actions, "ecs:RunTask")])) == toset([aws_ecs_task_definition.backup.arn])
+      && toset(flatten([for s in data.aws_iam_policy_document.drill_state_machine.statement : s.resources if contains(s.actions, "ecs:RunTask")])) == toset(["arn:aws:ecs:eu-west-1:123456789012:task-definition/ghbackup:*"])
     )
     error_message = "The drill machine invokes its own functions, runs the task definition and passes only the execution role and the drill task role."
   }
@@ -232,4 +232,17 @@ run "drill_items_beyond_what_a_container_override_holds_are_refused" {
     drill_items = 26
   }
   expect_failures = [var.drill_items]
+}
+
+run "drill_machine_follows_the_profiles_key_for_data" {
+  command = plan
+  variables {
+    cost_profile = "minimal"
+  }
+  assert {
+    # minimal keeps the module's key for the credential only: a customer-managed encryption
+    # with no key would be refused by Step Functions (InvalidEncryptionConfiguration).
+    condition     = aws_sfn_state_machine.drill.encryption_configuration[0].type == "AWS_OWNED_KEY" && aws_sfn_state_machine.drill.encryption_configuration[0].kms_key_id == null
+    error_message = "Without the key for data, the drill machine uses Step Functions' own key, as the backup machine does."
+  }
 }

@@ -815,9 +815,10 @@ run "minimal_profile_creates_no_key_and_no_alarm_and_keeps_the_protections" {
     error_message = "Without the module's key Finalize names no key: the bucket default applies."
   }
   assert {
-    condition = !anytrue(flatten([for d in [data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
-    [for s in d.statement : anytrue([for a in s.actions : startswith(a, "kms:")])]]))
-    error_message = "With the key only for the credential, only its readers have a KMS statement."
+    condition = alltrue(flatten([for d in [data.aws_iam_policy_document.finalize, data.aws_iam_policy_document.task_execution, data.aws_iam_policy_document.state_machine] :
+      [for s in d.statement : length(s.condition) > 0 && !anytrue(flatten([for c in s.condition : [for v in c.values : startswith(v, "ssm.") || startswith(v, "secretsmanager.")]]))
+    if anytrue([for a in s.actions : startswith(a, "kms:")])]]))
+    error_message = "With the key kept for the credential, the other roles use it only through the storing services (what was written under it before stays readable), never through SSM or Secrets Manager."
   }
 }
 
@@ -1042,8 +1043,9 @@ run "image_in_use_is_never_expired_and_the_endpoint_reaches_only_this_bucket_and
       "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1",
       "arn:aws:s3:::ghbackup-backups-123456789012-eu-west-1/*",
       "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+      "arn:aws:s3:::github-cloud/*",
     ]) && aws_vpc_endpoint.s3[0].policy != null
-    error_message = "The S3 gateway endpoint reaches only the backup bucket and ECR's layer bucket."
+    error_message = "The S3 gateway endpoint reaches only the backup bucket, ECR's layer bucket and GitHub's LFS storage."
   }
   assert {
     condition     = contains(keys(aws_ecr_repository.this.encryption_configuration[0]), "encryption_type") && one(aws_s3_bucket.backups[*].force_destroy) == false
