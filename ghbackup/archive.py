@@ -379,8 +379,19 @@ def manifests_in(zf: zipfile.ZipFile, damaged: dict[str, str] | None = None) -> 
     return found
 
 
+# An item manifest lists every file of one item with its size and SHA-256: a few hundred bytes
+# a file, so 256 MiB is about a million files. Read whole into memory, a larger one (a
+# deflated run of zeros) could exhaust it: refused before it is read.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+
+
 def _item_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> ItemManifest | None:
     """The item manifest at ``info``; None for another file called manifest.json."""
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise ArchiveCorrupt(
+            f"{info.filename}: {info.file_size:,} bytes, more than a manifest may have "
+            f"({MAX_MANIFEST_BYTES:,})"
+        )
     try:
         raw = zf.read(info)
     except ENTRY_READ_ERRORS as exc:

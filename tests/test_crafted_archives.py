@@ -590,3 +590,19 @@ def test_a_size_lie_fails_before_the_entry_is_read(tmp_path, src):
     with pytest.raises(ArchiveCorrupt, match="the zip says 1073741824 bytes but the manifest"):
         verify_archive(path, progress=lambda what, advance, total: streamed.append(advance))
     assert sum(streamed) == len(b'{"name": "x"}\n')  # repository.json only, not the bundle
+
+
+def test_a_manifest_larger_than_any_item_needs_is_refused_before_it_is_read(
+    tmp_path, src, monkeypatch
+):
+    """A deflated manifest that would expand past the cap (a zip bomb) is never read whole:
+    the cap is lowered here so that a small archive shows it."""
+    from ghbackup import archive
+
+    path = write_zip(tmp_path / "big-manifest.zip", repo_item("acme/widget", src))
+    monkeypatch.setattr(archive, "MAX_MANIFEST_BYTES", 64)
+    monkeypatch.setattr(
+        zipfile.ZipFile, "read", lambda *args, **kwargs: pytest.fail("a manifest was read")
+    )
+    with pytest.raises(ArchiveCorrupt, match="acme/widget/manifest.json: .* bytes, more than"):
+        verify_archive(path)
