@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,6 @@ from workflow.local_runner import (
     REPO_ROOT,
     WORKFLOW_DIR,
     LocalDeployment,
-    LocalRunError,
     _client,
     _empty_zip,
     _local_only_environment,
@@ -43,6 +41,7 @@ from workflow.local_runner import (
     deploy,
     fill_placeholders,
     state_path,
+    wait_for_execution,
 )
 from workflow.mock_config import MockConfig, to_moto_test_case
 
@@ -196,7 +195,7 @@ def run_local_drill(
             arn = sfn.start_execution(
                 stateMachineArn=machine_arn, name=drill_id, input=json.dumps(drill_input)
             )["executionArn"]
-            described = _wait(sfn, arn, drill_id, timeout_seconds)
+            described = wait_for_execution(sfn, arn, f"drill {drill_id}", timeout_seconds)
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
             published = _published_messages(sqs, deployment.queue_url)
             report, report_path = _export_report(s3, deployment.bucket, drill_id, folder)
@@ -214,18 +213,6 @@ def run_local_drill(
     finally:
         EMULATION.configure_container(None)
         local.stop()
-
-
-def _wait(sfn: Any, arn: str, drill_id: str, timeout_seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return described
-        if time.monotonic() > deadline:
-            sfn.stop_execution(executionArn=arn, error="LocalTimeout")
-            raise LocalRunError(f"drill {drill_id} did not finish in {timeout_seconds} s")
-        time.sleep(_POLL_SECONDS)
 
 
 def _export_report(

@@ -631,7 +631,9 @@ def run_local(
             )["executionArn"]
             watcher = _ProgressWatcher(s3, deployment.bucket, run_id, progress)
             try:
-                described = _wait(sfn, execution_arn, watcher, run_id, timeout_seconds)
+                described = wait_for_execution(
+                    sfn, execution_arn, f"run {run_id}", timeout_seconds, watcher
+                )
             except KeyboardInterrupt:
                 keep_folder = True  # even empty: --resume names it
                 raise _interrupted(
@@ -680,10 +682,11 @@ def run_local(
         release_run_folder(run_folder, lock, keep=keep_folder)
 
 
-def _wait(
-    sfn: Any, execution_arn: str, watcher: _ProgressWatcher, run_id: str, timeout: float
+def wait_for_execution(
+    sfn: Any, execution_arn: str, what: str, timeout: float, watcher: _ProgressWatcher | None = None
 ) -> dict[str, Any]:
-    """Wait for the execution to end, reporting progress; its DescribeExecution answer."""
+    """Wait for the execution to end (``what``, e.g. "run R", names it if it does not in
+    ``timeout`` seconds), reporting progress through ``watcher``; its DescribeExecution answer."""
     deadline = time.monotonic() + timeout
     next_progress = time.monotonic()
     while True:
@@ -692,8 +695,8 @@ def _wait(
             return described
         if time.monotonic() > deadline:
             sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout")
-            raise LocalRunError(f"run {run_id} did not finish in {timeout} s")
-        if time.monotonic() >= next_progress:
+            raise LocalRunError(f"{what} did not finish in {timeout} s")
+        if watcher is not None and time.monotonic() >= next_progress:
             watcher.poll()
             next_progress = time.monotonic() + _PROGRESS_SECONDS
         time.sleep(_POLL_SECONDS)
